@@ -1,0 +1,10 @@
+// cmd.h: the subcommands. Each returns the process exit status.
+#pragma once
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);  // NULL: not built yet
+    const char *summary;
+} Command;
+
+extern const Command g_commands[];

@@ -1,0 +1,46 @@
+// main.c: the `bigs` executable dispatches to one subcommand per file in cmd/.
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/common.h"
+
+const Command g_commands[] = {
+    {"prepare", NULL, "tokenize text files into compressed training shards"},
+    {"tokenize", NULL, "print WordPiece token ids of stdin lines"},
+    {"pretrain", NULL, "masked-LM pretraining"},
+    {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
+    {"eval", NULL, "evaluate a model on a task's dev or test split"},
+    {"predict", NULL, "fill masks or classify texts with a model"},
+    {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
+    {"info", NULL, "describe a model directory, config, checkpoint or shard directory"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "bigs %s: pretraining and finetuning of attention-free language encoders (BiGS)\n\n"
+            "Usage: bigs <command> [options]   (bigs <command> --help for its options)\n\nCommands:\n",
+            BIGS_VERSION);
+    for (const Command *c = g_commands; c->name; c++)
+        fprintf(f, "  %-9s %s%s\n", c->name, c->summary, c->run ? "" : " (not built yet)");
+    fprintf(f, "\nCommon options: --threads N (default: all cores), --seed N, --quiet\n"
+               "Example: bigs info configs/bigs-tiny.json\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("bigs %s\n", BIGS_VERSION); return 0; }
+    for (const Command *c = g_commands; c->name; c++) {
+        if (strcmp(c->name, argv[1]) != 0) continue;
+        if (!c->run) {
+            fprintf(stderr, "bigs: '%s' is not built yet in this version\n", c->name);
+            return 2;
+        }
+        return c->run(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "bigs: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

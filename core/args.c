@@ -1,0 +1,128 @@
+// args.c: flag parsing for the subcommands (see args.h).
+#include "core/args.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+
+void args_init(Args *a, int argc, char **argv, const char *usage) {
+    a->usage = usage;
+    a->argc = argc;
+    a->argv = argv;
+    a->used = xcalloc((size_t)argc + 1, 1);
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+    }
+}
+
+void args_usage_error(Args *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bigs: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n\n%s", a->usage);
+    va_end(ap);
+    exit(2);
+}
+
+// Finds occurrence number `nth` of --flag; returns its value (or "" for booleans when want_value=0).
+static const char *find(Args *a, const char *flag, int want_value, int nth) {
+    size_t n = strlen(flag);
+    int seen = 0;
+    for (int i = 0; i < a->argc; i++) {
+        const char *s = a->argv[i];
+        if (strncmp(s, flag, n) != 0) continue;
+        if (s[n] == '=') {
+            if (!want_value) args_usage_error(a, "%s takes no value", flag);
+            if (seen++ < nth) continue;
+            a->used[i] = 1;
+            return s + n + 1;
+        }
+        if (s[n] != 0) continue;
+        if (seen++ < nth) { if (want_value) i++; continue; }
+        a->used[i] = 1;
+        if (!want_value) return "";
+        if (i + 1 >= a->argc) args_usage_error(a, "%s needs a value", flag);
+        a->used[i + 1] = 1;
+        return a->argv[i + 1];
+    }
+    return NULL;
+}
+
+const char *args_str(Args *a, const char *flag, const char *def) {
+    const char *v = NULL, *w;
+    for (int k = 0; (w = find(a, flag, 1, k)); k++) v = w;
+    return v ? v : def;
+}
+
+long args_int(Args *a, const char *flag, long def) {
+    const char *v = args_str(a, flag, NULL);
+    if (!v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == 0 || *end != 0) args_usage_error(a, "%s expects an integer, got '%s'", flag, v);
+    return x;
+}
+
+double args_double(Args *a, const char *flag, double def) {
+    const char *v = args_str(a, flag, NULL);
+    if (!v) return def;
+    char *end;
+    double x = strtod(v, &end);
+    if (*v == 0 || *end != 0) args_usage_error(a, "%s expects a number, got '%s'", flag, v);
+    return x;
+}
+
+int args_flag(Args *a, const char *flag) {
+    int any = 0;
+    for (int k = 0; find(a, flag, 0, 0); k++) any = 1;
+    return any;
+}
+
+int args_multi(Args *a, const char *flag, const char **out, int max) {
+    int n = 0;
+    const char *v;
+    for (int k = 0; (v = find(a, flag, 1, k)); k++) {
+        if (n == max) args_usage_error(a, "too many %s values (at most %d)", flag, max);
+        out[n++] = v;
+    }
+    // values following the flag that are not flags themselves: "--input a b c"
+    for (int i = 0; i < a->argc; i++) {
+        if (strcmp(a->argv[i], flag) != 0) continue;
+        for (int j = i + 2; j < a->argc && !a->used[j] && strncmp(a->argv[j], "--", 2) != 0; j++) {
+            if (n == max) args_usage_error(a, "too many %s values (at most %d)", flag, max);
+            a->used[j] = 1;
+            out[n++] = a->argv[j];
+        }
+    }
+    return n;
+}
+
+const char *args_positional(Args *a) {
+    for (int i = 0; i < a->argc; i++) {
+        if (a->used[i]) continue;
+        if (a->argv[i][0] == '-' && a->argv[i][1] != 0) continue;
+        a->used[i] = 1;
+        return a->argv[i];
+    }
+    return NULL;
+}
+
+void args_done(Args *a) {
+    for (int i = 0; i < a->argc; i++)
+        if (!a->used[i]) args_usage_error(a, "unknown argument '%s'", a->argv[i]);
+    free(a->used);
+    a->used = NULL;
+}
+
+void args_common(Args *a) {
+    long t = args_int(a, "--threads", 0);
+    if (t < 0 || t > 1024) args_usage_error(a, "--threads expects 0..1024 (0 = all cores), got %ld", t);
+    threads_set((int)t);
+    if (args_flag(a, "--quiet")) g_quiet = 1;
+}

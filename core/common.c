@@ -1,0 +1,149 @@
+// common.c: error reporting, checked allocation, timing, atomic file writes.
+#include "core/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int g_quiet = 0;
+
+static void vreport(const char *prefix, const char *fmt, va_list ap) {
+    fflush(stdout);
+    fprintf(stderr, "bigs: %s", prefix);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void fatal(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("error: ", fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void fatal_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("error: ", fmt, ap);
+    va_end(ap);
+    exit(2);
+}
+
+void log_info(const char *fmt, ...) {
+    if (g_quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void log_warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) fatal("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) fatal("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) fatal("out of memory reallocating %zu bytes", n);
+    return q;
+}
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// OpenBLAS exports this; declared here to avoid depending on a particular cblas.h variant.
+void openblas_set_num_threads(int n);
+
+void threads_set(int n) {
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int threads_get(void) { return omp_get_max_threads(); }
+
+char *file_read_all(const char *path, size_t *len, const char **err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { *err = strerror(errno); return NULL; }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap + 1);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        cap *= 2;
+        buf = xrealloc(buf, cap + 1);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); *err = "read error"; return NULL; }
+    buf[n] = 0;  // convenient for text files
+    *len = n;
+    return buf;
+}
+
+int fsync_dir_of(const char *path) {
+    char *tmp = xstrdup(path);
+    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
+    free(tmp);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len) {
+    size_t n = strlen(path);
+    char *tmp = xmalloc(n + 8);
+    snprintf(tmp, n + 8, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) { free(tmp); return -1; }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
+    if (rename(tmp, path) != 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
+    free(tmp);
+    fsync_dir_of(path);
+    return 0;
+}

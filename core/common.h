@@ -1,0 +1,39 @@
+// common.h: error reporting, checked allocation, timing and small helpers used everywhere.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BIGS_VERSION "0.1.0"
+
+// Fatal error: prints "bigs: error: <message>" and exits with status 1. The message should name
+// the file, line or key at fault, what was expected and what to do.
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Usage error: same, exit status 2.
+_Noreturn void fatal_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Always-on internal assertion (kept in release builds, like ggml's GGML_ASSERT).
+#define BIGS_ASSERT(c) \
+    do { if (!(c)) fatal("internal error at %s:%d: assertion `%s` failed", __FILE__, __LINE__, #c); } while (0)
+
+void *xmalloc(size_t n);   // malloc that never returns NULL (fatal with the size)
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+double now_seconds(void);  // monotonic clock
+
+// Logging to stderr; quiet mode silences log_info.
+extern int g_quiet;
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Threads: set the OpenMP and OpenBLAS thread count (n <= 0: all cores).
+void threads_set(int n);
+int threads_get(void);
+
+// Reads a whole file; returns NULL (and sets *err to a static message) on failure.
+char *file_read_all(const char *path, size_t *len, const char **err);
+// Writes a file atomically: PATH.tmp, fsync, rename, fsync of the directory. Returns 0 or -1 (errno set).
+int file_write_atomic(const char *path, const void *data, size_t len);
+int fsync_dir_of(const char *path);

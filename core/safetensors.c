@@ -1,0 +1,274 @@
+// safetensors.c: a validating reader and an atomic writer for the safetensors format.
+#include "core/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common.h"
+
+static const struct { const char *name; size_t size; } k_dtypes[] = {
+    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},     [ST_I16] = {"I16", 2},
+    [ST_U16] = {"U16", 2},   [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_I32] = {"I32", 4},
+    [ST_U32] = {"U32", 4},   [ST_F32] = {"F32", 4}, [ST_I64] = {"I64", 8},   [ST_U64] = {"U64", 8},
+    [ST_F64] = {"F64", 8},
+};
+#define NDTYPES ((int)(sizeof k_dtypes / sizeof k_dtypes[0]))
+
+size_t st_dtype_size(StDtype d) { return k_dtypes[d].size; }
+const char *st_dtype_name(StDtype d) { return k_dtypes[d].name; }
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int cmp_begin(const void *a, const void *b) {
+    const StTensor *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// Parses one tensor entry of the header.
+static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err, size_t errlen) {
+    if (!cJSON_IsObject(e)) return fail(err, errlen, "%s: header entry '%s' is not an object", path, t->name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!cJSON_IsString(dt)) return fail(err, errlen, "%s: tensor '%s' has no string \"dtype\"", path, t->name);
+    int d = -1;
+    for (int k = 0; k < NDTYPES; k++)
+        if (!strcmp(dt->valuestring, k_dtypes[k].name)) d = k;
+    if (d < 0) return fail(err, errlen, "%s: tensor '%s' has unknown dtype \"%s\"", path, t->name, dt->valuestring);
+    t->dtype = (StDtype)d;
+    if (!cJSON_IsArray(sh)) return fail(err, errlen, "%s: tensor '%s' has no \"shape\" array", path, t->name);
+    t->ndim = cJSON_GetArraySize(sh);
+    if (t->ndim > ST_MAX_DIMS) return fail(err, errlen, "%s: tensor '%s' has %d dims (at most %d supported)", path, t->name, t->ndim, ST_MAX_DIMS);
+    t->numel = 1;
+    for (int k = 0; k < t->ndim; k++) {
+        const cJSON *x = cJSON_GetArrayItem(sh, k);
+        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble != (double)(int64_t)x->valuedouble || x->valuedouble > 9e15)
+            return fail(err, errlen, "%s: tensor '%s' shape[%d] is not a non-negative integer", path, t->name, k);
+        t->shape[k] = (int64_t)x->valuedouble;
+        if (t->shape[k] && t->numel > INT64_MAX / 16 / t->shape[k])
+            return fail(err, errlen, "%s: tensor '%s' is impossibly large", path, t->name);
+        t->numel *= t->shape[k];
+    }
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
+        return fail(err, errlen, "%s: tensor '%s' needs \"data_offsets\": [begin, end]", path, t->name);
+    double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || en < b ||
+        b != (double)(int64_t)b || en != (double)(int64_t)en || en > 1e18)
+        return fail(err, errlen, "%s: tensor '%s' has invalid data_offsets", path, t->name);
+    t->begin = (size_t)b;
+    t->end = (size_t)en;
+    if ((uint64_t)(t->end - t->begin) != (uint64_t)t->numel * k_dtypes[d].size)
+        return fail(err, errlen, "%s: tensor '%s' has %zu data bytes but its shape and dtype need %lld", path, t->name,
+                    t->end - t->begin, (long long)(t->numel * (int64_t)k_dtypes[d].size));
+    return 0;
+}
+
+int st_open(StFile *f, const char *path, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return fail(err, errlen, "%s: not a regular file", path); }
+    f->size = (size_t)sb.st_size;
+    if (f->size < 8) { close(fd); return fail(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
+    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return fail(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    f->map = m;
+    f->path = xstrdup(path);
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | f->map[k];
+    if (hlen > f->size - 8 || hlen > (100u << 20)) {
+        int rc = fail(err, errlen, "%s: header length %llu does not fit in the file of %zu bytes (truncated, or not a safetensors file)", path, (unsigned long long)hlen, f->size);
+        st_close(f);
+        return rc;
+    }
+    char *hdr = xmalloc(hlen + 1);
+    memcpy(hdr, f->map + 8, hlen);
+    hdr[hlen] = 0;
+    if (strlen(hdr) != hlen) {  // an embedded NUL is not valid JSON text
+        free(hdr);
+        int rc = fail(err, errlen, "%s: header contains a NUL byte", path);
+        st_close(f);
+        return rc;
+    }
+    cJSON *root = cJSON_ParseWithLength(hdr, hlen);
+    free(hdr);
+    int rc = 0;
+    if (!root || !cJSON_IsObject(root)) { rc = fail(err, errlen, "%s: header is not a JSON object", path); goto done; }
+    f->data = f->map + 8 + hlen;
+    int count = 0;
+    for (cJSON *e = root->child; e; e = e->next) count += strcmp(e->string, "__metadata__") != 0;
+    f->t = xcalloc((size_t)count + 1, sizeof(StTensor));
+    for (cJSON *e = root->child; e; e = e->next) {
+        if (!strcmp(e->string, "__metadata__")) {
+            if (!cJSON_IsObject(e)) { rc = fail(err, errlen, "%s: __metadata__ is not an object", path); goto done; }
+            int nm = cJSON_GetArraySize(e);
+            f->meta_keys = xcalloc((size_t)nm + 1, sizeof(char *));
+            f->meta_vals = xcalloc((size_t)nm + 1, sizeof(char *));
+            for (cJSON *m2 = e->child; m2; m2 = m2->next) {
+                if (!cJSON_IsString(m2)) { rc = fail(err, errlen, "%s: __metadata__ value '%s' is not a string", path, m2->string); goto done; }
+                f->meta_keys[f->nmeta] = xstrdup(m2->string);
+                f->meta_vals[f->nmeta++] = xstrdup(m2->valuestring);
+            }
+            continue;
+        }
+        StTensor *t = &f->t[f->n++];
+        t->name = xstrdup(e->string);
+        if ((rc = parse_entry(e, t, path, err, errlen))) goto done;
+    }
+    // no duplicate names
+    char **names = xmalloc(sizeof(char *) * ((size_t)f->n + 1));
+    for (int i = 0; i < f->n; i++) names[i] = f->t[i].name;
+    qsort(names, (size_t)f->n, sizeof(char *), cmp_str);
+    for (int i = 1; i < f->n; i++)
+        if (!strcmp(names[i - 1], names[i])) { rc = fail(err, errlen, "%s: tensor '%s' appears twice in the header", path, names[i]); break; }
+    free(names);
+    if (rc) goto done;
+    // the tensors tile the data buffer from 0 with no gap or overlap, up to the end of the file
+    qsort(f->t, (size_t)f->n, sizeof(StTensor), cmp_begin);
+    size_t pos = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (f->t[i].begin != pos) {
+            rc = fail(err, errlen, "%s: tensor '%s' starts at byte %zu of the data but the previous one ends at %zu (gap or overlap)", path, f->t[i].name, f->t[i].begin, pos);
+            goto done;
+        }
+        pos = f->t[i].end;
+    }
+    if (8 + hlen + pos != f->size)
+        rc = fail(err, errlen, "%s: the tensors end at byte %llu but the file has %zu bytes (truncated or padded)", path, (unsigned long long)(8 + hlen + pos), f->size);
+done:
+    cJSON_Delete(root);
+    if (rc) st_close(f);
+    return rc;
+}
+
+void st_close(StFile *f) {
+    if (f->map) munmap((void *)f->map, f->size);
+    for (int i = 0; i < f->n; i++) free(f->t[i].name);
+    for (int i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_vals[i]); }
+    free(f->t);
+    free(f->meta_keys);
+    free(f->meta_vals);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+const StTensor *st_find(const StFile *f, const char *name) {
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->t[i].name, name)) return &f->t[i];
+    return NULL;
+}
+
+const char *st_meta(const StFile *f, const char *key) {
+    for (int i = 0; i < f->nmeta; i++)
+        if (!strcmp(f->meta_keys[i], key)) return f->meta_vals[i];
+    return NULL;
+}
+
+static float half_to_f32(uint16_t h) {
+    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
+    if (e == 0) {
+        if (m == 0) bits = s;
+        else {  // subnormal: renormalise
+            e = 127 - 15 + 1;
+            while (!(m & 1024)) { m <<= 1; e--; }
+            bits = s | (e << 23) | ((m & 1023) << 13);
+        }
+    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
+    else bits = s | ((e + 127 - 15) << 23) | (m << 13);
+    float x;
+    memcpy(&x, &bits, 4);
+    return x;
+}
+
+int st_to_f32(const StFile *f, const StTensor *t, float *out) {
+    const uint8_t *p = f->data + t->begin;
+    for (int64_t i = 0; i < t->numel; i++) {
+        switch (t->dtype) {
+        case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
+        case ST_F64: { double d; memcpy(&d, p + 8 * i, 8); out[i] = (float)d; break; }
+        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = half_to_f32(h); break; }
+        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t b = (uint32_t)h << 16; memcpy(&out[i], &b, 4); break; }
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+int st_to_i64(const StFile *f, const StTensor *t, int64_t *out) {
+    const uint8_t *p = f->data + t->begin;
+    for (int64_t i = 0; i < t->numel; i++) {
+        switch (t->dtype) {
+        case ST_I64: case ST_U64: memcpy(&out[i], p + 8 * i, 8); break;
+        case ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+        case ST_U32: { uint32_t v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+        case ST_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); out[i] = v; break; }
+        case ST_U16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = v; break; }
+        case ST_I8: out[i] = (int8_t)p[i]; break;
+        case ST_U8: case ST_BOOL: out[i] = p[i]; break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+int st_write(const char *path, const StWrite *ts, int n, const char *const *meta_kv, int nmeta, char *err,
+             size_t errlen) {
+    cJSON *root = cJSON_CreateObject();
+    if (nmeta > 0) {
+        cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
+        for (int i = 0; i < nmeta; i++) cJSON_AddStringToObject(m, meta_kv[2 * i], meta_kv[2 * i + 1]);
+    }
+    size_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_AddObjectToObject(root, ts[i].name);
+        cJSON_AddStringToObject(e, "dtype", k_dtypes[ts[i].dtype].name);
+        cJSON *sh = cJSON_AddArrayToObject(e, "shape");
+        size_t numel = 1;
+        for (int k = 0; k < ts[i].ndim; k++) {
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)ts[i].shape[k]));
+            numel *= (size_t)ts[i].shape[k];
+        }
+        size_t bytes = numel * k_dtypes[ts[i].dtype].size;
+        cJSON *off = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)pos));
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(pos + bytes)));
+        pos += bytes;
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8;  // pad with spaces to a multiple of 8
+    size_t total = 8 + padded + pos;
+    uint8_t *buf = xmalloc(total);
+    for (int k = 0; k < 8; k++) buf[k] = (uint8_t)((uint64_t)padded >> (8 * k));
+    memcpy(buf + 8, hdr, hlen);
+    memset(buf + 8 + hlen, ' ', padded - hlen);
+    free(hdr);
+    size_t at = 8 + padded;
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int k = 0; k < ts[i].ndim; k++) numel *= (size_t)ts[i].shape[k];
+        size_t bytes = numel * k_dtypes[ts[i].dtype].size;
+        if (bytes) memcpy(buf + at, ts[i].data, bytes);
+        at += bytes;
+    }
+    int rc = file_write_atomic(path, buf, total);
+    if (rc != 0) snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    free(buf);
+    return rc;
+}

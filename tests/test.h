@@ -1,0 +1,32 @@
+// test.h: the test framework. Each test file defines tests with TEST(name) { ... }; they register
+// themselves at startup and run in the order files were linked. A test fails when any CHECK fails.
+#pragma once
+#include <math.h>
+#include <stdio.h>
+
+typedef void (*test_fn)(void);
+void test_register(const char *name, const char *file, test_fn fn);
+void test_fail_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int test_failed_now(void);  // has the running test failed so far?
+const char *test_data_dir(void);  // "tests" (or $BIGS_TEST_DIR)
+const char *test_bigs_bin(void);  // the bigs executable under test ($BIGS or build/bigs)
+const char *test_tmpdir(void);    // a fresh temporary folder for this run, removed at exit
+
+#define TEST(name)                                                             \
+    static void name(void);                                                    \
+    __attribute__((constructor)) static void name##_register(void) {           \
+        test_register(#name, __FILE__, name);                                  \
+    }                                                                          \
+    static void name(void)
+
+#define CHECK(cond)                                                            \
+    do { if (!(cond)) test_fail_at(__FILE__, __LINE__, "CHECK(%s) failed", #cond); } while (0)
+#define CHECKF(cond, ...)                                                      \
+    do { if (!(cond)) test_fail_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define CHECK_EQ_INT(a, b)                                                     \
+    do { long long a_ = (long long)(a), b_ = (long long)(b);                   \
+         if (a_ != b_) test_fail_at(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, a_, #b, b_); } while (0)
+// |a-b| <= atol + rtol*|b| elementwise; reports the worst element. Returns 1 when all close.
+int check_close_at(const char *file, int line, const char *what, const float *a, const float *b, long n,
+                   double atol, double rtol);
+#define CHECK_CLOSE(what, a, b, n, atol, rtol) check_close_at(__FILE__, __LINE__, what, a, b, n, atol, rtol)
