@@ -1,0 +1,98 @@
+// attention.c: bidirectional multi-head attention (no projections; those are linear ops around it).
+// Per (batch, head) the score and value products go through sgemm with row stride H, so heads are
+// read in place from (B,L,H) without copies. sgemm runs outside parallel regions; the softmax rows
+// run under OpenMP.
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/ops.h"
+#include "core/rng.h"
+
+// probs of one (b,h) block <- masked softmax of its scores, in place, rows in parallel
+static void softmax_rows(float *S, const int32_t *mask, int L) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < L; i++) {
+        float *s = S + (long)i * L;
+        float mx = -INFINITY;
+        for (int j = 0; j < L; j++)
+            if (!mask || mask[j]) mx = fmaxf(mx, s[j]);
+        if (mx == -INFINITY) {  // no key to attend to: uniform, as an additive finfo.min mask gives
+            for (int j = 0; j < L; j++) s[j] = 1.0f / (float)L;
+            continue;
+        }
+        double sum = 0;
+        for (int j = 0; j < L; j++) {
+            float e = (!mask || mask[j]) ? expf(s[j] - mx) : 0.0f;
+            s[j] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < L; j++) s[j] *= inv;
+    }
+}
+
+// dst (L,L) <- src with dropout applied (element counter offset `base`), or a copy when p = 0
+static void drop_block(float *dst, const float *src, int L, float p, uint64_t key, uint64_t base) {
+    if (p <= 0.0f) { memcpy(dst, src, sizeof(float) * (size_t)L * L); return; }
+    dropout_forward(dst, src, (long)L * L, p, rng_mix(key, base));
+}
+
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key) {
+    int dh = H / NH;
+    float scale = 1.0f / sqrtf((float)dh);
+    float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            long off = (long)b * L * H + (long)h * dh;
+            float *P = probs + ((long)b * NH + h) * L * L;
+            // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
+            softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
+            const float *A = P;
+            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)b * NH + h); A = Pd; }
+            // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
+        }
+    free(Pd);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
+                        const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key) {
+    int dh = H / NH;
+    float scale = 1.0f / sqrtf((float)dh);
+    float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
+    float *dP = xmalloc(sizeof(float) * (size_t)L * L);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            long off = (long)b * L * H + (long)h * dh;
+            const float *P = probs + ((long)b * NH + h) * L * L, *A = P;
+            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)b * NH + h); A = Pd; }
+            // dV_bh += A^T (L,L) @ dO_bh (L,dh)
+            if (dv) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
+            // dA (L,L) = dO_bh @ V_bh^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
+            if (Pd) {  // through the dropout: the same mask, the same scale
+                float *tmp = Pd;
+                memset(tmp, 0, sizeof(float) * (size_t)L * L);
+                dropout_backward(tmp, dP, (long)L * L, p, rng_mix(key, (uint64_t)b * NH + h));
+                memcpy(dP, tmp, sizeof(float) * (size_t)L * L);
+            }
+            // softmax backward: dS = P * (dP - rowsum(dP * P))
+#pragma omp parallel for schedule(static)
+            for (int i = 0; i < L; i++) {
+                const float *pr = P + (long)i * L;
+                float *g = dP + (long)i * L;
+                double s = 0;
+                for (int j = 0; j < L; j++) s += (double)g[j] * pr[j];
+                for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
+            }
+            // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
+            if (dq) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
+            if (dk) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
+        }
+    free(Pd);
+    free(dP);
+}

@@ -1,0 +1,264 @@
+// dense.c: linear, layernorm, activations, elementwise ops, concat, flip, gather and dropout kernels.
+// Row loops run under OpenMP; parameter-gradient reductions are split by column so every sum is
+// taken in the same order whatever the thread count. BLAS is never called inside a parallel region.
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/rng.h"
+
+// ----------------------------------------------------------------------------
+// linear
+
+void linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K, int N) {
+    float beta = 0.0f;
+    if (b) {  // start from the broadcast bias and let sgemm accumulate onto it
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < M; i++) memcpy(out + (long)i * N, b, sizeof(float) * (size_t)N);
+        beta = 1.0f;
+    }
+    // out (M,N) = inp (M,K) @ W^T, W stored (N,K)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, beta, out, N);
+}
+
+// Column sums of a (M,N) matrix added into db (N): each column block sums its rows in order.
+static void colsum_acc(float *db, const float *x, int M, int N) {
+#pragma omp parallel for schedule(static)
+    for (int j0 = 0; j0 < N; j0 += 64) {
+        int j1 = j0 + 64 < N ? j0 + 64 : N;
+        float acc[64] = {0};
+        for (int i = 0; i < M; i++) {
+            const float *row = x + (long)i * N;
+            for (int j = j0; j < j1; j++) acc[j - j0] += row[j];
+        }
+        for (int j = j0; j < j1; j++) db[j] += acc[j - j0];
+    }
+}
+
+void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
+                     int M, int K, int N) {
+    // dinp (M,K) += dout (M,N) @ W (N,K)
+    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dout, N, W, K, 1.0f, dinp, K);
+    // dW (N,K) += dout^T (N,M) @ inp (M,K)
+    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dW, K);
+    if (db) colsum_acc(db, dout, M, N);
+}
+
+// ----------------------------------------------------------------------------
+// layernorm: statistics in double (two passes), so H=1024 rows keep full float32 accuracy
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int R, int H, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < R; r++) {
+        const float *x = inp + (long)r * H;
+        float *y = out + (long)r * H;
+        double s = 0;
+        for (int i = 0; i < H; i++) s += x[i];
+        double m = s / H, v = 0;
+        for (int i = 0; i < H; i++) v += (x[i] - m) * (x[i] - m);
+        float rs = (float)(1.0 / sqrt(v / H + (double)eps));  // biased variance, as torch
+        float mf = (float)m;
+        for (int i = 0; i < H; i++) y[i] = (x[i] - mf) * rs * w[i] + b[i];
+        mean[r] = mf;
+        rstd[r] = rs;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int R, int H) {
+    if (dinp) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < R; r++) {
+            const float *x = inp + (long)r * H, *dy = dout + (long)r * H;
+            float *dx = dinp + (long)r * H;
+            float m = mean[r], rs = rstd[r];
+            double s1 = 0, s2 = 0;  // mean of g and of g*xhat, with g = dy*w
+            for (int i = 0; i < H; i++) {
+                float g = dy[i] * w[i];
+                s1 += g;
+                s2 += g * ((x[i] - m) * rs);
+            }
+            float a = (float)(s1 / H), c = (float)(s2 / H);
+            for (int i = 0; i < H; i++) {
+                float xh = (x[i] - m) * rs;
+                dx[i] += rs * (dy[i] * w[i] - a - xh * c);
+            }
+        }
+    }
+    if (dw || db) {
+#pragma omp parallel for schedule(static)
+        for (int j0 = 0; j0 < H; j0 += 64) {
+            int j1 = j0 + 64 < H ? j0 + 64 : H;
+            float aw[64] = {0}, ab[64] = {0};
+            for (int r = 0; r < R; r++) {
+                const float *x = inp + (long)r * H, *dy = dout + (long)r * H;
+                float m = mean[r], rs = rstd[r];
+                for (int j = j0; j < j1; j++) {
+                    aw[j - j0] += dy[j] * ((x[j] - m) * rs);
+                    ab[j - j0] += dy[j];
+                }
+            }
+            for (int j = j0; j < j1; j++) {
+                if (dw) dw[j] += aw[j - j0];
+                if (db) db[j] += ab[j - j0];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// activations
+
+#define GELU_K0 0.7978845608028654f  // sqrt(2/pi)
+#define GELU_K1 0.044715f
+
+void gelu_forward(float *out, const float *inp, long n, int tanh_form) {
+    if (tanh_form) {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            float x = inp[i];
+            out[i] = 0.5f * x * (1.0f + tanhf(GELU_K0 * (x + GELU_K1 * x * x * x)));
+        }
+    } else {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            float x = inp[i];
+            out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+        }
+    }
+}
+
+void gelu_backward(float *dinp, const float *dout, const float *inp, long n, int tanh_form) {
+    if (tanh_form) {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            float x = inp[i], t = tanhf(GELU_K0 * (x + GELU_K1 * x * x * x));
+            float dt = GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x) * (1.0f - t * t);
+            dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * dt);
+        }
+    } else {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            float x = inp[i];
+            float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+            float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;  // 1/sqrt(2 pi)
+            dinp[i] += dout[i] * (cdf + x * pdf);
+        }
+    }
+}
+
+void tanh_forward(float *out, const float *inp, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+void tanh_backward(float *dinp, const float *dout, const float *out, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+// ----------------------------------------------------------------------------
+// elementwise
+
+void add_forward(float *out, const float *a, const float *b, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void acc_forward(float *dst, const float *src, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) dst[i] += src[i];
+}
+
+void mul_forward(float *out, const float *a, const float *b, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void mul_backward(float *da, float *db, const float *dout, const float *a, const float *b, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        if (da) da[i] += dout[i] * b[i];
+        if (db) db[i] += dout[i] * a[i];
+    }
+}
+
+// ----------------------------------------------------------------------------
+// layout: concat along the hidden axis, flip along the sequence axis
+
+void concat_forward(float *out, const float *a, const float *b, long R, int Ha, int Hb) {
+    int Ho = Ha + Hb;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < R; r++) {
+        memcpy(out + r * Ho, a + r * Ha, sizeof(float) * (size_t)Ha);
+        memcpy(out + r * Ho + Ha, b + r * Hb, sizeof(float) * (size_t)Hb);
+    }
+}
+
+void concat_backward(float *da, float *db, const float *dout, long R, int Ha, int Hb) {
+    int Ho = Ha + Hb;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < R; r++) {
+        const float *g = dout + r * Ho;
+        if (da) for (int i = 0; i < Ha; i++) da[r * Ha + i] += g[i];
+        if (db) for (int i = 0; i < Hb; i++) db[r * Hb + i] += g[Ha + i];
+    }
+}
+
+void flip_forward(float *out, const float *inp, int B, int L, int H) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++)
+            memcpy(out + ((long)b * L + t) * H, inp + ((long)b * L + (L - 1 - t)) * H, sizeof(float) * (size_t)H);
+}
+
+void flip_backward(float *dinp, const float *dout, int B, int L, int H) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++) {
+            float *d = dinp + ((long)b * L + (L - 1 - t)) * H;
+            const float *g = dout + ((long)b * L + t) * H;
+            for (int i = 0; i < H; i++) d[i] += g[i];
+        }
+}
+
+// ----------------------------------------------------------------------------
+// gather rows (embedding lookup)
+
+void gather_forward(float *out, const float *table, const int32_t *idx, int n, int H) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) memcpy(out + (long)i * H, table + (long)idx[i] * H, sizeof(float) * (size_t)H);
+}
+
+void gather_backward(float *dtable, const float *dout, const int32_t *idx, int n, int H, long table_rows) {
+    (void)table_rows;
+    // Split by column block: each thread owns whole columns, so repeated indices never race and
+    // every row's sum is accumulated in index order.
+#pragma omp parallel for schedule(static)
+    for (int j0 = 0; j0 < H; j0 += 64) {
+        int j1 = j0 + 64 < H ? j0 + 64 : H;
+        for (int i = 0; i < n; i++) {
+            float *d = dtable + (long)idx[i] * H;
+            const float *g = dout + (long)i * H;
+            for (int j = j0; j < j1; j++) d[j] += g[j];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// dropout: the mask is a function of (key, element index), regenerated in backward (nothing saved)
+
+void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key) {
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) out[i] = rng_uniform_at(key, (uint64_t)i) >= p ? inp[i] * scale : 0.0f;
+}
+
+void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key) {
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++)
+        if (rng_uniform_at(key, (uint64_t)i) >= p) dinp[i] += dout[i] * scale;
+}

@@ -1,0 +1,285 @@
+// ssm.c: the diagonal SSM kernel (ZOH, B=1) and the causal FFT convolution that applies it.
+// fftw3.h before complex.h: fftwf_complex stays float[2], indexable as [0]/[1]
+#include <fftw3.h>
+#include <complex.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/ops.h"
+
+// ----------------------------------------------------------------------------
+// SSM kernel. Everything in double: the kernel is O(N*L) per SSM, cheap next to the GEMMs, and the
+// BiGS authors saw downstream scores move with the kernel arithmetic alone. exp(l*dt*A) is computed
+// directly for each l (repeated multiplication drifts).
+
+#define A_RE_MAX (-1e-4)  // the clip that keeps Re(A) negative (official: jnp.clip(A_re, None, -1e-4))
+
+void ssm_kernel_forward(float *K, const float *A_re, const float *A_im, const float *C, const float *log_step,
+                        int nk, int N, int L) {
+    for (int k = 0; k < nk; k++) {
+        double dt = exp((double)log_step[k]);
+        double complex W[N], A[N];  // W_n = C_n (exp(dt A_n) - 1) / A_n
+        for (int n = 0; n < N; n++) {
+            double ar = fmin((double)A_re[k * N + n], A_RE_MAX);
+            A[n] = ar + I * (double)A_im[k * N + n];
+            double complex c = (double)C[(k * N + n) * 2] + I * (double)C[(k * N + n) * 2 + 1];
+            W[n] = c * (cexp(dt * A[n]) - 1.0) / A[n];
+        }
+        float *Kk = K + (long)k * L;
+#pragma omp parallel for schedule(static)
+        for (int l = 0; l < L; l++) {
+            double s = 0;
+            for (int n = 0; n < N; n++) s += creal(W[n] * cexp((double)l * dt * A[n]));
+            Kk[l] = (float)s;
+        }
+    }
+}
+
+void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step, const float *dK,
+                         const float *A_re, const float *A_im, const float *C, const float *log_step,
+                         int nk, int N, int L) {
+    for (int k = 0; k < nk; k++) {
+        double dt = exp((double)log_step[k]);
+        const float *g = dK + (long)k * L;
+        double ddt_n[N];  // per-state contributions to dL/d(dt), summed in order below
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) {
+            double ar = fmin((double)A_re[k * N + n], A_RE_MAX);
+            double complex A = ar + I * (double)A_im[k * N + n];
+            double complex c = (double)C[(k * N + n) * 2] + I * (double)C[(k * N + n) * 2 + 1];
+            double complex e1 = cexp(dt * A), q = (e1 - 1.0) / A;
+            // f_l(A) = c q exp(l dt A); with z_l = exp(l dt A):
+            //   dRe(f)/dC_re = Re(q z), dRe(f)/dC_im = -Im(q z)
+            //   f'(A) = c z (dt e1 / A - q / A + l dt q);  dRe/dA_re = Re f', dRe/dA_im = -Im f'
+            //   df/ddt = c z (e1 + l (e1 - 1))
+            double complex sG = 0, sF = 0, sT = 0;
+            for (int l = 0; l < L; l++) {
+                double complex z = cexp((double)l * dt * A) * (double)g[l];
+                sG += q * z;
+                sF += z * (dt * e1 / A - q / A + (double)l * dt * q);
+                sT += z * (e1 + (double)l * (e1 - 1.0));
+            }
+            dC[(k * N + n) * 2] += (float)creal(sG);
+            dC[(k * N + n) * 2 + 1] += (float)(-cimag(sG));
+            double complex fa = c * sF;
+            if ((double)A_re[k * N + n] <= A_RE_MAX) dA_re[k * N + n] += (float)creal(fa);
+            dA_im[k * N + n] += (float)(-cimag(fa));
+            ddt_n[n] = creal(c * sT);
+        }
+        double ddt = 0;
+        for (int n = 0; n < N; n++) ddt += ddt_n[n];
+        dlog_step[k] += (float)(ddt * dt);  // d dt / d log_step = dt
+    }
+}
+
+// ----------------------------------------------------------------------------
+// FFT convolution. Transforms of length 2L run along the sequence axis on blocks of CH channels:
+// u[b, :, h0:h0+CH] is copied into a zero-padded (2L, CH) buffer and FFTW transforms its CH columns
+// at once (stride CH). Plans are made once per (2L, CH) and reused; only fftwf_execute_* runs in
+// threads (planning is not thread-safe). FFTW_ESTIMATE keeps the plan, and so the rounding,
+// identical from run to run, which exact resume needs.
+
+typedef struct { int n2, ch; fftwf_plan r2c, c2r; } PlanPair;
+static PlanPair g_plans[64];
+static int g_nplans;
+static pthread_mutex_t g_plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const PlanPair *plans_get(int n2, int ch) {
+    pthread_mutex_lock(&g_plan_lock);
+    for (int i = 0; i < g_nplans; i++)
+        if (g_plans[i].n2 == n2 && g_plans[i].ch == ch) { pthread_mutex_unlock(&g_plan_lock); return &g_plans[i]; }
+    if (g_nplans == (int)(sizeof g_plans / sizeof g_plans[0])) fatal("too many distinct FFT sizes in one run");
+    int nc = n2 / 2 + 1;
+    float *re = fftwf_malloc(sizeof(float) * (size_t)n2 * ch);
+    fftwf_complex *cx = fftwf_malloc(sizeof(fftwf_complex) * (size_t)nc * ch);
+    if (!re || !cx) fatal("out of memory planning an FFT of length %d", n2);
+    PlanPair *p = &g_plans[g_nplans];
+    p->n2 = n2;
+    p->ch = ch;
+    p->r2c = fftwf_plan_many_dft_r2c(1, &n2, ch, re, NULL, ch, 1, cx, NULL, ch, 1, FFTW_ESTIMATE);
+    p->c2r = fftwf_plan_many_dft_c2r(1, &n2, ch, cx, NULL, ch, 1, re, NULL, ch, 1, FFTW_ESTIMATE);
+    if (!p->r2c || !p->c2r) fatal("FFTW could not plan a transform of length %d x %d", n2, ch);
+    fftwf_free(re);
+    fftwf_free(cx);
+    g_nplans++;
+    pthread_mutex_unlock(&g_plan_lock);
+    return p;
+}
+
+// Per-thread scratch, grown on demand and kept (no allocation once warm).
+typedef struct { float *re; fftwf_complex *a, *b; size_t cap_re, cap_c; } Scratch;
+static __thread Scratch t_scr;
+
+static Scratch *scratch_get(size_t nre, size_t nc) {
+    Scratch *s = &t_scr;
+    if (s->cap_re < nre) { fftwf_free(s->re); s->re = fftwf_malloc(sizeof(float) * nre); s->cap_re = nre; }
+    if (s->cap_c < nc) {
+        fftwf_free(s->a);
+        fftwf_free(s->b);
+        s->a = fftwf_malloc(sizeof(fftwf_complex) * nc);
+        s->b = fftwf_malloc(sizeof(fftwf_complex) * nc);
+        s->cap_c = nc;
+    }
+    if (!s->re || !s->a || !s->b) fatal("out of memory for FFT scratch");
+    return s;
+}
+
+static int channel_block(int H) {
+    int ch = H < 32 ? H : 32;
+    while (H % ch) ch--;
+    return ch;
+}
+
+// pad (2L,CH) <- x[b, :, h0:h0+CH] of a (B,L,H) array, zeros below row L
+static void load_block(float *pad, const float *x, int b, int h0, int L, int H, int CH) {
+    const float *src = x + (long)b * L * H + h0;
+    for (int t = 0; t < L; t++) memcpy(pad + (long)t * CH, src + (long)t * H, sizeof(float) * (size_t)CH);
+    memset(pad + (long)L * CH, 0, sizeof(float) * (size_t)L * CH);
+}
+
+// The kernel spectrum: FK (L+1) for a shared kernel, (L+1, H) per channel. Unnormalised.
+static fftwf_complex *kernel_spectrum(const float *K, int L, int H, int per_channel) {
+    int n2 = 2 * L, nc = L + 1, nk = per_channel ? H : 1, CH = per_channel ? channel_block(H) : 1;
+    const PlanPair *pp = plans_get(n2, CH);
+    fftwf_complex *FK = fftwf_malloc(sizeof(fftwf_complex) * (size_t)nc * nk);
+    if (!FK) fatal("out of memory for an FFT kernel spectrum");
+#pragma omp parallel for schedule(static)
+    for (int h0 = 0; h0 < nk; h0 += CH) {
+        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
+        for (int t = 0; t < L; t++)
+            for (int j = 0; j < CH; j++) s->re[(long)t * CH + j] = K[(long)(h0 + j) * L + t];
+        memset(s->re + (long)L * CH, 0, sizeof(float) * (size_t)L * CH);
+        fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
+        for (int k = 0; k < nc; k++)
+            for (int j = 0; j < CH; j++) {
+                FK[(long)k * nk + h0 + j][0] = s->a[(long)k * CH + j][0];
+                FK[(long)k * nk + h0 + j][1] = s->a[(long)k * CH + j][1];
+            }
+    }
+    return FK;
+}
+
+void fftconv_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H, int per_channel) {
+    int n2 = 2 * L, nc = L + 1, CH = channel_block(H), nblk = H / CH;
+    const PlanPair *pp = plans_get(n2, CH);
+    fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
+    int nk = per_channel ? H : 1;
+    float inv = 1.0f / (float)n2;  // FFTW's inverse is unnormalised
+#pragma omp parallel for schedule(static)
+    for (int item = 0; item < B * nblk; item++) {
+        int b = item / nblk, h0 = (item % nblk) * CH;
+        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
+        load_block(s->re, u, b, h0, L, H, CH);
+        fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
+        for (int k = 0; k < nc; k++)
+            for (int j = 0; j < CH; j++) {
+                const float *fk = FK[(long)k * nk + (per_channel ? h0 + j : 0)];
+                float *z = s->a[(long)k * CH + j];
+                float re = z[0] * fk[0] - z[1] * fk[1], im = z[0] * fk[1] + z[1] * fk[0];
+                z[0] = re;
+                z[1] = im;
+            }
+        fftwf_execute_dft_c2r(pp->c2r, s->a, s->re);
+        for (int t = 0; t < L; t++) {
+            long o = ((long)b * L + t) * H + h0;
+            for (int j = 0; j < CH; j++) {
+                float d = D[per_channel ? h0 + j : 0];
+                y[o + j] = s->re[(long)t * CH + j] * inv + d * u[o + j];
+            }
+        }
+    }
+    fftwf_free(FK);
+}
+
+void fftconv_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
+                      const float *D, int B, int L, int H, int per_channel) {
+    int n2 = 2 * L, nc = L + 1, CH = channel_block(H), nblk = H / CH, nk = per_channel ? H : 1;
+    const PlanPair *pp = plans_get(n2, CH);
+    fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
+    // Spectrum of dK before the inverse transform: per channel block, summed over b in order.
+    // Shared kernel: one (L+1) partial per block, reduced over blocks in order afterwards.
+    long sk = per_channel ? (long)nc * H : (long)nc * nblk;
+    double *acc = xcalloc((size_t)sk * 2, sizeof(double));
+    double *dD_part = xcalloc((size_t)H, sizeof(double));
+    float inv = 1.0f / (float)n2;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblk; blk++) {
+        int h0 = blk * CH;
+        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
+        for (int b = 0; b < B; b++) {
+            load_block(s->re, u, b, h0, L, H, CH);
+            fftwf_execute_dft_r2c(pp->r2c, s->re, s->b);  // FU
+            load_block(s->re, dy, b, h0, L, H, CH);
+            fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);  // FdY
+            for (int k = 0; k < nc; k++)
+                for (int j = 0; j < CH; j++) {
+                    float *fy = s->a[(long)k * CH + j], *fu = s->b[(long)k * CH + j];
+                    // dK spectrum += conj(FU) * FdY
+                    double re = (double)fu[0] * fy[0] + (double)fu[1] * fy[1], im = (double)fu[0] * fy[1] - (double)fu[1] * fy[0];
+                    long a = per_channel ? (long)k * H + h0 + j : (long)k * nblk + blk;
+                    acc[2 * a] += re;
+                    acc[2 * a + 1] += im;
+                    // du spectrum = conj(FK) * FdY (in place of FdY)
+                    const float *fk = FK[(long)k * nk + (per_channel ? h0 + j : 0)];
+                    float r2 = fk[0] * fy[0] + fk[1] * fy[1], i2 = fk[0] * fy[1] - fk[1] * fy[0];
+                    fy[0] = r2;
+                    fy[1] = i2;
+                }
+            fftwf_execute_dft_c2r(pp->c2r, s->a, s->re);
+            for (int t = 0; t < L; t++) {
+                long o = ((long)b * L + t) * H + h0;
+                for (int j = 0; j < CH; j++) {
+                    float d = D[per_channel ? h0 + j : 0];
+                    if (du) du[o + j] += s->re[(long)t * CH + j] * inv + d * dy[o + j];
+                    dD_part[h0 + j] += (double)u[o + j] * dy[o + j];
+                }
+            }
+        }
+    }
+    if (dD) {
+        if (per_channel) for (int h = 0; h < H; h++) dD[h] += (float)dD_part[h];
+        else {
+            double s = 0;
+            for (int h = 0; h < H; h++) s += dD_part[h];
+            dD[0] += (float)s;
+        }
+    }
+    if (dK) {
+        // reduce to one spectrum per kernel, inverse-transform, keep lags 0..L-1
+        int CHk = per_channel ? channel_block(H) : 1;
+        const PlanPair *pk = plans_get(n2, CHk);
+#pragma omp parallel for schedule(static)
+        for (int h0 = 0; h0 < nk; h0 += CHk) {
+            Scratch *s = scratch_get((size_t)n2 * CHk, (size_t)nc * CHk);
+            for (int k = 0; k < nc; k++)
+                for (int j = 0; j < CHk; j++) {
+                    double re = 0, im = 0;
+                    if (per_channel) { re = acc[2 * ((long)k * H + h0 + j)]; im = acc[2 * ((long)k * H + h0 + j) + 1]; }
+                    else for (int q = 0; q < nblk; q++) { re += acc[2 * ((long)k * nblk + q)]; im += acc[2 * ((long)k * nblk + q) + 1]; }
+                    s->a[(long)k * CHk + j][0] = (float)re;
+                    s->a[(long)k * CHk + j][1] = (float)im;
+                }
+            fftwf_execute_dft_c2r(pk->c2r, s->a, s->re);
+            for (int j = 0; j < CHk; j++)
+                for (int t = 0; t < L; t++) dK[(long)(h0 + j) * L + t] += s->re[(long)t * CHk + j] * inv;
+        }
+    }
+    free(acc);
+    free(dD_part);
+    fftwf_free(FK);
+}
+
+void fftconv_reference(float *y, const float *u, const float *K, const float *D, int B, int L, int H,
+                       int per_channel) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++)
+            for (int h = 0; h < H; h++) {
+                const float *k = K + (per_channel ? (long)h * L : 0);
+                double s = 0;
+                for (int r = 0; r <= t; r++) s += (double)k[t - r] * u[((long)b * L + r) * H + h];
+                long o = ((long)b * L + t) * H + h;
+                y[o] = (float)(s + (double)D[per_channel ? h : 0] * u[o]);
+            }
+}

@@ -1,0 +1,68 @@
+// tape.h: reverse-mode autograd over coarse ops. Each op_* call computes its output with the kernel
+// in ops.h and, when a gradient is wanted, appends one entry to the tape; tape_backward walks the
+// entries in reverse through one switch. All activations, saved buffers and activation gradients
+// come from the tape's arena, reset once per step.
+#pragma once
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+typedef enum {
+    OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_TANH, OP_ADD, OP_MUL, OP_CONCAT, OP_FLIP, OP_GATHER, OP_VIEW,
+    OP_DROPOUT, OP_SSM_KERNEL, OP_FFTCONV, OP_ATTENTION, OP_MEANPOOL, OP_FIRSTPOOL, OP_CROSSENTROPY, OP_MSE,
+    OP_COUNT
+} OpType;
+
+typedef struct {
+    OpType op;
+    Tensor *out;
+    Tensor *in[4];
+    float *saved[2];       // op-specific buffers (layernorm mean/rstd, softmax probs, ...)
+    const int32_t *ints;   // indices, targets or masks (copied into the arena)
+    const float *fvec;     // float targets (mse)
+    int dims[6];
+    float f;               // eps, dropout p, ...
+    uint64_t key;          // dropout stream
+} TapeEntry;
+
+typedef struct {
+    Arena arena;
+    TapeEntry *e;
+    int n, cap;
+    int no_grad;            // evaluation: record nothing, outputs need no gradient
+    int training;           // dropout active
+    uint64_t dropout_key;   // set per step; each dropout op draws the next sub-stream
+    uint64_t dropout_count;
+} Tape;
+
+void tape_init(Tape *tp, size_t arena_block_bytes);
+void tape_reset(Tape *tp);  // drops every entry and activation (start of a step)
+void tape_free(Tape *tp);
+// Propagates from root: droot is d(loss)/d(root) (NULL: ones). Parameter gradients accumulate into
+// the gradient block; activation gradients are allocated from the arena as needed.
+void tape_backward(Tape *tp, Tensor *root, const float *droot);
+
+// A new tensor in the arena, data uninitialised: tape_new(tp, "name", 3, B, L, H).
+Tensor *tape_new(Tape *tp, const char *name, int ndim, ...);
+int32_t *tape_ints(Tape *tp, const int32_t *src, long n);  // arena copy
+
+// ---- recorded ops (shapes: see ops.h). Leading dims are kept; the last one changes where it says.
+Tensor *op_linear(Tape *tp, Tensor *x, Tensor *W, Tensor *b);        // (...,K) -> (...,N); b may be NULL
+Tensor *op_layernorm(Tape *tp, Tensor *x, Tensor *w, Tensor *b, float eps);
+Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form);
+Tensor *op_tanh(Tape *tp, Tensor *x);
+Tensor *op_add(Tape *tp, Tensor *a, Tensor *b);
+Tensor *op_mul(Tape *tp, Tensor *a, Tensor *b);
+Tensor *op_concat(Tape *tp, Tensor *a, Tensor *b);                    // along the last axis
+Tensor *op_flip(Tape *tp, Tensor *x);                                 // (B,L,H), along L
+Tensor *op_gather(Tape *tp, Tensor *table, const int32_t *idx, int n); // table (R,H) -> (n,H)
+Tensor *op_view(Tape *tp, Tensor *x, int ndim, const int *shape);     // same data, new shape
+Tensor *op_dropout(Tape *tp, Tensor *x, float p);                     // identity unless tp->training
+Tensor *op_ssm_kernel(Tape *tp, Tensor *A_re, Tensor *A_im, Tensor *C, Tensor *log_step, int L); // -> (nk,L)
+Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D);        // u (B,L,H), K (1 or H, L), D (1 or H)
+Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *key_mask, int NH, float p);
+Tensor *op_meanpool(Tape *tp, Tensor *x, const int32_t *mask);        // (B,L,H) -> (B,H); mask NULL: all
+Tensor *op_firstpool(Tape *tp, Tensor *x);                            // (B,L,H) -> (B,H)
+Tensor *op_cross_entropy(Tape *tp, Tensor *logits, const int32_t *targets, int ignore_index, int *count); // -> (1)
+Tensor *op_mse(Tape *tp, Tensor *pred, const float *target);          // -> (1)

@@ -1,0 +1,249 @@
+// test_ops.c: every op's forward and backward against PyTorch float64 golden values
+// (tests/golden/op_*.safetensors, made by scripts/make_golden.py), and independently against
+// central finite differences computed here.
+#include <dirent.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "core/tape.h"
+#include "tests/test.h"
+
+#define MAX_IN 8
+
+typedef struct {
+    StFile f;
+    Tape tp;                   // holds the leaves and the recorded op
+    const char *op;
+    int nin, nint;
+    char fname[MAX_IN][32], iname[MAX_IN][32];
+    Tensor *in[MAX_IN];        // float leaves
+    int32_t *ints[MAX_IN];
+    long intn[MAX_IN];
+} Case;
+
+static float *load_f32(const StFile *f, const char *name, long *n) {
+    const StTensor *t = st_find(f, name);
+    if (!t) return NULL;
+    float *p = xmalloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+    st_to_f32(f, t, p);
+    if (n) *n = t->numel;
+    return p;
+}
+
+static int case_open(Case *c, const char *path) {
+    char err[512];
+    memset(c, 0, sizeof *c);
+    if (st_open(&c->f, path, err, sizeof err)) { test_fail_at(__FILE__, __LINE__, "%s", err); return -1; }
+    c->op = st_meta(&c->f, "op");
+    tape_init(&c->tp, 1 << 20);
+    for (int i = 0; i < c->f.n; i++) {
+        const StTensor *t = &c->f.t[i];
+        if (strncmp(t->name, "in.", 3)) continue;
+        if (t->dtype == ST_I64) {
+            int k = c->nint++;
+            snprintf(c->iname[k], 32, "%s", t->name + 3);
+            int64_t *tmp = xmalloc(sizeof(int64_t) * (size_t)t->numel);
+            st_to_i64(&c->f, t, tmp);
+            c->ints[k] = xmalloc(sizeof(int32_t) * (size_t)t->numel);
+            for (long j = 0; j < t->numel; j++) c->ints[k][j] = (int32_t)tmp[j];
+            c->intn[k] = t->numel;
+            free(tmp);
+        } else {
+            int k = c->nin++;
+            snprintf(c->fname[k], 32, "%s", t->name + 3);
+            Tensor *x = tape_new(&c->tp, c->fname[k], 1, (int)t->numel);
+            x->ndim = t->ndim;
+            for (int d = 0; d < t->ndim; d++) x->shape[d] = (int)t->shape[d];
+            st_to_f32(&c->f, t, x->data);
+            x->requires_grad = 1;
+            x->grad = arena_calloc(&c->tp.arena, sizeof(float) * (size_t)x->numel);
+            x->name = c->fname[k];
+            c->in[k] = x;
+        }
+    }
+    return 0;
+}
+
+static void case_close(Case *c) {
+    for (int k = 0; k < c->nint; k++) free(c->ints[k]);
+    tape_free(&c->tp);
+    st_close(&c->f);
+}
+
+static Tensor *fin(Case *c, const char *name) {
+    for (int k = 0; k < c->nin; k++)
+        if (!strcmp(c->fname[k], name)) return c->in[k];
+    return NULL;
+}
+
+static int32_t *iin(Case *c, const char *name) {
+    for (int k = 0; k < c->nint; k++)
+        if (!strcmp(c->iname[k], name)) return c->ints[k];
+    return NULL;
+}
+
+static double meta_num(Case *c, const char *key, double def) {
+    const char *v = st_meta(&c->f, key);
+    return v ? strtod(v, NULL) : def;
+}
+
+// Runs the case's op on tape tp (its leaves may live on another tape).
+static Tensor *run_op(Case *c, Tape *tp) {
+    const char *op = c->op;
+    tp->training = 1;
+    tp->dropout_key = (uint64_t)strtoull(st_meta(&c->f, "key") ? st_meta(&c->f, "key") : "0", NULL, 10);
+    tp->dropout_count = 0;
+    if (!strcmp(op, "linear")) return op_linear(tp, fin(c, "x"), fin(c, "W"), fin(c, "b"));
+    if (!strcmp(op, "layernorm")) return op_layernorm(tp, fin(c, "x"), fin(c, "w"), fin(c, "b"), (float)meta_num(c, "eps", 0));
+    if (!strcmp(op, "gelu")) return op_gelu(tp, fin(c, "x"), (int)meta_num(c, "tanh", 0));
+    if (!strcmp(op, "tanh")) return op_tanh(tp, fin(c, "x"));
+    if (!strcmp(op, "add")) return op_add(tp, fin(c, "a"), fin(c, "b"));
+    if (!strcmp(op, "mul")) return op_mul(tp, fin(c, "a"), fin(c, "b"));
+    if (!strcmp(op, "concat")) return op_concat(tp, fin(c, "a"), fin(c, "b"));
+    if (!strcmp(op, "flip")) return op_flip(tp, fin(c, "x"));
+    if (!strcmp(op, "gather")) return op_gather(tp, fin(c, "table"), iin(c, "idx"), (int)c->intn[0]);
+    if (!strcmp(op, "dropout")) return op_dropout(tp, fin(c, "x"), (float)meta_num(c, "p", 0));
+    if (!strcmp(op, "ssm_kernel"))
+        return op_ssm_kernel(tp, fin(c, "A_re"), fin(c, "A_im"), fin(c, "C"), fin(c, "log_step"), (int)meta_num(c, "L", 0));
+    if (!strcmp(op, "fftconv")) return op_fftconv(tp, fin(c, "u"), fin(c, "K"), fin(c, "D"));
+    if (!strcmp(op, "attention"))
+        return op_attention(tp, fin(c, "q"), fin(c, "k"), fin(c, "v"), iin(c, "mask"), (int)meta_num(c, "NH", 1), (float)meta_num(c, "p", 0));
+    if (!strcmp(op, "meanpool")) return op_meanpool(tp, fin(c, "x"), iin(c, "mask"));
+    if (!strcmp(op, "firstpool")) return op_firstpool(tp, fin(c, "x"));
+    if (!strcmp(op, "cross_entropy")) return op_cross_entropy(tp, fin(c, "logits"), iin(c, "targets"), -100, NULL);
+    if (!strcmp(op, "mse")) {
+        Tensor *p = fin(c, "pred");
+        float tgt[64];
+        const char *s = st_meta(&c->f, "target");
+        char *end;
+        for (long i = 0; i < p->numel && i < 64; i++) { tgt[i] = strtof(s, &end); s = end; }
+        return op_mse(tp, p, tgt);
+    }
+    fatal("test: unknown op '%s'", op);
+}
+
+static void list_cases(char names[][96], int *n) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/golden", test_data_dir());
+    DIR *d = opendir(dir);
+    *n = 0;
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "op_", 3) && strstr(e->d_name, ".safetensors") && *n < 64)
+            snprintf(names[(*n)++], 96, "%s/%s", dir, e->d_name);
+    closedir(d);
+    qsort(names, (size_t)*n, 96, (int (*)(const void *, const void *))strcmp);
+}
+
+// The kernel list of ops.h; each must have at least one golden case.
+static const char *k_ops[] = {"linear", "layernorm", "gelu", "tanh", "add", "mul", "concat", "flip", "gather",
+                              "dropout", "ssm_kernel", "fftconv", "attention", "meanpool", "firstpool",
+                              "cross_entropy", "mse"};
+
+TEST(ops_golden_forward_backward) {
+    char names[64][96];
+    int n, covered[32] = {0};
+    list_cases(names, &n);
+    CHECKF(n >= 25, "expected the 25 golden op files in %s/golden, found %d", test_data_dir(), n);
+    for (int i = 0; i < n; i++) {
+        Case c;
+        if (case_open(&c, names[i])) continue;
+        for (int k = 0; k < (int)(sizeof k_ops / sizeof *k_ops); k++) covered[k] |= !strcmp(c.op, k_ops[k]);
+        Tensor *y = run_op(&c, &c.tp);
+        long n_out, n_d;
+        float *want = load_f32(&c.f, "out", &n_out), *dout = load_f32(&c.f, "dout", &n_d);
+        char what[160];
+        snprintf(what, sizeof what, "%s forward", names[i]);
+        CHECKF(n_out == y->numel, "%s: output has %ld elements, golden %ld", names[i], y->numel, n_out);
+        if (n_out == y->numel) CHECK_CLOSE(what, y->data, want, n_out, 1e-5, 1e-4);
+        tape_backward(&c.tp, y, dout);
+        for (int k = 0; k < c.nin; k++) {
+            char gname[64];
+            snprintf(gname, sizeof gname, "grad.%s", c.fname[k]);
+            long ng;
+            float *g = load_f32(&c.f, gname, &ng);
+            snprintf(what, sizeof what, "%s d%s", names[i], c.fname[k]);
+            CHECKF(g && ng == c.in[k]->numel, "%s: missing or mis-sized %s", names[i], gname);
+            if (g && ng == c.in[k]->numel) CHECK_CLOSE(what, c.in[k]->grad, g, ng, 1e-5, 1e-4);
+            free(g);
+        }
+        free(want);
+        free(dout);
+        case_close(&c);
+    }
+    for (int k = 0; k < (int)(sizeof k_ops / sizeof *k_ops); k++) CHECKF(covered[k], "no golden case for op %s", k_ops[k]);
+}
+
+// f = sum(out * dout) in double, evaluated without recording.
+static double fd_eval(Case *c, Tape *scratch, const float *dout) {
+    tape_reset(scratch);
+    scratch->no_grad = 1;
+    Tensor *y = run_op(c, scratch);
+    double s = 0;
+    for (long i = 0; i < y->numel; i++) s += (double)y->data[i] * dout[i];
+    return s;
+}
+
+TEST(ops_finite_differences) {
+    char names[64][96];
+    int n;
+    list_cases(names, &n);
+    Tape scratch;
+    tape_init(&scratch, 1 << 20);
+    for (int i = 0; i < n; i++) {
+        Case c;
+        if (case_open(&c, names[i])) continue;
+        float *dout = load_f32(&c.f, "dout", NULL);
+        Tensor *y = run_op(&c, &c.tp);
+        tape_backward(&c.tp, y, dout);
+        for (int k = 0; k < c.nin; k++) {
+            Tensor *x = c.in[k];
+            double gmax = 0;
+            for (long j = 0; j < x->numel; j++) gmax = fmax(gmax, fabs(x->grad[j]));
+            for (long j = 0; j < x->numel; j++) {
+                float x0 = x->data[j];
+                // A step of 1e-2 (relative for large values) balances float32 rounding of the output
+                // (about 1e-7 relative, divided by 2h) against the O(h^2) truncation error.
+                float h = 1e-2f * fmaxf(1.0f, fabsf(x0));
+                x->data[j] = x0 + h;
+                double fp = fd_eval(&c, &scratch, dout);
+                x->data[j] = x0 - h;
+                double fm = fd_eval(&c, &scratch, dout);
+                x->data[j] = x0;
+                double fd = (fp - fm) / (2.0 * ((double)(x0 + h) - (double)(x0 - h)) / 2.0);
+                double g = x->grad[j];
+                // Tolerance: 1e-3 of the tensor's largest gradient plus 1% of this one; a wrong term
+                // (a missing factor, a dropped branch) is off by far more than that.
+                if (!(fabs(g - fd) <= 1e-3 * gmax + 1e-2 * fabs(fd) + 1e-6)) {
+                    test_fail_at(__FILE__, __LINE__, "%s d%s[%ld]: analytic %.7g, finite difference %.7g", names[i], c.fname[k], j, g, fd);
+                    break;
+                }
+            }
+        }
+        free(dout);
+        case_close(&c);
+    }
+    tape_free(&scratch);
+}
+
+TEST(fftconv_matches_direct_sum_at_length_1000) {
+    // long sequences: FFT rounding stays at float32 level against an O(L^2) double sum
+    int B = 2, L = 1000, H = 6;
+    Rng r;
+    rng_init(&r, 7, 0);
+    float *u = xmalloc(sizeof(float) * B * L * H), *y = xmalloc(sizeof(float) * B * L * H), *ref = xmalloc(sizeof(float) * B * L * H);
+    float *K = xmalloc(sizeof(float) * H * L), D[6] = {0.5f, -1, 2, 0, 1, 0.25f};
+    rng_fill_normal(&r, u, (long)B * L * H, 0, 1);
+    for (int pc = 0; pc <= 1; pc++) {
+        for (int h = 0; h < (pc ? H : 1); h++)
+            for (int l = 0; l < L; l++) K[h * L + l] = expf(-0.01f * l) * cosf(0.1f * l + h);
+        fftconv_forward(y, u, K, D, B, L, H, pc);
+        fftconv_reference(ref, u, K, D, B, L, H, pc);
+        CHECK_CLOSE(pc ? "per-channel" : "shared", y, ref, (long)B * L * H, 1e-4, 1e-4);
+    }
+    free(u); free(y); free(ref); free(K);
+}
