@@ -11,6 +11,9 @@ int test_failed_now(void);  // has the running test failed so far?
 const char *test_data_dir(void);  // "tests" (or $BIGS_TEST_DIR)
 const char *test_bigs_bin(void);  // the bigs executable under test ($BIGS or build/bigs)
 const char *test_tmpdir(void);    // a fresh temporary folder for this run, removed at exit
+// Runs a shell command, captures stdout and stderr (2>&1) into out (NUL-terminated, truncated to n),
+// returns its exit status (or -1 when it could not run or was killed).
+int test_run(const char *cmd, char *out, size_t n);
 
 #define TEST(name)                                                             \
     static void name(void);                                                    \

@@ -3,6 +3,7 @@
 
 #include "core/arena.h"
 #include "core/common.h"
+#include "core/ops.h"
 #include "core/params.h"
 #include "core/rng.h"
 #include "core/tape.h"

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/common.h"
@@ -49,6 +50,20 @@ const char *test_tmpdir(void) {
         if (!mkdtemp(g_tmpdir)) { perror("mkdtemp"); exit(1); }
     }
     return g_tmpdir;
+}
+
+int test_run(const char *cmd, char *out, size_t n) {
+    char full[4096];
+    snprintf(full, sizeof full, "(%s) 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t len = 0;
+    int ch;
+    while ((ch = fgetc(p)) != EOF)
+        if (out && len + 1 < n) out[len++] = (char)ch;
+    if (out && n) out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int check_close_at(const char *file, int line, const char *what, const float *a, const float *b, long n,

@@ -125,7 +125,7 @@ static Tensor *run_op(Case *c, Tape *tp) {
     fatal("test: unknown op '%s'", op);
 }
 
-static void list_cases(char names[][96], int *n) {
+static void list_cases(char names[][600], int *n) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/golden", test_data_dir());
     DIR *d = opendir(dir);
@@ -134,9 +134,9 @@ static void list_cases(char names[][96], int *n) {
     struct dirent *e;
     while ((e = readdir(d)))
         if (!strncmp(e->d_name, "op_", 3) && strstr(e->d_name, ".safetensors") && *n < 64)
-            snprintf(names[(*n)++], 96, "%s/%s", dir, e->d_name);
+            snprintf(names[(*n)++], 600, "%s/%s", dir, e->d_name);
     closedir(d);
-    qsort(names, (size_t)*n, 96, (int (*)(const void *, const void *))strcmp);
+    qsort(names, (size_t)*n, 600, (int (*)(const void *, const void *))strcmp);
 }
 
 // The kernel list of ops.h; each must have at least one golden case.
@@ -145,7 +145,7 @@ static const char *k_ops[] = {"linear", "layernorm", "gelu", "tanh", "add", "mul
                               "cross_entropy", "mse"};
 
 TEST(ops_golden_forward_backward) {
-    char names[64][96];
+    char names[64][600];
     int n, covered[32] = {0};
     list_cases(names, &n);
     CHECKF(n >= 25, "expected the 25 golden op files in %s/golden, found %d", test_data_dir(), n);
@@ -154,9 +154,9 @@ TEST(ops_golden_forward_backward) {
         if (case_open(&c, names[i])) continue;
         for (int k = 0; k < (int)(sizeof k_ops / sizeof *k_ops); k++) covered[k] |= !strcmp(c.op, k_ops[k]);
         Tensor *y = run_op(&c, &c.tp);
-        long n_out, n_d;
+        long n_out = 0, n_d = 0;
         float *want = load_f32(&c.f, "out", &n_out), *dout = load_f32(&c.f, "dout", &n_d);
-        char what[160];
+        char what[800];
         snprintf(what, sizeof what, "%s forward", names[i]);
         CHECKF(n_out == y->numel, "%s: output has %ld elements, golden %ld", names[i], y->numel, n_out);
         if (n_out == y->numel) CHECK_CLOSE(what, y->data, want, n_out, 1e-5, 1e-4);
@@ -189,7 +189,7 @@ static double fd_eval(Case *c, Tape *scratch, const float *dout) {
 }
 
 TEST(ops_finite_differences) {
-    char names[64][96];
+    char names[64][600];
     int n;
     list_cases(names, &n);
     Tape scratch;

@@ -1,0 +1,23 @@
+// test_cli.c: the `bigs` executable's dispatch and usage texts.
+#include <string.h>
+
+#include "tests/test.h"
+
+TEST(cli_help_lists_every_command) {
+    char out[8192], cmd[512];
+    snprintf(cmd, sizeof cmd, "%s --help", test_bigs_bin());
+    CHECK_EQ_INT(test_run(cmd, out, sizeof out), 0);
+    const char *names[] = {"prepare", "tokenize", "pretrain", "finetune", "eval", "predict", "convert", "info"};
+    for (int i = 0; i < 8; i++) CHECKF(strstr(out, names[i]) != NULL, "--help does not list %s", names[i]);
+    CHECK(strstr(out, "Usage:") && strstr(out, "Example:"));
+}
+
+TEST(cli_unknown_command_is_a_usage_error) {
+    char out[8192], cmd[512];
+    snprintf(cmd, sizeof cmd, "%s frobnicate", test_bigs_bin());
+    CHECK_EQ_INT(test_run(cmd, out, sizeof out), 2);
+    CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
+    snprintf(cmd, sizeof cmd, "%s", test_bigs_bin());
+    CHECK_EQ_INT(test_run(cmd, out, sizeof out), 2);
+    CHECK(strstr(out, "Usage:") != NULL);
+}
