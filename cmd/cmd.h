@@ -8,3 +8,5 @@ typedef struct {
 } Command;
 
 extern const Command g_commands[];
+
+int cmd_info(int argc, char **argv);

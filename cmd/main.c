@@ -13,7 +13,7 @@ const Command g_commands[] = {
     {"eval", NULL, "evaluate a model on a task's dev or test split"},
     {"predict", NULL, "fill masks or classify texts with a model"},
     {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
-    {"info", NULL, "describe a model directory, config, checkpoint or shard directory"},
+    {"info", cmd_info, "describe a model directory, config, checkpoint or shard directory"},
     {NULL, NULL, NULL},
 };
 

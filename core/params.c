@@ -36,22 +36,28 @@ int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, int
 void params_alloc(ParamTable *pt) {
     size_t bytes = sizeof(float) * (size_t)(pt->size ? pt->size : 16);
     pt->data = aligned_alloc(64, bytes);
-    pt->grad = aligned_alloc(64, bytes);
-    if (!pt->data || !pt->grad) fatal("out of memory allocating %.1f MiB of parameters", 2.0 * bytes / 1048576.0);
+    if (!pt->data) fatal("out of memory allocating %.1f MiB of parameters", bytes / 1048576.0);
     memset(pt->data, 0, bytes);
-    memset(pt->grad, 0, bytes);
     pt->t = xcalloc((size_t)pt->n + 1, sizeof(Tensor));
     for (int i = 0; i < pt->n; i++) {
         ParamInfo *p = &pt->info[i];
         Tensor *t = &pt->t[i];
         t->data = pt->data + p->offset;
-        t->grad = pt->grad + p->offset;
         t->numel = p->numel;
         t->ndim = p->ndim;
         memcpy(t->shape, p->shape, sizeof t->shape);
         t->requires_grad = 1;
         t->name = p->name;
     }
+}
+
+void params_alloc_grad(ParamTable *pt) {
+    if (pt->grad) return;
+    size_t bytes = sizeof(float) * (size_t)(pt->size ? pt->size : 16);
+    pt->grad = aligned_alloc(64, bytes);
+    if (!pt->grad) fatal("out of memory allocating %.1f MiB of gradients", bytes / 1048576.0);
+    memset(pt->grad, 0, bytes);
+    for (int i = 0; i < pt->n; i++) pt->t[i].grad = pt->grad + pt->info[i].offset;
 }
 
 int params_find(const ParamTable *pt, const char *name) {
@@ -66,7 +72,9 @@ Tensor *params_get(ParamTable *pt, const char *name) {
     return &pt->t[i];
 }
 
-void params_zero_grad(ParamTable *pt) { memset(pt->grad, 0, sizeof(float) * (size_t)pt->size); }
+void params_zero_grad(ParamTable *pt) {
+    if (pt->grad) memset(pt->grad, 0, sizeof(float) * (size_t)pt->size);
+}
 
 void params_free(ParamTable *pt) {
     free(pt->info);

@@ -27,7 +27,8 @@ typedef struct {
 void params_init(ParamTable *pt);
 // Adds an entry (before params_alloc); returns its index. Names must be unique.
 int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, int decay);
-void params_alloc(ParamTable *pt);  // allocates both blocks, zeroed, and the tensors
+void params_alloc(ParamTable *pt);       // allocates the parameter block (zeroed) and the tensors
+void params_alloc_grad(ParamTable *pt);  // allocates the gradient block (zeroed), for training
 int params_find(const ParamTable *pt, const char *name);  // index or -1
 Tensor *params_get(ParamTable *pt, const char *name);     // fatal when absent
 void params_zero_grad(ParamTable *pt);

@@ -134,6 +134,16 @@ def main():
     target = f32(5)
     case("mse", "mse", lambda pred: ((pred - torch.tensor(target.astype(np.float64))) ** 2).mean().reshape(1),
          {"pred": f32(5)}, meta={"target": " ".join(repr(float(t)) for t in target)})
+    # HiPPO A_im as the official code computes it: eigh of -1j * S (it reads the lower triangle)
+    hippo = {}
+    for N in (7, 64):
+        n = np.arange(N)
+        P = np.sqrt(n + 0.5)
+        legs = np.where(n[:, None] > n[None, :], np.sqrt(2 * n[:, None] + 1) * np.sqrt(2 * n[None, :] + 1), 0.0)
+        legs = legs + np.diag(n + 1.0)
+        S = -legs + P[:, None] * P[None, :]
+        hippo["A_im.%d" % N] = np.linalg.eigh(S * -1j)[0].astype(np.float64)
+    write_safetensors(os.path.join(OUT, "hippo.safetensors"), hippo, {"what": "eigh(-1j*S) ascending"})
     print("wrote", len([f for f in os.listdir(OUT) if f.startswith("op_")]), "op golden files to", os.path.normpath(OUT))
 
 

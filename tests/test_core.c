@@ -79,6 +79,8 @@ TEST(params_table_layout) {
     params_add(&pt, "a.bias", 1, (int[]){3}, 0);
     params_add(&pt, "c", 3, (int[]){2, 2, 2}, 1);
     params_alloc(&pt);
+    CHECK(pt.grad == NULL && pt.t[0].grad == NULL);  // inference needs no gradient block
+    params_alloc_grad(&pt);
     CHECK_EQ_INT(pt.count, 15 + 3 + 8);
     CHECK_EQ_INT(pt.info[1].offset, 16);  // 64-byte aligned offsets
     CHECK_EQ_INT(pt.info[2].offset, 32);
@@ -132,6 +134,7 @@ static float mini_step(float *grads, int nthreads) {
     params_add(&pt, "Dc", 1, (int[]){H}, 1);
     params_add(&pt, "W2", 2, (int[]){H, 2 * H}, 1);
     params_alloc(&pt);
+    params_alloc_grad(&pt);
     Rng r;
     rng_init(&r, 5, 0);
     rng_fill_normal(&r, pt.data, pt.size, 0.0f, 0.3f);

@@ -1,0 +1,346 @@
+// config.c: model configuration keys, defaults, JSON and validation (see config.h).
+#include "core/config.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/common.h"
+
+typedef enum { K_INT, K_FLOAT, K_BOOL, K_ENUM, K_STR } KeyType;
+
+typedef struct {
+    const char *name;
+    KeyType type;
+    size_t off;
+    const char *const *values;  // K_ENUM: accepted names, index = stored value
+    int nullable;               // K_FLOAT: null allowed (stored as -1)
+} KeyDef;
+
+static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
+static const char *const k_block[] = {"gated", "stack", NULL};
+static const char *const k_routing[] = {"ssm", "attention", NULL};
+static const char *const k_pool[] = {"non_padding_mean", "mean", "cls", NULL};
+static const char *const k_scaling[] = {"hippo", "lin", "inv", NULL};
+static const char *const k_padding[] = {"max_length", "longest", NULL};
+
+#define F(x) offsetof(ModelConfig, x)
+static const KeyDef k_keys[] = {
+    {"vocab_size", K_INT, F(vocab_size), NULL, 0},
+    {"hidden_size", K_INT, F(hidden_size), NULL, 0},
+    {"num_hidden_layers", K_INT, F(num_hidden_layers), NULL, 0},
+    {"intermediate_size", K_INT, F(intermediate_size), NULL, 0},
+    {"hidden_act", K_ENUM, F(hidden_act), k_act, 0},
+    {"hidden_dropout_prob", K_FLOAT, F(hidden_dropout_prob), NULL, 0},
+    {"attention_probs_dropout_prob", K_FLOAT, F(attention_probs_dropout_prob), NULL, 0},
+    {"max_position_embeddings", K_INT, F(max_position_embeddings), NULL, 0},
+    {"type_vocab_size", K_INT, F(type_vocab_size), NULL, 0},
+    {"initializer_range", K_FLOAT, F(initializer_range), NULL, 0},
+    {"layer_norm_eps", K_FLOAT, F(layer_norm_eps), NULL, 0},
+    {"pad_token_id", K_INT, F(pad_token_id), NULL, 0},
+    {"num_ssm", K_INT, F(num_ssm), NULL, 0},
+    {"num_attention_heads", K_INT, F(num_attention_heads), NULL, 0},
+    {"pre_norm", K_BOOL, F(pre_norm), NULL, 0},
+    {"scaling", K_ENUM, F(scaling), k_scaling, 0},
+    {"pooler_type", K_ENUM, F(pooler_type), k_pool, 0},
+    {"classifier_dropout", K_FLOAT, F(classifier_dropout), NULL, 1},
+    {"block", K_ENUM, F(block), k_block, 0},
+    {"routing", K_ENUM, F(routing), k_routing, 0},
+    {"block_act", K_ENUM, F(block_act), k_act, 0},
+    {"tie_word_embeddings", K_BOOL, F(tie_word_embeddings), NULL, 0},
+    {"padding", K_ENUM, F(padding), k_padding, 0},
+    {"num_labels", K_INT, F(num_labels), NULL, 0},
+    {"model_type", K_STR, F(model_type), NULL, 0},
+    {"finetuning_task", K_STR, F(finetuning_task), NULL, 0},
+};
+#undef F
+#define NKEYS ((int)(sizeof k_keys / sizeof k_keys[0]))
+
+// Keys Hugging Face writes that carry nothing for us; accepted and ignored.
+static const char *const k_ignored[] = {
+    "architectures", "transformers_version", "torch_dtype", "use_cache", "gradient_checkpointing", "decode",
+    "use_pykeops_kernel", "_name_or_path", "bos_token_id", "eos_token_id", "label2id", "is_decoder",
+    "output_hidden_states", "output_attentions", "return_dict", "problem_type", "chunk_size_feed_forward",
+    "add_cross_attention", "tie_encoder_decoder", "torchscript", "_commit_hash", NULL};
+
+void config_defaults(ModelConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->vocab_size = 30522;
+    c->hidden_size = 1024;
+    c->num_hidden_layers = 23;
+    c->intermediate_size = 3072;
+    c->max_position_embeddings = 128;
+    c->type_vocab_size = 2;
+    c->pad_token_id = 0;
+    c->num_ssm = 64;
+    c->num_attention_heads = 16;
+    c->num_labels = 2;
+    c->hidden_dropout_prob = 0.1;
+    c->attention_probs_dropout_prob = 0.1;
+    c->initializer_range = 0.02;
+    c->layer_norm_eps = 1e-12;
+    c->classifier_dropout = -1;
+    c->hidden_act = ACT_GELU;
+    c->block_act = ACT_GELU_TANH;  // the official JAX model's jax.nn.gelu default
+    c->pre_norm = 1;
+    c->tie_word_embeddings = 1;
+    c->block = BLOCK_GATED;
+    c->routing = ROUTE_SSM;
+    c->pooler_type = POOL_NON_PADDING_MEAN;
+    c->scaling = SCALE_HIPPO;
+    c->padding = PAD_MAX_LENGTH;
+    strcpy(c->model_type, "BiGS");
+}
+
+// BertConfig's defaults, used when a config.json says "model_type": "bert".
+static void config_bert_defaults(ModelConfig *c) {
+    c->hidden_size = 768;
+    c->num_hidden_layers = 12;
+    c->num_attention_heads = 12;
+    c->max_position_embeddings = 512;
+    c->block = BLOCK_STACK;
+    c->routing = ROUTE_ATTENTION;
+    c->pre_norm = 0;
+    c->pooler_type = POOL_CLS;
+    c->padding = PAD_LONGEST;
+    strcpy(c->model_type, "bert");
+}
+
+static const KeyDef *key_find(const char *name) {
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(k_keys[i].name, name)) return &k_keys[i];
+    return NULL;
+}
+
+static int set_err(char *err, size_t n, const char *fmt, const char *a, const char *b) {
+    snprintf(err, n, fmt, a, b);
+    return -1;
+}
+
+// Stores a JSON value into the field of key k.
+static int store_json(ModelConfig *c, const KeyDef *k, const cJSON *v, const char *where, char *err, size_t n) {
+    char *p = (char *)c + k->off;
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", where);
+    switch (k->type) {
+    case K_INT:
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 2e9)
+            return set_err(err, n, "%s: key \"%s\" expects an integer", tmp, k->name);
+        *(int *)p = (int)v->valuedouble;
+        return 0;
+    case K_FLOAT:
+        if (k->nullable && cJSON_IsNull(v)) { *(double *)p = -1; return 0; }
+        if (!cJSON_IsNumber(v)) return set_err(err, n, "%s: key \"%s\" expects a number", tmp, k->name);
+        *(double *)p = v->valuedouble;
+        return 0;
+    case K_BOOL:
+        if (!cJSON_IsBool(v)) return set_err(err, n, "%s: key \"%s\" expects true or false", tmp, k->name);
+        *(int *)p = cJSON_IsTrue(v);
+        return 0;
+    case K_ENUM:
+        if (!cJSON_IsString(v)) return set_err(err, n, "%s: key \"%s\" expects a string", tmp, k->name);
+        return config_set(c, k->name, v->valuestring, err, n) ? (snprintf(err + strlen(err), n - strlen(err), " (in %s)", tmp), -1) : 0;
+    case K_STR:
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= 32) return set_err(err, n, "%s: key \"%s\" expects a short string", tmp, k->name);
+        snprintf(p, 32, "%s", v->valuestring);
+        return 0;
+    }
+    return -1;
+}
+
+int config_set(ModelConfig *c, const char *key, const char *value, char *err, size_t n) {
+    const KeyDef *k = key_find(key);
+    if (!k) {
+        snprintf(err, n, "unknown model config key \"%s\"", key);
+        return -1;
+    }
+    char *p = (char *)c + k->off, *end;
+    switch (k->type) {
+    case K_INT: {
+        long x = strtol(value, &end, 10);
+        if (!*value || *end || x < -2000000000L || x > 2000000000L) return set_err(err, n, "key \"%s\" expects an integer, got \"%s\"", key, value);
+        *(int *)p = (int)x;
+        return 0;
+    }
+    case K_FLOAT: {
+        if (k->nullable && !strcmp(value, "null")) { *(double *)p = -1; return 0; }
+        double x = strtod(value, &end);
+        if (!*value || *end) return set_err(err, n, "key \"%s\" expects a number, got \"%s\"", key, value);
+        *(double *)p = x;
+        return 0;
+    }
+    case K_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "1")) *(int *)p = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "0")) *(int *)p = 0;
+        else return set_err(err, n, "key \"%s\" expects true or false, got \"%s\"", key, value);
+        return 0;
+    case K_ENUM:
+        for (int i = 0; k->values[i]; i++)
+            if (!strcmp(k->values[i], value)) { *(int *)p = i; return 0; }
+        // Hugging Face spellings of the tanh GELU
+        if (k->values == k_act && (!strcmp(value, "gelu_new") || !strcmp(value, "gelu_pytorch_tanh") || !strcmp(value, "gelu_fast"))) {
+            *(int *)p = ACT_GELU_TANH;
+            return 0;
+        }
+        {
+            char list[200] = "";
+            for (int i = 0; k->values[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "|" : "", k->values[i]);
+            snprintf(err, n, "key \"%s\" expects one of %s, got \"%s\"", key, list, value);
+        }
+        return -1;
+    case K_STR:
+        if (strlen(value) >= 32) return set_err(err, n, "key \"%s\" is too long: \"%s\"", key, value);
+        snprintf(p, 32, "%s", value);
+        return 0;
+    }
+    return -1;
+}
+
+int config_from_json(ModelConfig *c, const cJSON *obj, const char *where, char *err, size_t n) {
+    if (!cJSON_IsObject(obj)) { snprintf(err, n, "%s: expected a JSON object of model config keys", where); return -1; }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(obj, "model_type");
+    if (cJSON_IsString(mt) && !strcasecmp(mt->valuestring, "bert")) config_bert_defaults(c);
+    int have_labels = 0;
+    for (const cJSON *v = obj->child; v; v = v->next) {
+        const KeyDef *k = key_find(v->string);
+        if (k) {
+            if (store_json(c, k, v, where, err, n)) return -1;
+            continue;
+        }
+        if (!strcmp(v->string, "id2label")) {
+            if (!cJSON_IsObject(v)) { snprintf(err, n, "%s: key \"id2label\" expects an object {\"0\": \"name\", ...}", where); return -1; }
+            for (const cJSON *l = v->child; l; l = l->next) {
+                char *end;
+                long id = strtol(l->string, &end, 10);
+                if (*end || id < 0 || id >= CONFIG_MAX_LABELS || !cJSON_IsString(l) || strlen(l->valuestring) >= CONFIG_LABEL_LEN) {
+                    snprintf(err, n, "%s: id2label entry \"%s\" must map an id 0..%d to a short name", where, l->string, CONFIG_MAX_LABELS - 1);
+                    return -1;
+                }
+                snprintf(c->id2label[id], CONFIG_LABEL_LEN, "%s", l->valuestring);
+                have_labels++;
+            }
+            continue;
+        }
+        if (!strcmp(v->string, "position_embedding_type")) {
+            if (!cJSON_IsString(v) || strcmp(v->valuestring, "absolute")) {
+                snprintf(err, n, "%s: position_embedding_type must be \"absolute\" (the only kind bigs implements)", where);
+                return -1;
+            }
+            continue;
+        }
+        int ignored = 0;
+        for (int i = 0; k_ignored[i]; i++) ignored |= !strcmp(k_ignored[i], v->string);
+        if (!ignored) {
+            snprintf(err, n, "%s: unknown model config key \"%s\" (see the README's list of config keys)", where, v->string);
+            return -1;
+        }
+    }
+    // HF configs hold num_labels only through id2label
+    if (have_labels && !cJSON_GetObjectItemCaseSensitive(obj, "num_labels")) c->num_labels = have_labels;
+    return 0;
+}
+
+int config_validate(const ModelConfig *c, char *err, size_t n) {
+#define NEED(cond, ...) do { if (!(cond)) { snprintf(err, n, __VA_ARGS__); return -1; } } while (0)
+    NEED(c->vocab_size >= 1 && c->vocab_size <= 10000000, "vocab_size must be 1..10000000, got %d", c->vocab_size);
+    NEED(c->hidden_size >= 1 && c->hidden_size <= 65536, "hidden_size must be 1..65536, got %d", c->hidden_size);
+    NEED(c->num_hidden_layers >= 0 && c->num_hidden_layers <= 1000, "num_hidden_layers must be 0..1000, got %d", c->num_hidden_layers);
+    NEED(c->intermediate_size >= 1 && c->intermediate_size <= 1 << 20, "intermediate_size must be 1..1048576, got %d", c->intermediate_size);
+    NEED(c->max_position_embeddings >= 1 && c->max_position_embeddings <= 1 << 20, "max_position_embeddings must be 1..1048576, got %d", c->max_position_embeddings);
+    NEED(c->type_vocab_size >= 1 && c->type_vocab_size <= 1000, "type_vocab_size must be 1..1000, got %d", c->type_vocab_size);
+    NEED(c->pad_token_id >= 0 && c->pad_token_id < c->vocab_size, "pad_token_id must be a token id below vocab_size (%d), got %d", c->vocab_size, c->pad_token_id);
+    NEED(c->num_labels >= 1 && c->num_labels <= CONFIG_MAX_LABELS, "num_labels must be 1..%d, got %d", CONFIG_MAX_LABELS, c->num_labels);
+    NEED(c->hidden_dropout_prob >= 0 && c->hidden_dropout_prob < 1, "hidden_dropout_prob must be in [0,1), got %g", c->hidden_dropout_prob);
+    NEED(c->attention_probs_dropout_prob >= 0 && c->attention_probs_dropout_prob < 1, "attention_probs_dropout_prob must be in [0,1), got %g", c->attention_probs_dropout_prob);
+    NEED(c->classifier_dropout < 1, "classifier_dropout must be in [0,1) or null, got %g", c->classifier_dropout);
+    NEED(c->initializer_range > 0 && c->initializer_range < 10, "initializer_range must be in (0,10), got %g", c->initializer_range);
+    NEED(c->layer_norm_eps > 0 && c->layer_norm_eps < 1, "layer_norm_eps must be in (0,1), got %g", c->layer_norm_eps);
+    if (c->routing == ROUTE_SSM) NEED(c->num_ssm >= 1 && c->num_ssm <= 4096, "num_ssm must be 1..4096, got %d", c->num_ssm);
+    if (c->routing == ROUTE_ATTENTION) {
+        NEED(c->num_attention_heads >= 1, "num_attention_heads must be at least 1, got %d", c->num_attention_heads);
+        NEED(c->hidden_size % c->num_attention_heads == 0, "num_attention_heads (%d) must divide hidden_size (%d)", c->num_attention_heads, c->hidden_size);
+    }
+    NEED(c->tie_word_embeddings, "tie_word_embeddings must be true: the MLM decoder is the word embedding matrix");
+#undef NEED
+    return 0;
+}
+
+cJSON *config_to_json(const ModelConfig *c, const char *architecture) {
+    cJSON *o = cJSON_CreateObject();
+    if (architecture) {
+        cJSON *a = cJSON_AddArrayToObject(o, "architectures");
+        cJSON_AddItemToArray(a, cJSON_CreateString(architecture));
+    }
+    for (int i = 0; i < NKEYS; i++) {
+        const KeyDef *k = &k_keys[i];
+        const char *p = (const char *)c + k->off;
+        switch (k->type) {
+        case K_INT: cJSON_AddNumberToObject(o, k->name, *(const int *)p); break;
+        case K_FLOAT:
+            if (k->nullable && *(const double *)p < 0) cJSON_AddNullToObject(o, k->name);
+            else cJSON_AddNumberToObject(o, k->name, *(const double *)p);
+            break;
+        case K_BOOL: cJSON_AddBoolToObject(o, k->name, *(const int *)p); break;
+        case K_ENUM: cJSON_AddStringToObject(o, k->name, k->values[*(const int *)p]); break;
+        case K_STR: if (*p) cJSON_AddStringToObject(o, k->name, p); break;
+        }
+    }
+    cJSON_AddStringToObject(o, "position_embedding_type", "absolute");
+    int any = 0;
+    for (int i = 0; i < c->num_labels; i++) any |= c->id2label[i][0] != 0;
+    if (any) {
+        cJSON *m = cJSON_AddObjectToObject(o, "id2label"), *r = cJSON_AddObjectToObject(o, "label2id");
+        for (int i = 0; i < c->num_labels; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", i);
+            cJSON_AddStringToObject(m, id, c->id2label[i]);
+            cJSON_AddNumberToObject(r, c->id2label[i], i);
+        }
+    }
+    return o;
+}
+
+void config_load_path(ModelConfig *c, const char *path) {
+    char file[4096], err[512];
+    struct stat sb;
+    if (stat(path, &sb) != 0) fatal("%s: no such file or directory (expected a model directory or a config JSON file)", path);
+    if (S_ISDIR(sb.st_mode)) snprintf(file, sizeof file, "%s/config.json", path);
+    else snprintf(file, sizeof file, "%s", path);
+    size_t len;
+    const char *e;
+    char *text = file_read_all(file, &len, &e);
+    if (!text) fatal("%s: cannot read: %s", file, e);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        // cJSON tells where parsing stopped; turn it into a line number
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
+        fatal("%s:%d: not valid JSON", file, line);
+    }
+    free(text);
+    config_defaults(c);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    char where[4200];
+    if (cJSON_IsObject(model)) {
+        // a training config file: {"model": {...}, "train": {...}}
+        snprintf(where, sizeof where, "%s: model", file);
+        if (config_from_json(c, model, where, err, sizeof err)) fatal("%s", err);
+    } else {
+        snprintf(where, sizeof where, "%s", file);
+        if (config_from_json(c, root, where, err, sizeof err)) fatal("%s", err);
+    }
+    cJSON_Delete(root);
+    if (config_validate(c, err, sizeof err)) fatal("%s: %s", file, err);
+}
+
+const char *config_variant_name(const ModelConfig *c) {
+    if (c->block == BLOCK_GATED) return c->routing == ROUTE_SSM ? "gated+ssm (BiGS)" : "gated+attention";
+    return c->routing == ROUTE_SSM ? "stack+ssm" : "stack+attention (BERT)";
+}
+
+int config_is_bert(const ModelConfig *c) { return c->block == BLOCK_STACK && c->routing == ROUTE_ATTENTION; }

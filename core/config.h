@@ -1,0 +1,46 @@
+// config.h: the model configuration. Keys are the Hugging Face ones (BiGSConfig for the BiGS family,
+// BertConfig for BERT) plus the keys that name the variant of the paper's 2x2 grid. One table of key
+// definitions drives loading (unknown keys are errors naming the key), --set overrides, validation,
+// saving config.json and printing.
+#pragma once
+#include <cjson/cJSON.h>
+
+typedef enum { BLOCK_GATED, BLOCK_STACK } BlockType;
+typedef enum { ROUTE_SSM, ROUTE_ATTENTION } Routing;
+typedef enum { POOL_NON_PADDING_MEAN, POOL_MEAN, POOL_CLS } PoolerType;
+typedef enum { SCALE_HIPPO, SCALE_LIN, SCALE_INV } Scaling;
+typedef enum { ACT_GELU, ACT_GELU_TANH } Act;  // erf form, tanh approximation
+typedef enum { PAD_MAX_LENGTH, PAD_LONGEST } Padding;
+
+#define CONFIG_MAX_LABELS 16
+#define CONFIG_LABEL_LEN 32
+
+typedef struct {
+    int vocab_size, hidden_size, num_hidden_layers, intermediate_size, max_position_embeddings;
+    int type_vocab_size, pad_token_id, num_ssm, num_attention_heads, num_labels;
+    double hidden_dropout_prob, attention_probs_dropout_prob, initializer_range, layer_norm_eps;
+    double classifier_dropout;  // < 0: null (use hidden_dropout_prob)
+    int hidden_act;             // Act: MLM-head transform and STACK FFN ("gelu" = erf)
+    int block_act;              // Act: the GELUs inside GATED blocks (official JAX: tanh form)
+    int pre_norm, tie_word_embeddings;
+    int block, routing, pooler_type, scaling, padding;
+    char model_type[16];        // "BiGS" or "bert"
+    char finetuning_task[32];   // set by finetune
+    char id2label[CONFIG_MAX_LABELS][CONFIG_LABEL_LEN];  // label names, num_labels of them
+} ModelConfig;
+
+// The official BiGS defaults (BiGS_128): H=1024, NL=23, I=3072, N=64, V=30522, L=128.
+void config_defaults(ModelConfig *c);
+// Fills c from a JSON object (config.json or a config file's "model" member). where names the source
+// for messages ("configs/x.json: model"). Returns 0, or -1 with a message naming the key in err.
+int config_from_json(ModelConfig *c, const cJSON *obj, const char *where, char *err, size_t errlen);
+// Sets one key from its text form ("hidden_size", "256"). Returns 0 or -1 with a message.
+int config_set(ModelConfig *c, const char *key, const char *value, char *err, size_t errlen);
+// Checks sizes and combinations. Returns 0 or -1 with a message naming the key.
+int config_validate(const ModelConfig *c, char *err, size_t errlen);
+// config.json contents (HF-style keys plus ours, with "architectures" for the given head name).
+cJSON *config_to_json(const ModelConfig *c, const char *architecture);
+// Loads MODEL_DIR/config.json, a config.json path, or a config file with a "model" member; fatal on error.
+void config_load_path(ModelConfig *c, const char *path);
+const char *config_variant_name(const ModelConfig *c);  // "gated+ssm (BiGS)", ...
+int config_is_bert(const ModelConfig *c);  // STACK + attention: parameter prefix "bert"

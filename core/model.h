@@ -1,0 +1,88 @@
+// model.h: the BiGS model family (the paper's 2x2 grid: GATED/STACK blocks x SSM/attention routing)
+// with a masked-LM, a sequence-classification/regression and a multiple-choice head. Parameter names
+// are the Hugging Face PyTorch names ("bigs.*" for the SSM/gated variants, "bert.*" for BERT, "cls.*",
+// "classifier.*"), so model.safetensors loads into Hugging Face code.
+#pragma once
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/params.h"
+#include "core/tape.h"
+
+typedef enum { HEAD_MLM, HEAD_SEQCLS, HEAD_MC } HeadType;
+
+typedef struct { Tensor *w, *b; } Dense;                          // Linear: w (out,in), b (out)
+typedef struct { Tensor *A_re, *A_im, *C, *log_step, *D; } SSMParams; // (N), (N), (N,2), (1), (1)
+
+typedef struct {
+    Tensor *ln_w, *ln_b;    // GATED: the block's LayerNorm; STACK: the routing sub-block's LayerNorm
+    Tensor *ln2_w, *ln2_b;  // STACK: the FFN sub-block's LayerNorm (output.LayerNorm)
+    Dense dv, dol, dout;    // GATED: H->I, H->I, I->H ("do")
+    Dense du_f, du_b, duc_f, duc_b;  // GATED+SSM
+    Dense du, duc;          // GATED+attention
+    Dense q, k, v;          // attention routing
+    Dense attn_out;         // STACK+attention: attention.output.dense
+    Dense ssm_out;          // STACK+SSM: ssm.output.dense (2H->H)
+    Dense inter, out;       // STACK: FFN H->I, I->H
+    SSMParams fs4, bs4;     // SSM routing: forward and backward SSMs
+} LayerParams;
+
+typedef struct {
+    ModelConfig cfg;
+    HeadType head;
+    ParamTable pt;
+    Tensor *word, *pos, *type, *emb_ln_w, *emb_ln_b;
+    LayerParams *layer;
+    Dense mlm_dense;
+    Tensor *mlm_ln_w, *mlm_ln_b, *mlm_bias;
+    Dense pooler, classifier;
+} Model;
+
+// One batch of B sequences of length L (row-major (B,L) arrays).
+typedef struct {
+    int B, L;
+    const int32_t *input_ids;
+    const int32_t *token_type_ids;  // NULL: all 0
+    const int32_t *attention_mask;  // 1 = token, 0 = padding; NULL: all 1
+} Batch;
+
+// Builds the parameter table for cfg and head and allocates the parameters (zero; see
+// model_init_weights). Training also needs params_alloc_grad(&m->pt).
+void model_build(Model *m, const ModelConfig *cfg, HeadType head);
+// Only the parameter table (names, shapes, counts), nothing allocated: for `bigs info`.
+void model_declare(ParamTable *pt, const ModelConfig *cfg, HeadType head);
+void model_free(Model *m);
+// Initialises every parameter as the official code does (model.md sections 2-3); each parameter
+// draws from its own stream keyed by its name, so the order of the table does not matter.
+void model_init_weights(Model *m, uint64_t seed);
+void model_init_param(Model *m, int index, uint64_t seed);  // one parameter
+// The SSM's A_im for the "hippo" scaling: eigenvalues (ascending) of -i*S, S = -HiPPO_LegS + P P^T.
+void ssm_hippo_imag(int N, double *out);
+
+// The encoder: (B,L,H) hidden states of the last layer.
+Tensor *model_encode(Model *m, Tape *tp, const Batch *b);
+// Masked LM: logits (M,V) at the M positions whose label is not -100 (row-major order), and the mean
+// cross-entropy over them. labels (B,L). *count receives M.
+Tensor *model_mlm(Model *m, Tape *tp, const Batch *b, const int32_t *labels, Tensor **logits, int *count);
+// Sequence classification: logits (B,num_labels); loss = cross-entropy with labels (B), or MSE with
+// targets (B) when num_labels == 1. With neither, returns NULL (prediction only).
+Tensor *model_classify(Model *m, Tape *tp, const Batch *b, const int32_t *labels, const float *targets,
+                       Tensor **logits);
+// Multiple choice: the batch holds B*C rows (C choices per example); logits (B,C); loss with labels (B).
+Tensor *model_multiple_choice(Model *m, Tape *tp, const Batch *b, int C, const int32_t *labels, Tensor **logits);
+
+const char *model_prefix(const Model *m);          // "bigs" or "bert"
+const char *model_architecture(const Model *m);    // "BiGSForMaskedLM", "BertForSequenceClassification", ...
+HeadType model_head_from_architecture(const char *arch);  // HEAD_MLM when unknown
+
+// Model directories: config.json, model.safetensors (float32, HF names) and vocab.txt.
+// Saving writes each file atomically; vocab_src (may be NULL) is copied to vocab.txt.
+void model_save_dir(const Model *m, const char *dir, const char *vocab_src);
+// Loads a model directory into a model with the given head (HEAD_AUTO: the one config.json names).
+// Missing, unexpected or mis-shaped tensors are listed by name and are fatal, except when
+// new_head_ok: then head parameters absent from the file (or of another label count) are freshly
+// initialised with seed, and another head's tensors are ignored, each with a message.
+// Returns 0, or -1 with *err a malloc'd message listing every problem (model_load_dir: fatal instead).
+#define HEAD_AUTO ((HeadType)-1)
+int model_load_dir_err(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed, char **err);
+void model_load_dir(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed);

@@ -1,0 +1,232 @@
+// test_model.c: configuration, parameter layout and counts, initialisation, model directories.
+// (The end-to-end gradient tests against the PyTorch reference are in test_model_golden.c.)
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/common.h"
+#include "core/model.h"
+#include "core/safetensors.h"
+#include "tests/test.h"
+
+static ModelConfig tiny(int block, int routing) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.vocab_size = 50;
+    c.hidden_size = 16;
+    c.num_hidden_layers = 2;
+    c.intermediate_size = 24;
+    c.num_ssm = 4;
+    c.num_attention_heads = 2;
+    c.max_position_embeddings = 16;
+    c.block = block;
+    c.routing = routing;
+    return c;
+}
+
+TEST(model_official_parameter_count) {
+    ModelConfig c;
+    config_defaults(&c);  // the official BiGS_128: H=1024, NL=23, I=3072, N=64, V=30522, L=128
+    ParamTable pt;
+    model_declare(&pt, &c, HEAD_MLM);
+    CHECK_EQ_INT(pt.count, 346314134);
+    params_free(&pt);
+    // BERT-base and -large masked LM, as Hugging Face counts them
+    c.model_type[0] = 0;
+    c.hidden_size = 768, c.num_hidden_layers = 12, c.num_attention_heads = 12, c.max_position_embeddings = 512;
+    c.block = BLOCK_STACK, c.routing = ROUTE_ATTENTION;
+    model_declare(&pt, &c, HEAD_MLM);
+    CHECK_EQ_INT(pt.count, 109514298);
+    params_free(&pt);
+}
+
+TEST(model_parameter_names_follow_hugging_face) {
+    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    ParamTable pt;
+    model_declare(&pt, &c, HEAD_MLM);
+    const char *want[] = {"bigs.embeddings.word_embeddings.weight", "bigs.embeddings.LayerNorm.bias",
+                          "bigs.encoder.layer.1.fs4.kernel.A_im", "bigs.encoder.layer.0.bs4.D",
+                          "bigs.encoder.layer.0.du_backward.weight", "bigs.encoder.layer.1.do.bias",
+                          "cls.predictions.transform.LayerNorm.weight", "cls.predictions.bias"};
+    for (int i = 0; i < 8; i++) CHECKF(params_find(&pt, want[i]) >= 0, "missing %s", want[i]);
+    CHECK(params_find(&pt, "cls.predictions.decoder.weight") < 0);  // tied to the word embeddings
+    int i = params_find(&pt, "bigs.encoder.layer.0.dv.weight");
+    CHECK(i >= 0 && pt.info[i].shape[0] == 24 && pt.info[i].shape[1] == 16 && pt.info[i].decay);
+    i = params_find(&pt, "bigs.encoder.layer.0.LayerNorm.weight");
+    CHECK(i >= 0 && !pt.info[i].decay);
+    i = params_find(&pt, "bigs.encoder.layer.0.fs4.kernel.log_step");
+    CHECK(i >= 0 && pt.info[i].decay);  // the official recipe decays the SSM parameters too
+    params_free(&pt);
+    c = tiny(BLOCK_STACK, ROUTE_ATTENTION);
+    model_declare(&pt, &c, HEAD_SEQCLS);
+    CHECK(params_find(&pt, "bert.encoder.layer.1.attention.self.query.weight") >= 0);
+    CHECK(params_find(&pt, "bert.encoder.layer.0.output.LayerNorm.bias") >= 0);
+    CHECK(params_find(&pt, "bert.pooler.dense.weight") >= 0 && params_find(&pt, "classifier.bias") >= 0);
+    params_free(&pt);
+}
+
+TEST(model_hippo_matches_numpy_eigh) {
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/golden/hippo.safetensors", test_data_dir());
+    StFile f;
+    CHECKF(st_open(&f, path, err, sizeof err) == 0, "%s", err);
+    int Ns[2] = {7, 64};
+    for (int k = 0; k < 2; k++) {
+        int N = Ns[k];
+        char name[32];
+        snprintf(name, sizeof name, "A_im.%d", N);
+        double got[64];
+        float want[64], g32[64];
+        ssm_hippo_imag(N, got);
+        CHECK(st_to_f32(&f, st_find(&f, name), want) == 0);
+        for (int i = 0; i < N; i++) g32[i] = (float)got[i];
+        CHECK_CLOSE(name, g32, want, N, 1e-6, 1e-7);
+    }
+    st_close(&f);
+    double v[64];
+    ssm_hippo_imag(64, v);
+    CHECKF(fabs(v[32] - 0.26386) < 1e-4 && fabs(v[63] - 1303.27) < 0.01, "smallest positive %g, largest %g", v[32], v[63]);
+}
+
+TEST(model_init_follows_the_official_recipe) {
+    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    c.hidden_size = 64;
+    c.intermediate_size = 256;
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 1);
+    Tensor *w = params_get(&m.pt, "bigs.encoder.layer.0.dv.weight");
+    double s = 0, s2 = 0;
+    for (long i = 0; i < w->numel; i++) { s += w->data[i]; s2 += w->data[i] * w->data[i]; }
+    double sd = sqrt(s2 / w->numel - (s / w->numel) * (s / w->numel));
+    CHECKF(fabs(sd - 0.02) < 0.002, "dense std %g", sd);
+    CHECK(params_get(&m.pt, "bigs.encoder.layer.0.dv.bias")->data[3] == 0.0f);
+    CHECK(params_get(&m.pt, "bigs.encoder.layer.1.LayerNorm.weight")->data[5] == 1.0f);
+    CHECK(params_get(&m.pt, "bigs.encoder.layer.1.fs4.D")->data[0] == 1.0f);
+    CHECK(params_get(&m.pt, "bigs.encoder.layer.1.bs4.kernel.A_re")->data[2] == -0.5f);
+    float ls = params_get(&m.pt, "bigs.encoder.layer.0.fs4.kernel.log_step")->data[0];
+    CHECK(ls >= logf(0.01f) && ls <= 0.0f);
+    float *ai = params_get(&m.pt, "bigs.encoder.layer.0.fs4.kernel.A_im")->data;
+    CHECK(ai[0] < 0 && ai[3] > 0 && fabsf(ai[0] + ai[3]) < 1e-4f);  // +/- pairs
+    // fs4 and bs4 draw different C (each parameter has its own stream)
+    CHECK(params_get(&m.pt, "bigs.encoder.layer.0.fs4.kernel.C")->data[0] != params_get(&m.pt, "bigs.encoder.layer.0.bs4.kernel.C")->data[0]);
+    // the same seed gives the same weights
+    Model m2;
+    model_build(&m2, &c, HEAD_MLM);
+    model_init_weights(&m2, 1);
+    CHECK(memcmp(m.pt.data, m2.pt.data, sizeof(float) * m.pt.size) == 0);
+    model_free(&m);
+    model_free(&m2);
+}
+
+TEST(model_config_errors_name_the_key) {
+    ModelConfig c;
+    char err[512];
+    config_defaults(&c);
+    cJSON *j = cJSON_Parse("{\"hidden_size\": 64, \"hiden_layers\": 3}");
+    CHECK(config_from_json(&c, j, "x.json", err, sizeof err) == -1 && strstr(err, "\"hiden_layers\"") && strstr(err, "x.json"));
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"hidden_size\": 64.5}");
+    CHECK(config_from_json(&c, j, "x.json", err, sizeof err) == -1 && strstr(err, "\"hidden_size\" expects an integer"));
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"routing\": \"conv\"}");
+    CHECK(config_from_json(&c, j, "x.json", err, sizeof err) == -1 && strstr(err, "ssm|attention"));
+    cJSON_Delete(j);
+    config_defaults(&c);
+    c.routing = ROUTE_ATTENTION;
+    c.num_attention_heads = 5;
+    CHECK(config_validate(&c, err, sizeof err) == -1 && strstr(err, "num_attention_heads (5) must divide hidden_size (1024)"));
+    config_defaults(&c);
+    c.hidden_size = 0;
+    CHECK(config_validate(&c, err, sizeof err) == -1 && strstr(err, "hidden_size"));
+    config_defaults(&c);
+    CHECK(config_set(&c, "pre_norm", "false", err, sizeof err) == 0 && c.pre_norm == 0);
+    CHECK(config_set(&c, "hidden_act", "gelu_new", err, sizeof err) == 0 && c.hidden_act == ACT_GELU_TANH);
+    CHECK(config_set(&c, "nope", "1", err, sizeof err) == -1 && strstr(err, "\"nope\""));
+    // a Hugging Face BertConfig gets BERT's defaults and its labels
+    j = cJSON_Parse("{\"model_type\": \"bert\", \"architectures\": [\"BertForSequenceClassification\"],"
+                    "\"id2label\": {\"0\": \"neg\", \"1\": \"pos\", \"2\": \"neutral\"}, \"transformers_version\": \"4.30\"}");
+    config_defaults(&c);
+    CHECK(config_from_json(&c, j, "bert/config.json", err, sizeof err) == 0);
+    CHECK(c.block == BLOCK_STACK && c.routing == ROUTE_ATTENTION && c.pooler_type == POOL_CLS && !c.pre_norm);
+    CHECK(c.num_labels == 3 && !strcmp(c.id2label[2], "neutral"));
+    cJSON_Delete(j);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(model_directory_round_trips_bitwise) {
+    int variants[4][2] = {{BLOCK_GATED, ROUTE_SSM}, {BLOCK_STACK, ROUTE_SSM}, {BLOCK_GATED, ROUTE_ATTENTION}, {BLOCK_STACK, ROUTE_ATTENTION}};
+    for (int v = 0; v < 4; v++)
+        for (int head = 0; head < 3; head++) {
+            ModelConfig c = tiny(variants[v][0], variants[v][1]);
+            c.num_labels = 3;
+            Model m, m2;
+            model_build(&m, &c, (HeadType)head);
+            model_init_weights(&m, 11);
+            char dir[512], vocab[600];
+            snprintf(dir, sizeof dir, "%s/model_%d_%d", test_tmpdir(), v, head);
+            snprintf(vocab, sizeof vocab, "%s/vocab_src.txt", test_tmpdir());
+            write_text(vocab, "[PAD]\n[UNK]\nhello\n");
+            model_save_dir(&m, dir, vocab);
+            char *err = NULL;
+            int rc = model_load_dir_err(&m2, dir, HEAD_AUTO, 0, 0, &err);
+            CHECKF(rc == 0, "%s", err ? err : "");
+            if (rc) continue;
+            CHECK(m2.head == (HeadType)head && m2.pt.n == m.pt.n && m2.pt.size == m.pt.size);
+            CHECK(memcmp(m.pt.data, m2.pt.data, sizeof(float) * m.pt.size) == 0);
+            CHECK(m2.cfg.block == c.block && m2.cfg.routing == c.routing && m2.cfg.num_labels == 3);
+            char vpath[700];
+            snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
+            struct stat sb;
+            CHECK(stat(vpath, &sb) == 0 && sb.st_size == 18);
+            model_free(&m);
+            model_free(&m2);
+        }
+}
+
+TEST(model_load_lists_every_bad_tensor) {
+    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    Model m, m2;
+    model_build(&m, &c, HEAD_MLM);
+    char dir[512], path[700], err[256];
+    snprintf(dir, sizeof dir, "%s/model_bad", test_tmpdir());
+    model_save_dir(&m, dir, NULL);
+    // rewrite model.safetensors: drop one tensor, mis-shape another, add a stray one
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    StWrite w[64];
+    int n = 0;
+    float junk[4096] = {0};
+    for (int i = 0; i < m.pt.n; i++) {
+        const char *name = m.pt.info[i].name;
+        if (!strcmp(name, "bigs.encoder.layer.1.dol.bias")) continue;
+        w[n] = (StWrite){name, ST_F32, m.pt.info[i].ndim, {0}, m.pt.t[i].data};
+        for (int k = 0; k < m.pt.info[i].ndim; k++) w[n].shape[k] = m.pt.info[i].shape[k];
+        if (!strcmp(name, "bigs.encoder.layer.0.dv.weight")) { w[n].shape[0] = 23; w[n].data = junk; }
+        n++;
+    }
+    w[n++] = (StWrite){"bigs.encoder.layer.7.extra", ST_F32, 1, {3}, junk};
+    CHECK(st_write(path, w, n, NULL, 0, err, sizeof err) == 0);
+    char *msg = NULL;
+    CHECK(model_load_dir_err(&m2, dir, HEAD_MLM, 0, 0, &msg) == -1);
+    if (msg) {
+        CHECKF(strstr(msg, "missing: bigs.encoder.layer.1.dol.bias") && strstr(msg, "mis-shaped: bigs.encoder.layer.0.dv.weight is (23,16)") &&
+                   strstr(msg, "unexpected: bigs.encoder.layer.7.extra") && strstr(msg, "3 problems"),
+               "message was: %s", msg);
+        free(msg);
+    }
+    // loading an MLM model for classification initialises the new head and ignores cls.*
+    model_save_dir(&m, dir, NULL);
+    msg = NULL;
+    g_quiet = 1;  // the notes about the new head are expected here
+    CHECK(model_load_dir_err(&m2, dir, HEAD_SEQCLS, 1, 5, &msg) == 0);
+    g_quiet = 0;
+    if (!msg) {
+        CHECK(memcmp(params_get(&m2.pt, "bigs.encoder.layer.1.dv.weight")->data, params_get(&m.pt, "bigs.encoder.layer.1.dv.weight")->data, 24 * 16 * 4) == 0);
+        model_free(&m2);
+    }
+    model_free(&m);
+}
