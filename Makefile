@@ -20,7 +20,7 @@ help:
 	@echo "make debug      the same binaries with ASan+UBSan in build-debug/"
 	@echo "make test-debug run the suite under the sanitizers"
 	@echo "make deps       install the Debian packages bigs needs (apt-get)"
-	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv)"
+	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
 	@echo "make clean      remove build outputs"
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h)
@@ -33,7 +33,7 @@ $(BUILD)/bigs: $(BUILD)/cmd/main.o $(LIB_OBJ)
 $(BUILD)/test_bigs: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench_ops: $(BUILD)/scripts/bench_ops.o $(LIB_OBJ)
+$(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 test: $(BUILD)/bigs $(BUILD)/test_bigs
@@ -46,8 +46,9 @@ debug:
 test-debug: debug
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BIGS=build-debug/bigs build-debug/test_bigs
 
-bench: $(BUILD)/bench_ops
+bench: $(BUILD)/bench_ops $(BUILD)/bench_memory
 	$(BUILD)/bench_ops
+	$(BUILD)/bench_memory
 
 deps:
 	@pkgs="libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev"; missing=""; \

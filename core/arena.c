@@ -28,8 +28,7 @@ void *arena_alloc(Arena *a, size_t bytes) {
     // walk forward through the kept blocks until one has room; append a new one after the last
     while (!a->cur || a->cur->cap - a->cur->used < need) {
         if (a->cur && a->cur->next) {
-            a->used += a->cur->cap - a->cur->used;  // the skipped tail counts as used
-            a->cur->used = a->cur->cap;
+            a->cur->used = a->cur->cap;  // skip the tail (not counted in `used`: it holds nothing)
             a->cur = a->cur->next;
             continue;
         }
@@ -37,7 +36,6 @@ void *arena_alloc(Arena *a, size_t bytes) {
         a->reserved += b->cap;
         if (!a->head) a->head = b;
         else {
-            a->used += a->cur->cap - a->cur->used;
             a->cur->used = a->cur->cap;
             a->cur->next = b;
         }

@@ -13,7 +13,7 @@ typedef struct ArenaBlock {
 typedef struct {
     ArenaBlock *head, *cur;
     size_t block_size;  // default size of a new block
-    size_t used;        // bytes handed out since the last reset (with alignment padding)
+    size_t used;        // bytes handed out since the last reset (64-byte rounded; skipped block tails not counted)
     size_t peak;        // the largest `used` ever seen
     size_t reserved;    // bytes held in blocks
 } Arena;
