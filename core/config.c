@@ -10,16 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/common.h"
-
-typedef enum { K_INT, K_FLOAT, K_BOOL, K_ENUM, K_STR } KeyType;
-
-typedef struct {
-    const char *name;
-    KeyType type;
-    size_t off;
-    const char *const *values;  // K_ENUM: accepted names, index = stored value
-    int nullable;               // K_FLOAT: null allowed (stored as -1)
-} KeyDef;
+#include "core/keys.h"
 
 static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
 static const char *const k_block[] = {"gated", "stack", NULL};
@@ -58,7 +49,6 @@ static const KeyDef k_keys[] = {
     {"finetuning_task", K_STR, F(finetuning_task), NULL, 0},
 };
 #undef F
-#define NKEYS ((int)(sizeof k_keys / sizeof k_keys[0]))
 
 // Keys Hugging Face writes that carry nothing for us; accepted and ignored.
 static const char *const k_ignored[] = {
@@ -66,6 +56,8 @@ static const char *const k_ignored[] = {
     "use_pykeops_kernel", "_name_or_path", "bos_token_id", "eos_token_id", "label2id", "is_decoder",
     "output_hidden_states", "output_attentions", "return_dict", "problem_type", "chunk_size_feed_forward",
     "add_cross_attention", "tie_encoder_decoder", "torchscript", "_commit_hash", NULL};
+
+static const KeyTable k_table = {k_keys, (int)(sizeof k_keys / sizeof k_keys[0]), "model config", k_ignored};
 
 void config_defaults(ModelConfig *c) {
     memset(c, 0, sizeof *c);
@@ -110,138 +102,56 @@ static void config_bert_defaults(ModelConfig *c) {
     strcpy(c->model_type, "bert");
 }
 
-static const KeyDef *key_find(const char *name) {
-    for (int i = 0; i < NKEYS; i++)
-        if (!strcmp(k_keys[i].name, name)) return &k_keys[i];
-    return NULL;
-}
-
-static int set_err(char *err, size_t n, const char *fmt, const char *a, const char *b) {
-    snprintf(err, n, fmt, a, b);
-    return -1;
-}
-
-// Stores a JSON value into the field of key k.
-static int store_json(ModelConfig *c, const KeyDef *k, const cJSON *v, const char *where, char *err, size_t n) {
-    char *p = (char *)c + k->off;
-    char tmp[256];
-    snprintf(tmp, sizeof tmp, "%s", where);
-    switch (k->type) {
-    case K_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 2e9)
-            return set_err(err, n, "%s: key \"%s\" expects an integer", tmp, k->name);
-        *(int *)p = (int)v->valuedouble;
-        return 0;
-    case K_FLOAT:
-        if (k->nullable && cJSON_IsNull(v)) { *(double *)p = -1; return 0; }
-        if (!cJSON_IsNumber(v)) return set_err(err, n, "%s: key \"%s\" expects a number", tmp, k->name);
-        *(double *)p = v->valuedouble;
-        return 0;
-    case K_BOOL:
-        if (!cJSON_IsBool(v)) return set_err(err, n, "%s: key \"%s\" expects true or false", tmp, k->name);
-        *(int *)p = cJSON_IsTrue(v);
-        return 0;
-    case K_ENUM:
-        if (!cJSON_IsString(v)) return set_err(err, n, "%s: key \"%s\" expects a string", tmp, k->name);
-        return config_set(c, k->name, v->valuestring, err, n) ? (snprintf(err + strlen(err), n - strlen(err), " (in %s)", tmp), -1) : 0;
-    case K_STR:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= 32) return set_err(err, n, "%s: key \"%s\" expects a short string", tmp, k->name);
-        snprintf(p, 32, "%s", v->valuestring);
-        return 0;
-    }
-    return -1;
-}
-
 int config_set(ModelConfig *c, const char *key, const char *value, char *err, size_t n) {
-    const KeyDef *k = key_find(key);
-    if (!k) {
-        snprintf(err, n, "unknown model config key \"%s\"", key);
-        return -1;
-    }
-    char *p = (char *)c + k->off, *end;
-    switch (k->type) {
-    case K_INT: {
-        long x = strtol(value, &end, 10);
-        if (!*value || *end || x < -2000000000L || x > 2000000000L) return set_err(err, n, "key \"%s\" expects an integer, got \"%s\"", key, value);
-        *(int *)p = (int)x;
-        return 0;
-    }
-    case K_FLOAT: {
-        if (k->nullable && !strcmp(value, "null")) { *(double *)p = -1; return 0; }
-        double x = strtod(value, &end);
-        if (!*value || *end) return set_err(err, n, "key \"%s\" expects a number, got \"%s\"", key, value);
-        *(double *)p = x;
-        return 0;
-    }
-    case K_BOOL:
-        if (!strcmp(value, "true") || !strcmp(value, "1")) *(int *)p = 1;
-        else if (!strcmp(value, "false") || !strcmp(value, "0")) *(int *)p = 0;
-        else return set_err(err, n, "key \"%s\" expects true or false, got \"%s\"", key, value);
-        return 0;
-    case K_ENUM:
-        for (int i = 0; k->values[i]; i++)
-            if (!strcmp(k->values[i], value)) { *(int *)p = i; return 0; }
-        // Hugging Face spellings of the tanh GELU
-        if (k->values == k_act && (!strcmp(value, "gelu_new") || !strcmp(value, "gelu_pytorch_tanh") || !strcmp(value, "gelu_fast"))) {
-            *(int *)p = ACT_GELU_TANH;
-            return 0;
+    // Hugging Face spellings of the tanh GELU
+    if ((!strcmp(key, "hidden_act") || !strcmp(key, "block_act")) &&
+        (!strcmp(value, "gelu_new") || !strcmp(value, "gelu_pytorch_tanh") || !strcmp(value, "gelu_fast")))
+        value = "gelu_tanh";
+    return keys_set(&k_table, c, key, value, err, n);
+}
+
+// Members of a config.json that are not plain keys: id2label and position_embedding_type.
+static int config_other(void *obj, const cJSON *v, const char *where, char *err, size_t n) {
+    ModelConfig *c = obj;
+    if (!strcmp(v->string, "id2label")) {
+        if (!cJSON_IsObject(v)) { snprintf(err, n, "%s: key \"id2label\" expects an object {\"0\": \"name\", ...}", where); return -1; }
+        for (const cJSON *l = v->child; l; l = l->next) {
+            char *end;
+            long id = strtol(l->string, &end, 10);
+            if (*end || id < 0 || id >= CONFIG_MAX_LABELS || !cJSON_IsString(l) || strlen(l->valuestring) >= CONFIG_LABEL_LEN) {
+                snprintf(err, n, "%s: id2label entry \"%s\" must map an id 0..%d to a short name", where, l->string, CONFIG_MAX_LABELS - 1);
+                return -1;
+            }
+            snprintf(c->id2label[id], CONFIG_LABEL_LEN, "%s", l->valuestring);
         }
-        {
-            char list[200] = "";
-            for (int i = 0; k->values[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "|" : "", k->values[i]);
-            snprintf(err, n, "key \"%s\" expects one of %s, got \"%s\"", key, list, value);
-        }
-        return -1;
-    case K_STR:
-        if (strlen(value) >= 32) return set_err(err, n, "key \"%s\" is too long: \"%s\"", key, value);
-        snprintf(p, 32, "%s", value);
-        return 0;
+        return 1;
     }
-    return -1;
+    if (!strcmp(v->string, "position_embedding_type")) {
+        if (!cJSON_IsString(v) || strcmp(v->valuestring, "absolute")) {
+            snprintf(err, n, "%s: position_embedding_type must be \"absolute\" (the only kind bigs implements)", where);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
 }
 
 int config_from_json(ModelConfig *c, const cJSON *obj, const char *where, char *err, size_t n) {
     if (!cJSON_IsObject(obj)) { snprintf(err, n, "%s: expected a JSON object of model config keys", where); return -1; }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(obj, "model_type");
     if (cJSON_IsString(mt) && !strcasecmp(mt->valuestring, "bert")) config_bert_defaults(c);
-    int have_labels = 0;
-    for (const cJSON *v = obj->child; v; v = v->next) {
-        const KeyDef *k = key_find(v->string);
-        if (k) {
-            if (store_json(c, k, v, where, err, n)) return -1;
-            continue;
-        }
-        if (!strcmp(v->string, "id2label")) {
-            if (!cJSON_IsObject(v)) { snprintf(err, n, "%s: key \"id2label\" expects an object {\"0\": \"name\", ...}", where); return -1; }
-            for (const cJSON *l = v->child; l; l = l->next) {
-                char *end;
-                long id = strtol(l->string, &end, 10);
-                if (*end || id < 0 || id >= CONFIG_MAX_LABELS || !cJSON_IsString(l) || strlen(l->valuestring) >= CONFIG_LABEL_LEN) {
-                    snprintf(err, n, "%s: id2label entry \"%s\" must map an id 0..%d to a short name", where, l->string, CONFIG_MAX_LABELS - 1);
-                    return -1;
-                }
-                snprintf(c->id2label[id], CONFIG_LABEL_LEN, "%s", l->valuestring);
-                have_labels++;
-            }
-            continue;
-        }
-        if (!strcmp(v->string, "position_embedding_type")) {
-            if (!cJSON_IsString(v) || strcmp(v->valuestring, "absolute")) {
-                snprintf(err, n, "%s: position_embedding_type must be \"absolute\" (the only kind bigs implements)", where);
-                return -1;
-            }
-            continue;
-        }
-        int ignored = 0;
-        for (int i = 0; k_ignored[i]; i++) ignored |= !strcmp(k_ignored[i], v->string);
-        if (!ignored) {
-            snprintf(err, n, "%s: unknown model config key \"%s\" (see the README's list of config keys)", where, v->string);
-            return -1;
-        }
-    }
+    // the tanh GELU's Hugging Face names are accepted in JSON too
+    cJSON *copy = cJSON_Duplicate(obj, 1);
+    for (cJSON *v = copy->child; v; v = v->next)
+        if ((!strcmp(v->string, "hidden_act") || !strcmp(v->string, "block_act")) && cJSON_IsString(v) &&
+            (!strcmp(v->valuestring, "gelu_new") || !strcmp(v->valuestring, "gelu_pytorch_tanh") || !strcmp(v->valuestring, "gelu_fast")))
+            cJSON_SetValuestring(v, "gelu_tanh");
+    int rc = keys_from_json(&k_table, c, copy, where, config_other, err, n);
     // HF configs hold num_labels only through id2label
-    if (have_labels && !cJSON_GetObjectItemCaseSensitive(obj, "num_labels")) c->num_labels = have_labels;
-    return 0;
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(copy, "id2label");
+    if (!rc && cJSON_IsObject(labels) && !cJSON_GetObjectItemCaseSensitive(copy, "num_labels")) c->num_labels = cJSON_GetArraySize(labels);
+    cJSON_Delete(copy);
+    return rc;
 }
 
 int config_validate(const ModelConfig *c, char *err, size_t n) {
@@ -275,20 +185,7 @@ cJSON *config_to_json(const ModelConfig *c, const char *architecture) {
         cJSON *a = cJSON_AddArrayToObject(o, "architectures");
         cJSON_AddItemToArray(a, cJSON_CreateString(architecture));
     }
-    for (int i = 0; i < NKEYS; i++) {
-        const KeyDef *k = &k_keys[i];
-        const char *p = (const char *)c + k->off;
-        switch (k->type) {
-        case K_INT: cJSON_AddNumberToObject(o, k->name, *(const int *)p); break;
-        case K_FLOAT:
-            if (k->nullable && *(const double *)p < 0) cJSON_AddNullToObject(o, k->name);
-            else cJSON_AddNumberToObject(o, k->name, *(const double *)p);
-            break;
-        case K_BOOL: cJSON_AddBoolToObject(o, k->name, *(const int *)p); break;
-        case K_ENUM: cJSON_AddStringToObject(o, k->name, k->values[*(const int *)p]); break;
-        case K_STR: if (*p) cJSON_AddStringToObject(o, k->name, p); break;
-        }
-    }
+    keys_to_json(&k_table, c, o);
     cJSON_AddStringToObject(o, "position_embedding_type", "absolute");
     int any = 0;
     for (int i = 0; i < c->num_labels; i++) any |= c->id2label[i][0] != 0;
@@ -344,3 +241,4 @@ const char *config_variant_name(const ModelConfig *c) {
 }
 
 int config_is_bert(const ModelConfig *c) { return c->block == BLOCK_STACK && c->routing == ROUTE_ATTENTION; }
+_Static_assert(sizeof(((ModelConfig *)0)->model_type) == KEY_STR_LEN && sizeof(((ModelConfig *)0)->finetuning_task) == KEY_STR_LEN, "K_STR fields");

@@ -24,7 +24,7 @@ typedef struct {
     int block_act;              // Act: the GELUs inside GATED blocks (official JAX: tanh form)
     int pre_norm, tie_word_embeddings;
     int block, routing, pooler_type, scaling, padding;
-    char model_type[16];        // "BiGS" or "bert"
+    char model_type[32];        // "BiGS" or "bert" (K_STR fields are KEY_STR_LEN = 32 bytes)
     char finetuning_task[32];   // set by finetune
     char id2label[CONFIG_MAX_LABELS][CONFIG_LABEL_LEN];  // label names, num_labels of them
 } ModelConfig;
