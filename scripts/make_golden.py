@@ -144,6 +144,27 @@ def main():
         S = -legs + P[:, None] * P[None, :]
         hippo["A_im.%d" % N] = np.linalg.eigh(S * -1j)[0].astype(np.float64)
     write_safetensors(os.path.join(OUT, "hippo.safetensors"), hippo, {"what": "eigh(-1j*S) ascending"})
+    # AdamW (torch.optim.AdamW, decoupled decay; the second tensor in a no-decay group) for 4 steps
+    # at changing learning rates, with global-norm clipping before each step
+    w0, w1 = f32(5, 3), f32(7)
+    grads = [(f32(5, 3, scale=2.0), f32(7, scale=2.0)) for _ in range(4)]
+    lrs = [1e-3, 6e-4, 3e-4, 1e-4]
+    pa, pb = torch.tensor(w0, requires_grad=True), torch.tensor(w1, requires_grad=True)
+    opt = torch.optim.AdamW([{"params": [pa], "weight_decay": 0.05}, {"params": [pb], "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.98), eps=1e-6)
+    norms = []
+    for (ga, gb), lr in zip(grads, lrs):
+        pa.grad, pb.grad = torch.tensor(ga), torch.tensor(gb)
+        norms.append(float(torch.nn.utils.clip_grad_norm_([pa, pb], 1.5)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+    t = {"w0": w0, "w1": w1, "out.w0": pa.detach().numpy(), "out.w1": pb.detach().numpy(),
+         "norms": np.array(norms, dtype=np.float64), "lrs": np.array(lrs, dtype=np.float64)}
+    for i, (ga, gb) in enumerate(grads):
+        t["grad%d.w0" % i], t["grad%d.w1" % i] = ga, gb
+    write_safetensors(os.path.join(OUT, "adamw.safetensors"), t,
+                      {"betas": "0.9 0.98", "eps": "1e-6", "weight_decay": "0.05", "max_norm": "1.5"})
     print("wrote", len([f for f in os.listdir(OUT) if f.startswith("op_")]), "op golden files to", os.path.normpath(OUT))
 
 

@@ -1,0 +1,82 @@
+// optim.c: AdamW, gradient clipping and learning-rate schedules (see optim.h).
+#include "train/optim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/common.h"
+
+static int is_ssm_param(const char *name) { return strstr(name, "s4.") != NULL; }  // fs4., bs4., ssm.fs4. ...
+
+void adamw_init(AdamW *o, const ParamTable *pt, int decay_ssm) {
+    memset(o, 0, sizeof *o);
+    size_t bytes = sizeof(float) * (size_t)(pt->size ? pt->size : 16);
+    o->m = aligned_alloc(64, bytes);
+    o->v = aligned_alloc(64, bytes);
+    if (!o->m || !o->v) fatal("out of memory allocating the AdamW moments (%.1f MiB)", 2.0 * bytes / 1048576.0);
+    memset(o->m, 0, bytes);
+    memset(o->v, 0, bytes);
+    o->decay = xcalloc((size_t)pt->n + 1, sizeof(float));
+    for (int i = 0; i < pt->n; i++)
+        o->decay[i] = pt->info[i].decay && (decay_ssm || !is_ssm_param(pt->info[i].name)) ? 1.0f : 0.0f;
+}
+
+void adamw_free(AdamW *o) {
+    free(o->m);
+    free(o->v);
+    free(o->decay);
+    memset(o, 0, sizeof *o);
+}
+
+void adamw_step(AdamW *o, ParamTable *pt, double lr, double beta1, double beta2, double eps, double wd) {
+    o->step++;
+    double bc1 = 1.0 - pow(beta1, (double)o->step), bc2 = 1.0 - pow(beta2, (double)o->step);
+    // scalars rounded to float as PyTorch passes them (1 - 0.9 in double is not 1 - 0.9f in float)
+    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps, a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
+    for (int i = 0; i < pt->n; i++) {
+        long off = pt->info[i].offset, n = pt->info[i].numel;
+        float shrink = (float)(1.0 - lr * wd * o->decay[i]);
+        float *p = pt->data + off, *g = pt->grad + off, *m = o->m + off, *v = o->v + off;
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (long j = 0; j < n; j++) {
+            p[j] *= shrink;
+            m[j] = b1 * m[j] + a1 * g[j];
+            v[j] = b2 * v[j] + a2 * g[j] * g[j];
+            p[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + e);
+        }
+    }
+}
+
+double grad_global_norm(const ParamTable *pt) {
+    double total = 0;
+    for (int i = 0; i < pt->n; i++) {
+        const float *g = pt->grad + pt->info[i].offset;
+        long n = pt->info[i].numel;
+        double s = 0;
+        for (long j = 0; j < n; j++) s += (double)g[j] * g[j];
+        total += s;
+    }
+    return sqrt(total);
+}
+
+double grad_clip(ParamTable *pt, double max_norm) {
+    double norm = grad_global_norm(pt);
+    if (max_norm > 0 && isfinite(norm)) {
+        double coef = max_norm / (norm + 1e-6);
+        if (coef < 1.0) {
+            float c = (float)coef;
+            for (long j = 0; j < pt->size; j++) pt->grad[j] *= c;
+        }
+    }
+    return norm;
+}
+
+double lr_factor(int type, long step, long warmup, long total, double min_ratio) {
+    if (step < warmup) return (double)step / (double)(warmup > 0 ? warmup : 1);
+    if (type == SCHED_CONSTANT) return 1.0;
+    double span = (double)(total - warmup), progress = span > 0 ? (double)(step - warmup) / span : 1.0;
+    if (progress > 1) progress = 1;
+    if (type == SCHED_LINEAR) return 1.0 - progress > 0 ? 1.0 - progress : 0.0;
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + cos(M_PI * progress));
+}
