@@ -10,3 +10,4 @@ typedef struct {
 extern const Command g_commands[];
 
 int cmd_info(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);

@@ -100,7 +100,8 @@ int main(int argc, char **argv) {
         if (g_cur_failed) { failed++; fprintf(stderr, "FAIL %s (%s, %.2fs)\n", t->name, t->file, dt); }
         else { passed++; fprintf(stderr, "ok   %s (%.2fs)\n", t->name, dt); }
     }
-    if (g_tmpdir[0]) {
+    if (g_tmpdir[0] && getenv("BIGS_KEEP_TMP")) fprintf(stderr, "kept %s\n", g_tmpdir);
+    else if (g_tmpdir[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
         if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", g_tmpdir);

@@ -1,0 +1,48 @@
+// cmd_pretrain.c: `bigs pretrain`, masked-LM pretraining from the shell.
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "train/trainer.h"
+
+static const char *k_usage =
+    "Usage: bigs pretrain --config FILE --data DIR --output DIR [--init MODEL_DIR] [--resume]\n"
+    "                     [--set KEY=VALUE ...] [--seed N] [--threads N] [--quiet]\n"
+    "\n"
+    "Masked-LM pretraining on shards made by `bigs prepare`.\n"
+    "\n"
+    "  --config FILE      JSON with \"model\" (model config keys) and \"train\" (training keys); see configs/\n"
+    "  --data DIR         shard directory (train-*.bin, validation-*.bin, meta.json, vocab.txt)\n"
+    "  --output DIR       where checkpoints, metrics.jsonl and the final model go\n"
+    "  --init MODEL_DIR   start from this model (its config wins over the file's \"model\")\n"
+    "  --resume           continue from the newest complete checkpoint in --output\n"
+    "  --set KEY=VALUE    override one key: model.hidden_size=256, train.max_steps=20 (repeatable)\n"
+    "  --seed N           overrides train.seed (default 42)\n"
+    "  --threads N        threads (default: all cores)\n"
+    "  --quiet            no progress output\n"
+    "\n"
+    "SIGINT/SIGTERM save a checkpoint and exit with 130/143; --resume then continues exactly.\n"
+    "\n"
+    "Example: bigs pretrain --config configs/bigs-small.json --data shards/ --output runs/small\n";
+
+int cmd_pretrain(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv, k_usage);
+    PretrainArgs p = {0};
+    p.config_path = args_str(&a, "--config", NULL);
+    p.data_dir = args_str(&a, "--data", NULL);
+    p.output_dir = args_str(&a, "--output", NULL);
+    p.init_dir = args_str(&a, "--init", NULL);
+    p.resume = args_flag(&a, "--resume");
+    const char *sets[256];
+    p.nsets = args_multi(&a, "--set", sets, 256);
+    p.sets = sets;
+    p.seed_override = args_int(&a, "--seed", -1);
+    args_common(&a);
+    args_done(&a);
+    if (!p.data_dir) args_usage_error(&a, "--data is required");
+    if (!p.output_dir) args_usage_error(&a, "--output is required");
+    if (!p.config_path && !p.init_dir && !p.resume) args_usage_error(&a, "give --config FILE (or --init MODEL_DIR)");
+    return pretrain_run(&p);
+}

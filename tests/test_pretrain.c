@@ -1,0 +1,136 @@
+// test_pretrain.c: `bigs pretrain` end to end on synthetic shards: the loss falls, the output folder is
+// complete, and a run stopped and resumed ends with bitwise the same parameters.
+#include <cjson/cJSON.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/common.h"
+#include "core/safetensors.h"
+#include "data/shard.h"
+#include "tests/test.h"
+
+// A tiny "language": each sequence walks a cycle t -> (7t + 3) mod 50 from a random start, so a model
+// can learn to predict a masked token from its neighbours.
+static void make_shards(const char *dir, int nseq, int L) {
+    mkdir(dir, 0755);
+    char path[700], err[512];
+    const char *splits[2] = {"train", "validation"};
+    for (int s = 0; s < 2; s++) {
+        ShardWriter w;
+        snprintf(path, sizeof path, "%s/%s-00000.bin", dir, splits[s]);
+        if (shard_writer_open(&w, path, 2000, 0x1234, (uint32_t)L, 16, err, sizeof err)) { CHECKF(0, "%s", err); return; }
+        int n = s ? nseq / 8 : nseq;
+        for (int i = 0; i < n; i++) {
+            int32_t ids[256];
+            int len = L / 2 + (i * 13) % (L / 2 + 1);
+            int t = (i * 17 + s * 5) % 50;
+            ids[0] = 101;
+            for (int j = 1; j < len - 1; j++) { ids[j] = 1000 + t; t = (7 * t + 3) % 50; }
+            ids[len - 1] = 102;
+            shard_writer_add(&w, ids, (uint32_t)len, err, sizeof err);
+        }
+        CHECK(shard_writer_close(&w, err, sizeof err) == 0);
+    }
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"format\": \"bigs-shards\", \"version\": 1, \"vocab_size\": 2000, \"vocab_hash\": \"%016llx\", \"max_len\": %d,"
+               " \"special_ids\": {\"pad\": 0, \"unk\": 100, \"cls\": 101, \"sep\": 102, \"mask\": 103}}\n", 0x1234ull, L);
+    fclose(f);
+}
+
+static void write_config(const char *path) {
+    FILE *f = fopen(path, "w");
+    fputs("{\n \"model\": {\"vocab_size\": 2000, \"hidden_size\": 32, \"num_hidden_layers\": 2, \"intermediate_size\": 64,\n"
+          "  \"num_ssm\": 8, \"max_position_embeddings\": 32, \"hidden_dropout_prob\": 0.1},\n"
+          " \"train\": {\"learning_rate\": 3e-3, \"warmup_steps\": 3, \"max_steps\": 40, \"per_device_train_batch_size\": 8,\n"
+          "  \"per_device_eval_batch_size\": 16, \"max_seq_length\": 32, \"save_steps\": 10, \"eval_steps\": 20,\n"
+          "  \"logging_steps\": 5, \"eval_batches\": 4, \"weight_decay\": 0.01, \"lr_scheduler_type\": \"linear\"}\n}\n", f);
+    fclose(f);
+}
+
+static int files_equal(const char *a, const char *b) {
+    size_t la, lb;
+    const char *e;
+    char *x = file_read_all(a, &la, &e), *y = file_read_all(b, &lb, &e);
+    int eq = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+static double json_number(const char *path, const char *key) {
+    size_t len;
+    const char *e;
+    char *t = file_read_all(path, &len, &e);
+    cJSON *j = t ? cJSON_Parse(t) : NULL;
+    const cJSON *v = j ? cJSON_GetObjectItem(j, key) : NULL;
+    double r = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    cJSON_Delete(j);
+    free(t);
+    return r;
+}
+
+TEST(pretrain_learns_and_resumes_bitwise) {
+    char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192], a[700], b[700];
+    snprintf(data, sizeof data, "%s/pt_data", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/pt_config.json", test_tmpdir());
+    snprintf(out1, sizeof out1, "%s/pt_run1", test_tmpdir());
+    snprintf(out2, sizeof out2, "%s/pt_run2", test_tmpdir());
+    make_shards(data, 400, 32);
+    write_config(cfg);
+    // an uninterrupted run
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out1);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "pretrain failed (%d): %s", rc, log);
+    snprintf(a, sizeof a, "%s/all_results.json", out1);
+    double first = json_number(a, "initial_eval_loss"), last = json_number(a, "eval_loss");
+    CHECKF(last < first - 1.0, "validation loss %g -> %g did not fall clearly", first, last);
+    const char *files[] = {"config.json", "model.safetensors", "metrics.jsonl", "eval_results.json", "train_config.json",
+                           "checkpoint-40/optimizer.safetensors", "checkpoint-40/trainer_state.json", "checkpoint-30/model.safetensors"};
+    for (int i = 0; i < 8; i++) {
+        struct stat sb;
+        snprintf(a, sizeof a, "%s/%s", out1, files[i]);
+        CHECKF(stat(a, &sb) == 0, "missing %s", a);
+    }
+    struct stat sb;
+    snprintf(a, sizeof a, "%s/checkpoint-10", out1);
+    CHECKF(stat(a, &sb) != 0, "save_total_limit 3 should have removed %s", a);
+    // the same run stopped after step 17 (as by SIGTERM: a checkpoint is written), then resumed
+    snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=17 %s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out2);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 143, "the stopped run should exit with 143, got %d: %s", rc, log);
+    snprintf(a, sizeof a, "%s/checkpoint-17/trainer_state.json", out2);
+    CHECK(stat(a, &sb) == 0);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, out2);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
+    snprintf(a, sizeof a, "%s/model.safetensors", out1);
+    snprintf(b, sizeof b, "%s/model.safetensors", out2);
+    CHECKF(files_equal(a, b), "the resumed run's parameters differ from the uninterrupted run's");
+    snprintf(a, sizeof a, "%s/checkpoint-40/optimizer.safetensors", out1);
+    snprintf(b, sizeof b, "%s/checkpoint-40/optimizer.safetensors", out2);
+    CHECK(files_equal(a, b));
+}
+
+TEST(pretrain_bad_input_is_a_clear_error) {
+    char cfg[512], cmd[4096], log[8192], data[512];
+    snprintf(data, sizeof data, "%s/pt_data_bad", test_tmpdir());
+    make_shards(data, 40, 32);
+    snprintf(cfg, sizeof cfg, "%s/pt_bad.json", test_tmpdir());
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"model\": {\"vocab_size\": 2000}, \"train\": {\"max_stepz\": 3}}", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s/o", test_bigs_bin(), cfg, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "\"max_stepz\"") && strstr(log, "pt_bad.json"));
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s/nowhere --output %s/o --set train.max_steps=1", test_bigs_bin(), cfg, test_tmpdir(), test_tmpdir());
+    f = fopen(cfg, "w");
+    fputs("{\"model\": {\"vocab_size\": 2000, \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_ssm\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 32}, \"train\": {\"max_seq_length\": 32}}", f);
+    fclose(f);
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "nowhere/meta.json"));
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s/o --set train.max_steps=x", test_bigs_bin(), cfg, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 2 && strstr(log, "max_steps"));
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s/o --set model.vocab_size=3000 --set train.max_steps=1", test_bigs_bin(), cfg, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "vocabulary of 2000"));
+    snprintf(cmd, sizeof cmd, "%s pretrain --data %s", test_bigs_bin(), data);
+    CHECK(test_run(cmd, log, sizeof log) == 2 && strstr(log, "--output is required") && strstr(log, "Usage:"));
+}

@@ -1,0 +1,457 @@
+// trainer.c: the masked-LM pretraining loop: batches from shards, AdamW with warmup and decay,
+// gradient accumulation and clipping, evaluation, atomic checkpoints and exact resume.
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "core/rng.h"
+#include "train/checkpoint.h"
+#include "train/optim.h"
+
+// RNG streams of a run: every draw is keyed by (seed, stream, step), so a resumed run repeats an
+// uninterrupted one exactly without saving generator state.
+enum { STREAM_INIT = 1, STREAM_DROPOUT = 2, STREAM_MASK = 3, STREAM_DATA = 4, STREAM_EVAL = 5 };
+
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_signal(int sig) { g_stop_signal = sig; }
+
+void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta.json", data_dir);
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) fatal("%s: cannot read: %s (is %s a directory made by bigs prepare?)", path, e, data_dir);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!j) fatal("%s: not valid JSON", path);
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "special_ids");
+    const char *names[5] = {"cls", "sep", "pad", "mask", NULL};
+    int *dst[4] = {&ms->cls_id, &ms->sep_id, &ms->pad_id, &ms->mask_id};
+    for (int i = 0; names[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(sp, names[i]);
+        if (!cJSON_IsNumber(v)) fatal("%s: special_ids.%s is missing", path, names[i]);
+        *dst[i] = v->valueint;
+    }
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(j, "vocab_size"), *vh = cJSON_GetObjectItemCaseSensitive(j, "vocab_hash");
+    if (!cJSON_IsNumber(vs) || !cJSON_IsString(vh)) fatal("%s: vocab_size or vocab_hash is missing", path);
+    ms->vocab_size = vs->valueint;
+    *vocab_hash = strtoull(vh->valuestring, NULL, 16);
+    cJSON_Delete(j);
+}
+
+// ----------------------------------------------------------------------------
+// batches
+
+typedef struct {
+    int B, L;
+    int32_t *ids, *mask, *labels;
+    long tokens;   // non-pad tokens in the batch
+    int predicted; // positions with a label
+} MlmBatch;
+
+static void batch_alloc(MlmBatch *b, int B, int L) {
+    b->B = B;
+    b->L = L;
+    b->ids = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    b->mask = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    b->labels = xmalloc(sizeof(int32_t) * (size_t)B * L);
+}
+
+static void batch_free(MlmBatch *b) {
+    free(b->ids);
+    free(b->mask);
+    free(b->labels);
+}
+
+// Fills b with the loader's next B sequences masked under key. Fatal on a corrupted shard.
+static void batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key) {
+    char err[1024];
+    b->tokens = 0;
+    b->predicted = 0;
+    for (int i = 0; i < b->B; i++) {
+        const int32_t *seq;
+        uint32_t len;
+        if (loader_next(ld, &seq, &len, NULL, err, sizeof err)) fatal("%s", err);
+        long o = (long)i * b->L;
+        b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, rng_mix(key, (uint64_t)i), b->ids + o, b->mask + o, b->labels + o);
+        b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
+    }
+}
+
+MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed) {
+    MlmEval r = {0};
+    LoaderPos saved = val->pos;
+    val->pos = (LoaderPos){0, 0, 0};  // the same sequences at every evaluation
+    long epoch = loader_epoch_size(val);
+    if (batches <= 0) batches = (epoch + B - 1) / B;
+    MlmBatch b;
+    batch_alloc(&b, B, L);
+    Tape tp;
+    tape_init(&tp, 0);
+    tp.no_grad = 1;
+    double total = 0;
+    long correct = 0, count = 0;
+    for (long k = 0; k < batches; k++) {
+        batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k));
+        tape_reset(&tp);
+        Batch in = {B, L, b.ids, NULL, b.mask};
+        Tensor *logits;
+        int n;
+        Tensor *loss = model_mlm(m, &tp, &in, b.labels, &logits, &n);
+        total += (double)loss->data[0] * n;
+        count += n;
+        int V = logits->shape[1], row = 0;
+        for (int i = 0; i < B * L; i++) {
+            if (b.labels[i] == -100) continue;
+            const float *lg = logits->data + (long)row++ * V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (lg[v] > lg[best]) best = v;
+            correct += best == b.labels[i];
+        }
+        r.tokens += b.tokens;
+        r.sequences += B;
+    }
+    r.loss = count ? total / count : 0;
+    r.accuracy = count ? (double)correct / count : 0;
+    r.perplexity = exp(r.loss);
+    tape_free(&tp);
+    batch_free(&b);
+    val->pos = saved;
+    return r;
+}
+
+// ----------------------------------------------------------------------------
+// configuration
+
+static cJSON *read_json(const char *path) {
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) fatal("%s: cannot read: %s", path, e);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
+        fatal("%s:%d: not valid JSON", path, line);
+    }
+    free(text);
+    return j;
+}
+
+// Applies --set overrides: "model.KEY=VALUE" or "train.KEY=VALUE".
+static void apply_sets(const PretrainArgs *a, ModelConfig *mc, TrainConfig *tc, int model_fixed) {
+    char err[512];
+    for (int i = 0; i < a->nsets; i++) {
+        const char *s = a->sets[i], *eq = strchr(s, '=');
+        if (!eq) fatal_usage("--set %s: expected model.KEY=VALUE or train.KEY=VALUE", s);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+        int rc;
+        if (!strncmp(key, "model.", 6)) {
+            if (model_fixed && strcmp(key, "model.max_position_embeddings") && strcmp(key, "model.hidden_dropout_prob") &&
+                strcmp(key, "model.attention_probs_dropout_prob"))
+                fatal_usage("--set %s: the model comes from --init or a checkpoint; only dropout and max_position_embeddings can change", s);
+            rc = config_set(mc, key + 6, eq + 1, err, sizeof err);
+        } else if (!strncmp(key, "train.", 6)) rc = train_config_set(tc, key + 6, eq + 1, err, sizeof err);
+        else fatal_usage("--set %s: keys start with model. or train.", s);
+        if (rc) fatal_usage("--set %s: %s", s, err);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// progress
+
+static void fmt_duration(char *out, size_t n, double s) {
+    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
+    long t = (long)s;
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, n, "%lds", t);
+}
+
+static void append_line(const char *path, const char *line) {
+    FILE *f = fopen(path, "a");
+    if (!f) fatal("%s: cannot append: %s", path, strerror(errno));
+    fprintf(f, "%s\n", line);
+    if (fclose(f) != 0) fatal("%s: write failed: %s", path, strerror(errno));
+}
+
+static void write_json_file(const char *path, const cJSON *j) {
+    char *t = cJSON_Print(j);
+    size_t n = strlen(t);
+    t = xrealloc(t, n + 2);
+    t[n] = '\n';
+    if (file_write_atomic(path, t, n + 1)) fatal("%s: cannot write: %s", path, strerror(errno));
+    free(t);
+}
+
+// ----------------------------------------------------------------------------
+// the loop
+
+int pretrain_run(const PretrainArgs *a) {
+    ModelConfig mc;
+    TrainConfig tc;
+    config_defaults(&mc);
+    train_config_defaults(&tc);
+    char err[1024], path[4096];
+    if (a->config_path) {
+        cJSON *j = read_json(a->config_path);
+        const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j, "model"), *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
+        for (const cJSON *k = j->child; k; k = k->next)
+            if (strcmp(k->string, "model") && strcmp(k->string, "train"))
+                fatal("%s: unknown top-level key \"%s\" (a config has \"model\" and \"train\")", a->config_path, k->string);
+        char where[4200];
+        snprintf(where, sizeof where, "%s: model", a->config_path);
+        if (jm && config_from_json(&mc, jm, where, err, sizeof err)) fatal("%s", err);
+        snprintf(where, sizeof where, "%s: train", a->config_path);
+        if (jt && train_config_from_json(&tc, jt, where, err, sizeof err)) fatal("%s", err);
+        cJSON_Delete(j);
+    }
+    if (a->seed_override >= 0) tc.seed = (int)a->seed_override;
+    // the model: a checkpoint (--resume), an existing model (--init), or a fresh one from the config
+    char *resume_dir = a->resume ? ckpt_latest(a->output_dir) : NULL;
+    if (a->resume && !resume_dir) log_info("no checkpoint in %s: starting from the beginning", a->output_dir);
+    const char *model_src = resume_dir ? resume_dir : a->init_dir;
+    Model m;
+    if (model_src) {
+        ModelConfig fixed;
+        config_load_path(&fixed, model_src);
+        apply_sets(a, &fixed, &tc, 1);
+        if (config_validate(&fixed, err, sizeof err)) fatal("%s", err);
+        model_load_dir(&m, model_src, HEAD_MLM, 1, (uint64_t)tc.seed);
+        // dropout may be changed for a continued run; the weights are unaffected
+        m.cfg.hidden_dropout_prob = fixed.hidden_dropout_prob;
+        m.cfg.attention_probs_dropout_prob = fixed.attention_probs_dropout_prob;
+        if (fixed.max_position_embeddings != m.cfg.max_position_embeddings)
+            fatal("changing max_position_embeddings of an existing model (%d -> %d) is not supported yet", m.cfg.max_position_embeddings, fixed.max_position_embeddings);
+    } else {
+        apply_sets(a, &mc, &tc, 0);
+        if (config_validate(&mc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": " : "", err);
+        model_build(&m, &mc, HEAD_MLM);
+        model_init_weights(&m, rng_key((uint64_t)tc.seed, STREAM_INIT));
+    }
+    if (train_config_validate(&tc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": train: " : "", err);
+    params_alloc_grad(&m.pt);
+    int B = tc.per_device_train_batch_size, L = tc.max_seq_length, accum = tc.gradient_accumulation_steps;
+    if (L > m.cfg.max_position_embeddings) fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", L, m.cfg.max_position_embeddings);
+    // data
+    MaskSpec ms;
+    uint64_t vhash;
+    data_meta_load(a->data_dir, &ms, &vhash);
+    ms.prob = tc.mlm_probability;
+    ms.max_pred = mlm_max_pred_for(tc.max_predictions_per_seq, L);
+    if (ms.vocab_size != m.cfg.vocab_size)
+        fatal("%s was prepared with a vocabulary of %d tokens but the model has vocab_size %d", a->data_dir, ms.vocab_size, m.cfg.vocab_size);
+    Loader train, val;
+    if (loader_open(&train, a->data_dir, "train", rng_key((uint64_t)tc.seed, STREAM_DATA), 0, 1, 1, err, sizeof err)) fatal("%s", err);
+    int have_val = loader_open(&val, a->data_dir, "validation", 0, 0, 1, 0, err, sizeof err) == 0;
+    if (!have_val) log_warn("%s: no validation shards; evaluation is skipped", a->data_dir);
+    if (train.max_len > (uint32_t)L) fatal("%s holds sequences up to %u tokens but max_seq_length is %d (set train.max_seq_length)", a->data_dir, train.max_len, L);
+    if (train.vocab_hash != vhash) fatal("%s: the shards' vocabulary hash differs from meta.json's", a->data_dir);
+    char vocab_path[4096];
+    snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", a->data_dir);
+    struct stat sb;
+    const char *vocab_src = stat(vocab_path, &sb) == 0 ? vocab_path : NULL;
+    if (vocab_src && model_src) {  // a model's vocabulary must be the one the shards were made with
+        char mv[4200];
+        snprintf(mv, sizeof mv, "%s/vocab.txt", model_src);
+        size_t len;
+        const char *e;
+        char *text = file_read_all(mv, &len, &e);
+        if (text && vocab_hash_bytes(text, len) != vhash) fatal("%s was prepared with another vocabulary than %s", a->data_dir, mv);
+        free(text);
+    }
+    long total = tc.max_steps;
+    if (total <= 0) total = (long)ceil(tc.num_train_epochs * (double)train.n_seqs / ((double)B * accum));
+    long warmup = tc.warmup_steps > 0 ? tc.warmup_steps : (long)ceil(tc.warmup_ratio * total);
+    // the run's state
+    AdamW opt;
+    adamw_init(&opt, &m.pt, tc.decay_ssm);
+    long step = 0;
+    if (mkdir(a->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", a->output_dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a->output_dir);
+    if (resume_dir) {
+        cJSON *state = NULL;
+        if (ckpt_load_optimizer(resume_dir, &m, &opt, &state, err, sizeof err)) fatal("%s", err);
+        const cJSON *gs = cJSON_GetObjectItemCaseSensitive(state, "global_step"), *dp = cJSON_GetObjectItemCaseSensitive(state, "data_position");
+        if (!cJSON_IsNumber(gs) || !cJSON_IsArray(dp) || cJSON_GetArraySize(dp) != 3) fatal("%s/trainer_state.json: global_step or data_position missing", resume_dir);
+        step = (long)gs->valuedouble;
+        train.pos = (LoaderPos){(long)cJSON_GetArrayItem(dp, 0)->valuedouble, (long)cJSON_GetArrayItem(dp, 1)->valuedouble, (long)cJSON_GetArrayItem(dp, 2)->valuedouble};
+        cJSON_Delete(state);
+        log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
+    } else if (!a->resume) {
+        unlink(path);  // a fresh run starts a fresh log
+    }
+    {   // the effective configuration, for the record
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "model", config_to_json(&m.cfg, NULL));
+        cJSON_AddItemToObject(j, "train", train_config_to_json(&tc));
+        char cfgp[4200];
+        snprintf(cfgp, sizeof cfgp, "%s/train_config.json", a->output_dir);
+        write_json_file(cfgp, j);
+        cJSON_Delete(j);
+    }
+    log_info("pretraining %s: %ld parameters, %ld steps of %d x %d sequences of %d tokens, lr %g, %d threads",
+             config_variant_name(&m.cfg), m.pt.count, total, B, accum, L, tc.learning_rate, threads_get());
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    // test hook: behave as if SIGTERM arrived right after this step (deterministic stop/resume tests)
+    const char *stop_env = getenv("BIGS_STOP_AFTER_STEP");
+    long stop_after = stop_env ? atol(stop_env) : -1;
+    MlmBatch b;
+    batch_alloc(&b, B, L);
+    Tape tp;
+    tape_init(&tp, 0);
+    int tty = isatty(2);
+    long start_step = step;  // for the ETA: the speed of this process
+    double t_start = now_seconds(), t_window = t_start, loss_window = 0;
+    long tokens_window = 0, steps_window = 0;
+    MlmEval first_eval = {0}, last_eval = {0};
+    int evals = 0, stopped = 0;
+    double last_loss = NAN;
+    if (have_val && step == 0) {
+        first_eval = mlm_evaluate(&m, &val, &ms, tc.per_device_eval_batch_size, L, tc.eval_batches, (uint64_t)tc.seed);
+        last_eval = first_eval;
+        evals++;
+        log_info("step 0: validation loss %.4f, perplexity %.1f, accuracy %.3f", first_eval.loss, first_eval.perplexity, first_eval.accuracy);
+    }
+    while (step < total) {
+        params_zero_grad(&m.pt);
+        double step_loss = 0;
+        for (int k = 0; k < accum; k++) {
+            uint64_t micro = (uint64_t)step * (uint64_t)accum + (uint64_t)k;
+            batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro));
+            tape_reset(&tp);
+            tp.training = 1;
+            tp.dropout_key = rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
+            Batch in = {B, L, b.ids, NULL, b.mask};
+            Tensor *loss = model_mlm(&m, &tp, &in, b.labels, NULL, NULL);
+            float scale = 1.0f / (float)accum;  // the mean over micro-batches, as Hugging Face
+            tape_backward(&tp, loss, &scale);
+            step_loss += loss->data[0] / accum;
+            tokens_window += b.tokens;
+        }
+        double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
+        if (!isfinite(step_loss) || !isfinite(gnorm)) {
+            fatal("step %ld: the %s is not finite (%g); stopping without saving. The last checkpoint in %s is intact; "
+                  "lower learning_rate or check the data", step + 1, isfinite(step_loss) ? "gradient norm" : "loss",
+                  isfinite(step_loss) ? gnorm : step_loss, a->output_dir);
+        }
+        double lr = tc.learning_rate * lr_factor(tc.lr_scheduler_type, step, warmup, total, tc.min_lr_ratio);
+        adamw_step(&opt, &m.pt, lr, tc.adam_beta1, tc.adam_beta2, tc.adam_epsilon, tc.weight_decay);
+        step++;
+        last_loss = step_loss;
+        loss_window += step_loss;
+        steps_window++;
+        if (step % tc.logging_steps == 0 || step == total) {
+            double now = now_seconds(), tps = tokens_window / (now - t_window + 1e-9);
+            char eta[32];
+            fmt_duration(eta, sizeof eta, (now - t_start) / (double)(step - start_step) * (double)(total - step));
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "step", (double)step);
+            cJSON_AddNumberToObject(j, "loss", loss_window / steps_window);
+            cJSON_AddNumberToObject(j, "lr", lr);
+            cJSON_AddNumberToObject(j, "grad_norm", gnorm);
+            cJSON_AddNumberToObject(j, "tokens_per_sec", round(tps));
+            cJSON_AddNumberToObject(j, "epoch", (double)train.pos.epoch);
+            char *line = cJSON_PrintUnformatted(j);
+            append_line(path, line);
+            free(line);
+            cJSON_Delete(j);
+            if (!g_quiet) {
+                fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | grad %.2f | %.0f tok/s | ETA %s%s", tty ? "\r" : "", step, total,
+                        loss_window / steps_window, lr, gnorm, tps, eta, tty ? "   " : "\n");
+                fflush(stderr);
+            }
+            t_window = now;
+            tokens_window = 0;
+            loss_window = 0;
+            steps_window = 0;
+        }
+        int do_eval = have_val && ((tc.eval_steps > 0 && step % tc.eval_steps == 0) || step == total);
+        if (do_eval) {
+            last_eval = mlm_evaluate(&m, &val, &ms, tc.per_device_eval_batch_size, L, tc.eval_batches, (uint64_t)tc.seed);
+            evals++;
+            if (tty && !g_quiet) fputc('\n', stderr);
+            log_info("step %ld: validation loss %.4f, perplexity %.1f, accuracy %.3f", step, last_eval.loss, last_eval.perplexity, last_eval.accuracy);
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "step", (double)step);
+            cJSON_AddNumberToObject(j, "eval_loss", last_eval.loss);
+            cJSON_AddNumberToObject(j, "eval_perplexity", last_eval.perplexity);
+            cJSON_AddNumberToObject(j, "eval_accuracy", last_eval.accuracy);
+            char *line = cJSON_PrintUnformatted(j);
+            append_line(path, line);
+            free(line);
+            cJSON_Delete(j);
+        }
+        if (step == stop_after) g_stop_signal = SIGTERM;
+        int stop = g_stop_signal != 0;
+        if ((tc.save_steps > 0 && step % tc.save_steps == 0) || step == total || stop) {
+            cJSON *state = cJSON_CreateObject();
+            cJSON_AddNumberToObject(state, "global_step", (double)step);
+            cJSON_AddNumberToObject(state, "max_steps", (double)total);
+            cJSON *dp = cJSON_AddArrayToObject(state, "data_position");
+            cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)train.pos.epoch));
+            cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)train.pos.pool));
+            cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)train.pos.index));
+            cJSON_AddNumberToObject(state, "seed", tc.seed);
+            cJSON_AddNumberToObject(state, "loss", last_loss);
+            if (ckpt_save(a->output_dir, step, &m, &opt, state, vocab_src, tc.save_total_limit, err, sizeof err)) {
+                cJSON_Delete(state);
+                fatal("saving the checkpoint of step %ld failed: %s. The previous checkpoints are intact.", step, err);
+            }
+            cJSON_Delete(state);
+        }
+        if (stop) {
+            if (tty && !g_quiet) fputc('\n', stderr);
+            log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", (int)g_stop_signal, step);
+            stopped = (int)g_stop_signal;
+            break;
+        }
+    }
+    if (tty && !g_quiet) fputc('\n', stderr);
+    if (!stopped) {
+        model_save_dir(&m, a->output_dir, vocab_src);
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddNumberToObject(res, "global_step", (double)step);
+        cJSON_AddNumberToObject(res, "train_loss", last_loss);
+        cJSON_AddNumberToObject(res, "train_runtime", now_seconds() - t_start);
+        if (evals) {
+            cJSON_AddNumberToObject(res, "eval_loss", last_eval.loss);
+            cJSON_AddNumberToObject(res, "eval_perplexity", last_eval.perplexity);
+            cJSON_AddNumberToObject(res, "eval_accuracy", last_eval.accuracy);
+            snprintf(path, sizeof path, "%s/eval_results.json", a->output_dir);
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddNumberToObject(ev, "eval_loss", last_eval.loss);
+            cJSON_AddNumberToObject(ev, "eval_perplexity", last_eval.perplexity);
+            cJSON_AddNumberToObject(ev, "eval_accuracy", last_eval.accuracy);
+            write_json_file(path, ev);
+            cJSON_Delete(ev);
+        }
+        if (first_eval.sequences) cJSON_AddNumberToObject(res, "initial_eval_loss", first_eval.loss);
+        snprintf(path, sizeof path, "%s/all_results.json", a->output_dir);
+        write_json_file(path, res);
+        char *line = cJSON_PrintUnformatted(res);
+        printf("%s\n", line);
+        free(line);
+        cJSON_Delete(res);
+        log_info("done: the model is in %s (metrics.jsonl, all_results.json, checkpoint-%ld/)", a->output_dir, step);
+    }
+    batch_free(&b);
+    tape_free(&tp);
+    adamw_free(&opt);
+    loader_close(&train);
+    if (have_val) loader_close(&val);
+    model_free(&m);
+    free(resume_dir);
+    return stopped ? 128 + stopped : 0;
+}
