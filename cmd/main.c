@@ -10,7 +10,7 @@ const Command g_commands[] = {
     {"tokenize", NULL, "print WordPiece token ids of stdin lines"},
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
     {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
-    {"eval", NULL, "evaluate a model on a task's dev or test split"},
+    {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},
     {"predict", NULL, "fill masks or classify texts with a model"},
     {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
     {"info", cmd_info, "describe a model directory, config, checkpoint or shard directory"},

@@ -92,6 +92,14 @@ TEST(pretrain_learns_and_resumes_bitwise) {
         snprintf(a, sizeof a, "%s/%s", out1, files[i]);
         CHECKF(stat(a, &sb) == 0, "missing %s", a);
     }
+    // bigs eval --task mlm repeats the final evaluation exactly (same masks: seed 42, batch 16)
+    snprintf(cmd, sizeof cmd, "%s eval --task mlm --data %s --model %s --batch-size 16 --threads 1", test_bigs_bin(), data, out1);
+    rc = test_run(cmd, log, sizeof log);
+    cJSON *ev = cJSON_Parse(log);
+    const cJSON *el = ev ? cJSON_GetObjectItem(ev, "loss") : NULL;
+    CHECKF(rc == 0 && cJSON_IsNumber(el) && fabs(el->valuedouble - last) < 1e-5 && cJSON_GetObjectItem(ev, "sequences")->valueint == 50,
+           "eval printed: %s (pretrain's last eval_loss %g)", log, last);
+    cJSON_Delete(ev);
     struct stat sb;
     snprintf(a, sizeof a, "%s/checkpoint-10", out1);
     CHECKF(stat(a, &sb) != 0, "save_total_limit 3 should have removed %s", a);

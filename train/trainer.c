@@ -70,15 +70,20 @@ static void batch_free(MlmBatch *b) {
     free(b->labels);
 }
 
-// Fills b with the loader's next B sequences masked under key. Fatal on a corrupted shard.
-static void batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key) {
+// Fills b with the loader's next `rows` sequences masked under key; rows beyond are all padding
+// with no labels (the end of an evaluation pass). Fatal on a corrupted shard.
+static void batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows) {
     char err[1024];
     b->tokens = 0;
     b->predicted = 0;
     for (int i = 0; i < b->B; i++) {
         const int32_t *seq;
-        uint32_t len;
-        if (loader_next(ld, &seq, &len, NULL, err, sizeof err)) fatal("%s", err);
+        uint32_t len = 0;
+        if (i < rows && loader_next(ld, &seq, &len, NULL, err, sizeof err)) fatal("%s", err);
+        if (i >= rows) {
+            for (long o = (long)i * b->L; o < (long)(i + 1) * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
+            continue;
+        }
         long o = (long)i * b->L;
         b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, rng_mix(key, (uint64_t)i), b->ids + o, b->mask + o, b->labels + o);
         b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
@@ -89,8 +94,9 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     MlmEval r = {0};
     LoaderPos saved = val->pos;
     val->pos = (LoaderPos){0, 0, 0};  // the same sequences at every evaluation
-    long epoch = loader_epoch_size(val);
-    if (batches <= 0) batches = (epoch + B - 1) / B;
+    // at most one pass: `batches` batches, or the whole split, whichever is smaller
+    long epoch = loader_epoch_size(val), left = batches > 0 && batches * B < epoch ? batches * B : epoch;
+    batches = (left + B - 1) / B;
     MlmBatch b;
     batch_alloc(&b, B, L);
     Tape tp;
@@ -99,7 +105,9 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     double total = 0;
     long correct = 0, count = 0;
     for (long k = 0; k < batches; k++) {
-        batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k));
+        int rows = left < B ? (int)left : B;
+        left -= rows;
+        batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), rows);
         tape_reset(&tp);
         Batch in = {B, L, b.ids, NULL, b.mask};
         Tensor *logits;
@@ -117,7 +125,7 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
             correct += best == b.labels[i];
         }
         r.tokens += b.tokens;
-        r.sequences += B;
+        r.sequences += rows;
     }
     r.loss = count ? total / count : 0;
     r.accuracy = count ? (double)correct / count : 0;
@@ -329,7 +337,7 @@ int pretrain_run(const PretrainArgs *a) {
         double step_loss = 0;
         for (int k = 0; k < accum; k++) {
             uint64_t micro = (uint64_t)step * (uint64_t)accum + (uint64_t)k;
-            batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro));
+            batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro), B);
             tape_reset(&tp);
             tp.training = 1;
             tp.dropout_key = rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
