@@ -7,13 +7,15 @@
 #include "core/common.h"
 #include "core/model.h"
 #include "core/safetensors.h"
+#include "data/loader.h"
 
 static const char *k_usage =
     "Usage: bigs info PATH [--head mlm|seqcls|mc] [--json]\n"
     "\n"
     "Describes PATH: a model directory (config.json, model.safetensors), a config file (config.json or a\n"
-    "training config with a \"model\" member) or a .safetensors file. For models: the variant, the config\n"
-    "and the parameter count per group and in total.\n"
+    "training config with a \"model\" member), a .safetensors file, or a shard directory (meta.json). For\n"
+    "models: the variant, the config and the parameter count per group and in total. For shards: the\n"
+    "counts per split, checked against every shard's header and index.\n"
     "\n"
     "  --head H   the head to count for a config without \"architectures\" (default: mlm)\n"
     "  --json     print one JSON object on stdout instead of text\n"
@@ -139,6 +141,68 @@ static int info_safetensors(const char *path, int json) {
     return 0;
 }
 
+// A shard directory: meta.json's summary, and every shard's header and index checked.
+static int info_shards(const char *dir, int json) {
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) fatal("%s: cannot read: %s", path, e);
+    cJSON *meta = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!meta) fatal("%s: not valid JSON", path);
+    const char *splits[2] = {"train", "validation"};
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "path", dir);
+    for (int s = 0; s < 2; s++) {
+        Loader l;
+        cJSON *o = cJSON_AddObjectToObject(out, splits[s]);
+        if (loader_open(&l, dir, splits[s], 0, 0, 1, 0, err, sizeof err)) {
+            cJSON_AddStringToObject(o, "error", err);
+            continue;
+        }
+        cJSON_AddNumberToObject(o, "shards", l.nshards);
+        cJSON_AddNumberToObject(o, "blocks", l.nblocks);
+        cJSON_AddNumberToObject(o, "sequences", (double)l.n_seqs);
+        cJSON_AddNumberToObject(o, "tokens", (double)l.n_tokens);
+        cJSON_AddNumberToObject(o, "max_len", l.max_len);
+        cJSON_AddNumberToObject(o, "vocab_size", l.vocab_size);
+        char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)l.vocab_hash);
+        cJSON_AddStringToObject(o, "vocab_hash", h);
+        loader_close(&l);
+    }
+    cJSON_AddItemToObject(out, "meta", meta);
+    if (json) {
+        char *t = cJSON_PrintUnformatted(out);
+        printf("%s\n", t);
+        free(t);
+    } else {
+        printf("%s: token shards\n", dir);
+        for (int s = 0; s < 2; s++) {
+            const cJSON *o = cJSON_GetObjectItem(out, splits[s]), *er = cJSON_GetObjectItem(o, "error");
+            if (er) { printf("  %-10s  %s\n", splits[s], er->valuestring); continue; }
+            printf("  %-10s  %4d shards, %6d blocks, %10.0f sequences, %12.0f tokens, max_len %d\n", splits[s],
+                   cJSON_GetObjectItem(o, "shards")->valueint, cJSON_GetObjectItem(o, "blocks")->valueint,
+                   cJSON_GetObjectItem(o, "sequences")->valuedouble, cJSON_GetObjectItem(o, "tokens")->valuedouble,
+                   cJSON_GetObjectItem(o, "max_len")->valueint);
+        }
+        const cJSON *vs = cJSON_GetObjectItem(meta, "vocab_size"), *vh = cJSON_GetObjectItem(meta, "vocab_hash");
+        printf("  vocabulary  %d tokens, hash %s\n", cJSON_IsNumber(vs) ? vs->valueint : -1, cJSON_IsString(vh) ? vh->valuestring : "?");
+        const cJSON *src = cJSON_GetObjectItem(meta, "sources");
+        if (cJSON_IsArray(src)) {
+            printf("  sources    ");
+            int k = 0;
+            for (const cJSON *x = src->child; x && k < 5; x = x->next, k++) printf(" %s", cJSON_IsString(x) ? x->valuestring : "?");
+            if (cJSON_GetArraySize(src) > 5) printf(" ... (%d in all)", cJSON_GetArraySize(src));
+            printf("\n");
+        }
+    }
+    cJSON_Delete(out);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     Args a;
     args_init(&a, argc, argv, k_usage);
@@ -156,8 +220,10 @@ int cmd_info(int argc, char **argv) {
     if (S_ISREG(sb.st_mode) && n > 12 && !strcmp(path + n - 12, ".safetensors")) return info_safetensors(path, json);
     if (S_ISDIR(sb.st_mode)) {
         char cfg[4096];
+        snprintf(cfg, sizeof cfg, "%s/meta.json", path);
+        if (stat(cfg, &sb) == 0) return info_shards(path, json);
         snprintf(cfg, sizeof cfg, "%s/config.json", path);
-        if (stat(cfg, &sb) != 0) fatal("%s: a directory without config.json (expected a model directory)", path);
+        if (stat(cfg, &sb) != 0) fatal("%s: a directory without config.json or meta.json (expected a model or shard directory)", path);
     }
     return info_model(path, head, json);
 }

@@ -92,6 +92,11 @@ TEST(pretrain_learns_and_resumes_bitwise) {
         snprintf(a, sizeof a, "%s/%s", out1, files[i]);
         CHECKF(stat(a, &sb) == 0, "missing %s", a);
     }
+    // bigs info on the shard directory and on the model
+    snprintf(cmd, sizeof cmd, "%s info %s --json", test_bigs_bin(), data);
+    CHECK(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"sequences\":400") && strstr(log, "\"sequences\":50"));
+    snprintf(cmd, sizeof cmd, "%s info %s", test_bigs_bin(), out1);
+    CHECK(test_run(cmd, log, sizeof log) == 0 && strstr(log, "total                                  89,592"));
     // bigs eval --task mlm repeats the final evaluation exactly (same masks: seed 42, batch 16)
     snprintf(cmd, sizeof cmd, "%s eval --task mlm --data %s --model %s --batch-size 16 --threads 1", test_bigs_bin(), data, out1);
     rc = test_run(cmd, log, sizeof log);

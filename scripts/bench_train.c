@@ -1,0 +1,70 @@
+// bench_train.c: training-step and inference throughput of one model config (the bigs side of the
+// speed comparison): tokens/s of forward+backward+AdamW and of forward alone, medians of several steps.
+// Usage: build/bench_train CONFIG L BATCH [steps]
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/model.h"
+#include "train/optim.h"
+
+static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+int main(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: %s CONFIG L BATCH [steps]\n", argv[0]); return 2; }
+    int L = atoi(argv[2]), B = atoi(argv[3]), steps = argc > 4 ? atoi(argv[4]) : 5;
+    threads_set(0);
+    ModelConfig c;
+    config_load_path(&c, argv[1]);
+    if (c.max_position_embeddings < L) c.max_position_embeddings = L;
+    c.hidden_dropout_prob = 0;
+    c.attention_probs_dropout_prob = 0;
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    params_alloc_grad(&m.pt);
+    model_init_weights(&m, 1);
+    AdamW opt;
+    adamw_init(&opt, &m.pt, 1);
+    int32_t *ids = xmalloc(sizeof(int32_t) * B * L), *labels = xmalloc(sizeof(int32_t) * B * L);
+    long npred = 0;
+    for (int i = 0; i < B * L; i++) {
+        ids[i] = 1000 + (i * 37) % 20000;
+        labels[i] = i % 7 == 3 ? ids[i] : -100;  // ~15% of positions predicted
+        npred += labels[i] != -100;
+    }
+    Batch b = {B, L, ids, NULL, NULL};
+    Tape tp;
+    tape_init(&tp, 0);
+    double tt[64], ti[64];
+    for (int s = 0; s <= steps; s++) {
+        double t0 = now_seconds();
+        tape_reset(&tp);
+        tp.no_grad = 0;
+        params_zero_grad(&m.pt);
+        Tensor *loss = model_mlm(&m, &tp, &b, labels, NULL, NULL);
+        tape_backward(&tp, loss, NULL);
+        grad_clip(&m.pt, 1.0);
+        adamw_step(&opt, &m.pt, 1e-4, 0.9, 0.98, 1e-6, 0.01);
+        double t1 = now_seconds();
+        tape_reset(&tp);
+        tp.no_grad = 1;
+        model_mlm(&m, &tp, &b, labels, NULL, NULL);
+        double t2 = now_seconds();
+        if (s > 0) { tt[s - 1] = t1 - t0; ti[s - 1] = t2 - t1; }  // step 0 warms up
+    }
+    qsort(tt, (size_t)steps, sizeof(double), cmp_d);
+    qsort(ti, (size_t)steps, sizeof(double), cmp_d);
+    // model FLOPs of a training step: 6 per weight per token for the encoder's dense layers, plus the
+    // MLM head at the predicted positions (6 * (H*H + H*V) each)
+    long enc = 0;
+    for (int i = 0; i < m.pt.n; i++)
+        if (strstr(m.pt.info[i].name, ".encoder.layer.") && m.pt.info[i].ndim == 2 && !strstr(m.pt.info[i].name, "kernel.C")) enc += m.pt.info[i].numel;
+    double H = c.hidden_size, V = c.vocab_size;
+    double flops = 6.0 * enc * B * L + 6.0 * npred * (H * H + H * V);
+    double med_t = tt[steps / 2], med_i = ti[steps / 2];
+    printf("{\"config\": \"%s\", \"L\": %d, \"batch\": %d, \"threads\": %d, \"train_tokens_per_sec\": %.1f, \"infer_tokens_per_sec\": %.1f, "
+           "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f}\n",
+           argv[1], L, B, threads_get(), B * L / med_t, B * L / med_i, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0);
+    return 0;
+}

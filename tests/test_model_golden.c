@@ -1,0 +1,160 @@
+// test_model_golden.c: end-to-end agreement with the PyTorch reference (scripts/reference_model.py).
+// For a tiny config of each variant and head, tests/golden/model_*.safetensors holds the parameters,
+// the inputs, the reference logits and loss and the gradient of every parameter (float64, dropout off).
+#include <dirent.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/model.h"
+#include "core/safetensors.h"
+#include "tests/test.h"
+
+static int32_t *load_ints(const StFile *f, const char *name, long *n, const StTensor **tt) {
+    const StTensor *t = st_find(f, name);
+    if (tt) *tt = t;
+    if (!t) return NULL;
+    int64_t *tmp = xmalloc(sizeof(int64_t) * (size_t)(t->numel + 1));
+    if (st_to_i64(f, t, tmp)) { free(tmp); return NULL; }
+    int32_t *out = xmalloc(sizeof(int32_t) * (size_t)(t->numel + 1));
+    for (long i = 0; i < t->numel; i++) out[i] = (int32_t)tmp[i];
+    free(tmp);
+    if (n) *n = t->numel;
+    return out;
+}
+
+static float *load_floats(const StFile *f, const char *name, long *n) {
+    const StTensor *t = st_find(f, name);
+    if (!t) return NULL;
+    float *out = xmalloc(sizeof(float) * (size_t)(t->numel + 1));
+    if (st_to_f32(f, t, out)) { free(out); return NULL; }
+    if (n) *n = t->numel;
+    return out;
+}
+
+// Compares a gradient tensor: |a-b| <= 1e-4 |b| + 1e-5 max|b| + 1e-7; the max-relative term keeps
+// elements that nearly cancel (tiny next to their tensor) from demanding more than float32 holds.
+static void check_grad(const char *what, const float *got, const float *want, long n) {
+    double mx = 0;
+    for (long i = 0; i < n; i++) mx = fmax(mx, fabs(want[i]));
+    CHECK_CLOSE(what, got, want, n, 1e-7 + 1e-5 * mx, 1e-4);
+}
+
+static void run_fixture(const char *path) {
+    StFile f;
+    char err[1024];
+    if (st_open(&f, path, err, sizeof err)) { test_fail_at(__FILE__, __LINE__, "%s", err); return; }
+    const char *cfg_text = st_meta(&f, "config"), *head_name = st_meta(&f, "head");
+    cJSON *cj = cfg_text ? cJSON_Parse(cfg_text) : NULL;
+    ModelConfig cfg;
+    config_defaults(&cfg);
+    if (!cj || !head_name || config_from_json(&cfg, cj, path, err, sizeof err) || config_validate(&cfg, err, sizeof err)) {
+        test_fail_at(__FILE__, __LINE__, "%s: bad config metadata: %s", path, cj ? err : "missing");
+        cJSON_Delete(cj);
+        st_close(&f);
+        return;
+    }
+    cJSON_Delete(cj);
+    HeadType head = !strcmp(head_name, "mlm") ? HEAD_MLM : !strcmp(head_name, "seqcls") ? HEAD_SEQCLS : HEAD_MC;
+    Model m;
+    model_build(&m, &cfg, head);
+    params_alloc_grad(&m.pt);
+    // every parameter comes from the file, and every tensor of the file is a parameter or known
+    for (int i = 0; i < m.pt.n; i++) {
+        const StTensor *t = st_find(&f, m.pt.info[i].name);
+        CHECKF(t && t->numel == m.pt.info[i].numel, "%s: parameter %s missing or mis-sized", path, m.pt.info[i].name);
+        if (t && t->numel == m.pt.info[i].numel) st_to_f32(&f, t, m.pt.t[i].data);
+    }
+    for (int i = 0; i < f.n; i++) {
+        const char *nm = f.t[i].name;
+        if (!strncmp(nm, "input.", 6) || !strncmp(nm, "output.", 7)) continue;
+        const char *p = !strncmp(nm, "grad.", 5) ? nm + 5 : nm;
+        CHECKF(params_find(&m.pt, p) >= 0, "%s: tensor %s is not a parameter of our model", path, nm);
+    }
+    long nids = 0;
+    const StTensor *tid;
+    int32_t *ids = load_ints(&f, "input.input_ids", &nids, &tid);
+    int32_t *types = load_ints(&f, "input.token_type_ids", NULL, NULL);
+    int32_t *mask = load_ints(&f, "input.attention_mask", NULL, NULL);
+    int L = (int)tid->shape[tid->ndim - 1], rows = (int)(nids / L), C = tid->ndim == 3 ? (int)tid->shape[1] : 1;
+    Batch b = {rows, L, ids, types, mask};
+    Tape tp;
+    tape_init(&tp, 1 << 20);
+    tp.training = 0;
+    Tensor *logits = NULL, *loss = NULL;
+    int32_t *labels = NULL;
+    float *targets = NULL;
+    if (head == HEAD_MLM) {
+        labels = load_ints(&f, "input.labels", NULL, NULL);
+        loss = model_mlm(&m, &tp, &b, labels, &logits, NULL);
+    } else if (head == HEAD_SEQCLS) {
+        if (cfg.num_labels == 1) targets = load_floats(&f, "input.labels", NULL);
+        else labels = load_ints(&f, "input.labels", NULL, NULL);
+        loss = model_classify(&m, &tp, &b, labels, targets, &logits);
+    } else {
+        labels = load_ints(&f, "input.labels", NULL, NULL);
+        loss = model_multiple_choice(&m, &tp, &b, C, labels, &logits);
+    }
+    long nl = 0;
+    float *want_logits = load_floats(&f, "output.logits", &nl), *want_loss = load_floats(&f, "output.loss", NULL);
+    char what[700];
+    snprintf(what, sizeof what, "%s logits", path);
+    CHECKF(logits && nl == logits->numel, "%s: logits have %ld elements, reference %ld", path, logits ? logits->numel : 0, nl);
+    if (logits && nl == logits->numel) CHECK_CLOSE(what, logits->data, want_logits, nl, 1e-5, 1e-4);
+    snprintf(what, sizeof what, "%s loss", path);
+    CHECK_CLOSE(what, loss->data, want_loss, 1, 1e-6, 1e-4);
+    tape_backward(&tp, loss, NULL);
+    int ngrads = 0;
+    for (int i = 0; i < m.pt.n; i++) {
+        char gname[PARAM_NAME_MAX + 8];
+        snprintf(gname, sizeof gname, "grad.%s", m.pt.info[i].name);
+        long ng = 0;
+        float *g = load_floats(&f, gname, &ng);
+        CHECKF(g && ng == m.pt.info[i].numel, "%s: no reference gradient %s", path, gname);
+        if (g && ng == m.pt.info[i].numel) {
+            snprintf(what, sizeof what, "%s d(%s)", path, m.pt.info[i].name);
+            check_grad(what, m.pt.t[i].grad, g, ng);
+            ngrads++;
+        }
+        free(g);
+    }
+    CHECK(ngrads == m.pt.n);
+    free(ids); free(types); free(mask); free(labels); free(targets); free(want_logits); free(want_loss);
+    tape_free(&tp);
+    model_free(&m);
+    st_close(&f);
+}
+
+TEST(model_matches_pytorch_reference_end_to_end) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/golden", test_data_dir());
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d) return;
+    char names[64][600];
+    int n = 0, seen[2][2][3] = {{{0}}};
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "model_", 6) && strstr(e->d_name, ".safetensors") && n < 64)
+            snprintf(names[n++], 600, "%s/%s", dir, e->d_name);
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        run_fixture(names[i]);
+        // coverage: which variant x head combinations were exercised
+        StFile f;
+        char err[256];
+        if (st_open(&f, names[i], err, sizeof err)) continue;
+        cJSON *cj = cJSON_Parse(st_meta(&f, "config") ? st_meta(&f, "config") : "{}");
+        ModelConfig c;
+        config_defaults(&c);
+        config_from_json(&c, cj, names[i], err, sizeof err);
+        const char *h = st_meta(&f, "head");
+        int hi = h && !strcmp(h, "mlm") ? 0 : h && !strcmp(h, "seqcls") ? 1 : 2;
+        seen[c.block][c.routing][hi] = 1;
+        cJSON_Delete(cj);
+        st_close(&f);
+    }
+    for (int bl = 0; bl < 2; bl++)
+        for (int r = 0; r < 2; r++)
+            for (int h = 0; h < 3; h++)
+                CHECKF(seen[bl][r][h], "no reference fixture for block %d routing %d head %d", bl, r, h);
+}
