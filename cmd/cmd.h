@@ -8,3 +8,5 @@ typedef struct {
 } Command;
 
 extern const Command g_commands[];
+
+int cmd_tokenize(int argc, char **argv);  // cmd_tokenize.c
