@@ -12,3 +12,4 @@ extern const Command g_commands[];
 int cmd_info(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);  // cmd_tokenize.c

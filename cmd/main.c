@@ -7,7 +7,7 @@
 
 const Command g_commands[] = {
     {"prepare", NULL, "tokenize text files into compressed training shards"},
-    {"tokenize", NULL, "print WordPiece token ids of stdin lines"},
+    {"tokenize", cmd_tokenize, "print WordPiece token ids of stdin lines"},
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
     {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
     {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},

@@ -80,7 +80,7 @@ double args_double(Args *a, const char *flag, double def) {
 
 int args_flag(Args *a, const char *flag) {
     int any = 0;
-    for (int k = 0; find(a, flag, 0, k); k++) any = 1;
+    for (int k = 0; find(a, flag, 0, k); k++) any = 1;  // every occurrence is consumed
     return any;
 }
 

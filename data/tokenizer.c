@@ -1,0 +1,294 @@
+// tokenizer.c: BERT BasicTokenizer + WordPiece in one pass over the UTF-8 bytes, equal to Hugging Face
+// `tokenizers` (normalizers/bert.rs, pre_tokenizers/bert.rs, models/wordpiece, added_vocabulary.rs).
+// Per code point the tables (data/unicode_tables.c) say: drop, space, punctuation, CJK, or mapped (uncased:
+// NFD, drop Mn, lowercase; done per code point, as the reference's normaliser does). Words are gathered in a
+// small fixed buffer and handed to WordPiece as soon as they end, so nothing is allocated per token.
+#include "data/tokenizer.h"
+
+#include <string.h>
+
+#include "core/common.h"
+#include "data/unicode_tables.h"
+#include "data/vocab.h"
+
+#define WORD_MAX_CHARS 100                   // Hugging Face's max_input_chars_per_word
+#define WORD_BUF (WORD_MAX_CHARS * 4 + 16)   // bytes of a word we keep; longer words are [UNK] anyway
+
+enum { SPECIAL_PAD, SPECIAL_UNK, SPECIAL_CLS, SPECIAL_SEP, SPECIAL_MASK, N_SPECIAL };
+static const char *const SPECIAL_NAMES[N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+struct Tokenizer {
+    Vocab vocab;
+    int lowercase;
+    int special[N_SPECIAL];  // ids, -1 when the vocab lacks the token
+};
+
+// Output sink: writes up to max ids, counts all of them.
+typedef struct {
+    int32_t *ids;
+    int max, n;
+} Out;
+
+static inline void out_push(Out *o, int id) {
+    if (o->n < o->max) o->ids[o->n] = id;
+    o->n++;
+}
+
+// A word being gathered: its normalised UTF-8 bytes and its length in code points.
+typedef struct {
+    char buf[WORD_BUF];
+    int bytes, chars;
+} Word;
+
+// ----------------------------------------------------------------------------
+// loading
+
+Tokenizer *tok_load(const char *vocab_path, int lowercase) {
+    Tokenizer *t = xcalloc(1, sizeof *t);
+    vocab_load(&t->vocab, vocab_path);
+    t->lowercase = lowercase;
+    for (int i = 0; i < N_SPECIAL; i++) t->special[i] = tok_id(t, SPECIAL_NAMES[i]);
+    if (t->special[SPECIAL_UNK] < 0)
+        fatal("vocab %s has no [UNK] token: a BERT WordPiece vocab needs it (bert-base: line 101)", vocab_path);
+    return t;
+}
+
+void tok_free(Tokenizer *t) {
+    if (!t) return;
+    vocab_free(&t->vocab);
+    free(t);
+}
+
+int tok_vocab_size(const Tokenizer *t) { return t->vocab.n; }
+
+int tok_id(const Tokenizer *t, const char *token) { return vocab_find(&t->vocab, token, strlen(token)); }
+
+const char *tok_token(const Tokenizer *t, int id) {
+    return id >= 0 && id < t->vocab.n ? t->vocab.pool + t->vocab.offset[id] : NULL;
+}
+
+// ----------------------------------------------------------------------------
+// WordPiece
+
+static inline int is_cont_byte(uint8_t c) { return (c & 0xC0) == 0x80; }
+
+// Greedy longest-match-first over the word's bytes, trying only code point boundaries. If some position
+// matches nothing, the whole word is one [UNK] (not just the rest), as the reference does.
+static void wordpiece(const Tokenizer *t, Word *w, Out *o) {
+    if (w->chars == 0) return;
+    const Vocab *v = &t->vocab;
+    int unk = t->special[SPECIAL_UNK];
+    if (w->chars > WORD_MAX_CHARS) { out_push(o, unk); goto done; }
+    int first = o->n, start = 0;
+    while (start < w->bytes) {
+        int end = w->bytes, id = -1;
+        if (end - start > v->max_bytes) {
+            end = start + v->max_bytes;
+            while (end > start && is_cont_byte((uint8_t)w->buf[end])) end--;
+        }
+        for (; end > start; end--) {
+            if (end < w->bytes && is_cont_byte((uint8_t)w->buf[end])) continue;
+            id = start ? vocab_find_cont(v, w->buf + start, end - start) : vocab_find(v, w->buf, end);
+            if (id >= 0) break;
+        }
+        if (id < 0) {
+            o->n = first;  // drop the pieces of this word
+            out_push(o, unk);
+            goto done;
+        }
+        out_push(o, id);
+        start = end;
+    }
+done:
+    w->bytes = w->chars = 0;
+}
+
+static inline void word_add(Word *w, uint32_t cp) {
+    w->chars++;
+    if (w->chars > WORD_MAX_CHARS) return;  // an [UNK] already: stop storing, keep counting
+    char *p = w->buf + w->bytes;
+    if (cp < 0x80) { p[0] = (char)cp; w->bytes += 1; }
+    else if (cp < 0x800) { p[0] = (char)(0xC0 | cp >> 6); p[1] = (char)(0x80 | (cp & 63)); w->bytes += 2; }
+    else if (cp < 0x10000) {
+        p[0] = (char)(0xE0 | cp >> 12); p[1] = (char)(0x80 | (cp >> 6 & 63)); p[2] = (char)(0x80 | (cp & 63));
+        w->bytes += 3;
+    } else {
+        p[0] = (char)(0xF0 | cp >> 18); p[1] = (char)(0x80 | (cp >> 12 & 63));
+        p[2] = (char)(0x80 | (cp >> 6 & 63)); p[3] = (char)(0x80 | (cp & 63));
+        w->bytes += 4;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// normalisation and pre-tokenisation
+
+// Decodes one code point at s[*i..n); advances *i. Invalid UTF-8 (bad lead byte, truncated or overlong
+// sequence, surrogate, > U+10FFFF) consumes one byte and yields U+FFFD, which the cleaner then drops.
+static inline uint32_t utf8_next(const uint8_t *s, size_t n, size_t *i) {
+    size_t k = *i;
+    uint32_t c = s[k];
+    if (c < 0x80) { *i = k + 1; return c; }
+    int len;
+    uint32_t min;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; c &= 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; c &= 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; c &= 0x07; min = 0x10000; }
+    else { *i = k + 1; return 0xFFFD; }
+    if (k + len > n) { *i = k + 1; return 0xFFFD; }
+    for (int j = 1; j < len; j++) {
+        if (!is_cont_byte(s[k + j])) { *i = k + 1; return 0xFFFD; }
+        c = c << 6 | (s[k + j] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) { *i = k + 1; return 0xFFFD; }
+    *i = k + len;
+    return c;
+}
+
+// The uncased mapping of a code point with UNI_MAP: Hangul syllables by the Unicode algorithm, the rest
+// from the generated table. Returns the number of code points written to out (0 for a dropped mark).
+static int uncased_map(uint32_t cp, uint32_t out[8]) {
+    if (cp >= 0xAC00 && cp < 0xAC00 + 11172) {
+        uint32_t s = cp - 0xAC00;
+        out[0] = 0x1100 + s / 588;
+        out[1] = 0x1161 + (s % 588) / 28;
+        if (s % 28 == 0) return 2;
+        out[2] = 0x11A7 + s % 28;
+        return 3;
+    }
+    int lo = 0, hi = uni_map_count - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (uni_map_keys[mid] < cp) lo = mid + 1;
+        else if (uni_map_keys[mid] > cp) hi = mid - 1;
+        else {
+            uint32_t v = uni_map_vals[mid], len = v & 7;
+            memcpy(out, uni_map_pool + (v >> 3), len * sizeof(uint32_t));
+            return (int)len;
+        }
+    }
+    BIGS_ASSERT(0 && "UNI_MAP code point missing from uni_map_keys");
+}
+
+// Tokenises a stretch of text that holds no special token.
+static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o, Word *w) {
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = s[i];
+        if (cp < 0x80) {  // ASCII fast path: same decisions as the tables give
+            i++;
+            if ((cp | 0x20) - 'a' < 26) {
+                word_add(w, t->lowercase && cp <= 'Z' ? cp + 32 : cp);
+                continue;
+            }
+        } else {
+            cp = utf8_next(s, n, &i);
+        }
+        unsigned f = uni_flags(cp);
+        if (f & UNI_DROP) continue;  // controls, U+0000, U+FFFD: gone without splitting the word
+        if (f & UNI_SPACE) { wordpiece(t, w, o); continue; }
+        uint32_t m[8];
+        int nm = 1;
+        m[0] = cp;
+        if (t->lowercase && (f & UNI_MAP)) nm = uncased_map(cp, m);
+        if (f & UNI_CJK) wordpiece(t, w, o);  // an ideograph is a word of its own
+        for (int k = 0; k < nm; k++) {
+            // punctuation is judged on the normalised code point (U+1FEF GREEK VARIA -> '`' splits)
+            if (m[k] == cp ? (f & UNI_PUNCT) : (uni_flags(m[k]) & UNI_PUNCT)) {
+                wordpiece(t, w, o);
+                word_add(w, m[k]);
+                wordpiece(t, w, o);
+            } else {
+                word_add(w, m[k]);
+            }
+        }
+        if (f & UNI_CJK) wordpiece(t, w, o);
+    }
+    wordpiece(t, w, o);
+}
+
+// Special tokens are split out of the raw text before normalisation (Hugging Face added tokens with
+// normalized=false): "[MASK]" anywhere, even inside a word, is one token; "[mask]" is not special.
+static void encode_into(const Tokenizer *t, const char *text, size_t len, Out *o) {
+    const uint8_t *s = (const uint8_t *)text;
+    Word w;
+    w.bytes = w.chars = 0;
+    size_t from = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '[') continue;
+        for (int k = 0; k < N_SPECIAL; k++) {
+            size_t sl = strlen(SPECIAL_NAMES[k]);
+            if (t->special[k] < 0 || i + sl > len || memcmp(s + i, SPECIAL_NAMES[k], sl)) continue;
+            encode_plain(t, s + from, i - from, o, &w);
+            out_push(o, t->special[k]);
+            from = i + sl;
+            i = from - 1;
+            break;
+        }
+    }
+    encode_plain(t, s + from, len - from, o, &w);
+}
+
+int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t *ids, int max) {
+    Out o = {ids, max, 0};
+    encode_into(t, text, len, &o);
+    return o.n;
+}
+
+// ----------------------------------------------------------------------------
+// model inputs
+
+// Hugging Face truncate_encodings, strategy LongestFirst, with n1, n2 the content lengths and m the budget
+// (max_length minus the specials): nothing to do if both fit; else let s <= l be the shorter and longer: if
+// s <= m - s, keep s and cut the longer to m - s; else the shorter keeps floor(m/2) and the longer ceil(m/2)
+// (so on a tie the second sequence gets the extra token).
+void tok_truncate_pair(int n1, int n2, int m, int *k1, int *k2) {
+    if (m < 0) m = 0;
+    *k1 = n1;
+    *k2 = n2;
+    if (n1 + n2 <= m) return;
+    int swap = n1 > n2, s = swap ? n2 : n1, l;
+    if (s > m) l = s;
+    else l = s > m - s ? s : m - s;
+    if (s + l > m) { s = m / 2; l = s + m % 2; }
+    int a = swap ? l : s, b = swap ? s : l;
+    if (a < *k1) *k1 = a;
+    if (b < *k2) *k2 = b;
+}
+
+static int grow_encode(const Tokenizer *t, const char *text, size_t len, int32_t **buf, int *cap) {
+    int n = tok_encode(t, text, len, *buf, *cap);
+    if (n > *cap) {
+        *cap = n;
+        *buf = xrealloc(*buf, sizeof(int32_t) * (size_t)n);
+        tok_encode(t, text, len, *buf, *cap);
+    }
+    return n;
+}
+
+int tok_encode_pair(const Tokenizer *t, const char *a, size_t alen, const char *b, size_t blen, int max_len,
+                    int32_t *ids, int32_t *types, int max) {
+    int cls = t->special[SPECIAL_CLS], sep = t->special[SPECIAL_SEP], nspecial = b ? 3 : 2;
+    if (cls < 0 || sep < 0) fatal("the vocab has no [CLS] or [SEP] token: cannot build BERT model inputs");
+    BIGS_ASSERT(max_len <= 0 || max_len >= nspecial);
+    int cap1 = (int)(alen < 256 ? alen + 8 : 256), cap2 = (int)(blen < 256 ? blen + 8 : 256);
+    int32_t *x1 = xmalloc(sizeof(int32_t) * cap1), *x2 = xmalloc(sizeof(int32_t) * cap2);
+    int n1 = grow_encode(t, a, alen, &x1, &cap1), n2 = b ? grow_encode(t, b, blen, &x2, &cap2) : 0;
+    if (max_len > 0) {
+        if (b) tok_truncate_pair(n1, n2, max_len - 3, &n1, &n2);
+        else if (n1 > max_len - 2) n1 = max_len - 2;
+    }
+    Out o = {ids, max, 0};
+    out_push(&o, cls);
+    for (int i = 0; i < n1; i++) out_push(&o, x1[i]);
+    out_push(&o, sep);
+    int first_len = o.n;
+    if (b) {
+        for (int i = 0; i < n2; i++) out_push(&o, x2[i]);
+        out_push(&o, sep);
+    }
+    if (types)
+        for (int i = 0; i < o.n && i < max; i++) types[i] = i >= first_len;
+    free(x1);
+    free(x2);
+    return o.n;
+}

@@ -1,0 +1,39 @@
+// tokenizer.h: the BERT WordPiece tokenizer, token for token equal to Hugging Face `tokenizers`
+// (BertNormalizer + BertPreTokenizer + WordPiece, special tokens registered as added tokens).
+//
+// Pipeline for one text (see tokenizer.c for the details and the parity notes):
+//   split out the special tokens [PAD] [UNK] [CLS] [SEP] [MASK] literally present in the raw text,
+//   clean (drop controls, whitespace -> ' '), space out CJK ideographs, uncased: NFD + drop Mn + lowercase,
+//   split on whitespace and punctuation, WordPiece each word (greedy longest match, "##" continuations,
+//   > 100 code points or an unmatched rest -> [UNK]).
+// Invalid UTF-8: every byte that does not start a valid, shortest-form UTF-8 sequence is read as U+FFFD,
+// which the cleaner drops, so the result equals Hugging Face's on the text decoded with errors="replace".
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Tokenizer Tokenizer;
+
+// Loads vocab.txt (one token per line, id = line number from 0, trailing whitespace trimmed). Fatal error
+// naming the file (and line) on a missing file, an empty vocab, an empty or duplicate token, or no [UNK].
+Tokenizer *tok_load(const char *vocab_path, int lowercase);
+void tok_free(Tokenizer *tok);
+
+int tok_vocab_size(const Tokenizer *tok);
+int tok_id(const Tokenizer *tok, const char *token);  // -1 when the token is not in the vocab
+const char *tok_token(const Tokenizer *tok, int id);  // NULL when id is out of range
+
+// Token ids of text[0..len) without [CLS]/[SEP]. Writes at most max ids and returns how many the text
+// has (possibly more than max: call again with a larger buffer). Never allocates per token.
+int tok_encode(const Tokenizer *tok, const char *text, size_t len, int32_t *ids, int max);
+
+// The BERT model input: "[CLS] a [SEP]" (b == NULL) or "[CLS] a [SEP] b [SEP]" with token types 0 up to
+// and including the first [SEP], 1 after. max_len > 0 truncates the contents as Hugging Face's
+// "longest_first" does (tok_truncate_pair); max_len <= 0: no truncation. types may be NULL.
+// Writes at most max entries and returns the full length. max_len must be 0 or >= the number of specials.
+int tok_encode_pair(const Tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen, int max_len,
+                    int32_t *ids, int32_t *types, int max);
+
+// Hugging Face's longest_first split of a budget m between two contents of n1 and n2 tokens: the kept
+// lengths in *k1, *k2 (see tokenizer.c).
+void tok_truncate_pair(int n1, int n2, int m, int *k1, int *k2);

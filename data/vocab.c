@@ -1,0 +1,105 @@
+// vocab.c: loading vocab.txt into a hash table. Lookups take (pointer, length) so WordPiece can probe
+// substrings of a word in place, without building "##"-prefixed copies.
+#include "data/vocab.h"
+
+#include <string.h>
+
+#include "core/common.h"
+
+// ----------------------------------------------------------------------------
+// hashing: FNV-1a; tokens are short, so a simple byte loop is as fast as anything fancier.
+
+static uint32_t hash_bytes(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+// Finds key in one table; returns its slot (id >= 0 there) or the empty slot where it would go.
+static uint32_t table_probe(const Vocab *v, const int32_t *ids, const uint32_t *hashes, const char *s,
+                            size_t len, uint32_t h, int skip) {
+    for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
+        int32_t id = ids[i];
+        if (id < 0) return i;
+        if (hashes[i] == h && v->length[id] == len + skip && !memcmp(v->pool + v->offset[id] + skip, s, len))
+            return i;
+    }
+}
+
+int vocab_find(const Vocab *v, const char *s, size_t len) {
+    return v->slot_id[table_probe(v, v->slot_id, v->slot_hash, s, len, hash_bytes(s, len), 0)];
+}
+
+int vocab_find_cont(const Vocab *v, const char *s, size_t len) {
+    return v->cont_id[table_probe(v, v->cont_id, v->cont_hash, s, len, hash_bytes(s, len), 2)];
+}
+
+// ----------------------------------------------------------------------------
+
+static void table_insert(Vocab *v, int32_t *ids, uint32_t *hashes, int id, int skip, const char *path,
+                         int line) {
+    const char *s = v->pool + v->offset[id] + skip;
+    size_t len = v->length[id] - skip;
+    uint32_t h = hash_bytes(s, len), i = table_probe(v, ids, hashes, s, len, h, skip);
+    if (ids[i] >= 0)
+        fatal("%s:%d: duplicate token '%s' (first at line %d); every line of a vocab must be unique", path, line,
+              v->pool + v->offset[id], ids[i] + 1);
+    ids[i] = id;
+    hashes[i] = h;
+    if ((int)len > v->max_bytes) v->max_bytes = (int)len;
+}
+
+void vocab_load(Vocab *v, const char *path) {
+    memset(v, 0, sizeof *v);
+    size_t len;
+    const char *err;
+    char *text = file_read_all(path, &len, &err);
+    if (!text) fatal("cannot read vocab %s: %s (give --vocab a vocab.txt, one token per line)", path, err);
+    int n = 0;
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    if (len && text[len - 1] != '\n') n++;  // a last line without newline
+    if (n == 0) fatal("vocab %s is empty: expected one token per line ([PAD], [UNK], ...)", path);
+    if (n >= (1 << 30)) fatal("vocab %s has %d lines: too many", path, n);
+    v->n = n;
+    v->pool = text;  // tokens are cut in place: '\n' and trailing whitespace become NULs
+    v->offset = xmalloc(sizeof(uint32_t) * n);
+    v->length = xmalloc(sizeof(uint16_t) * n);
+    uint32_t size = 16;
+    while (size < 2u * (uint32_t)n) size *= 2;
+    v->mask = size - 1;
+    v->slot_id = xmalloc(sizeof(int32_t) * size);
+    v->cont_id = xmalloc(sizeof(int32_t) * size);
+    v->slot_hash = xcalloc(size, sizeof(uint32_t));
+    v->cont_hash = xcalloc(size, sizeof(uint32_t));
+    memset(v->slot_id, 0xff, sizeof(int32_t) * size);
+    memset(v->cont_id, 0xff, sizeof(int32_t) * size);
+    size_t pos = 0;
+    for (int id = 0; id < n; id++) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n') end++;
+        size_t e = end;  // trailing whitespace (incl. the \r of CRLF files) is not part of the token
+        while (e > pos && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r' ||
+                           text[e - 1] == '\v' || text[e - 1] == '\f'))
+            e--;
+        text[e] = 0;
+        if (e == pos) fatal("%s:%d: empty token; a vocab has one non-empty token per line", path, id + 1);
+        if (e - pos > 65535) fatal("%s:%d: token longer than 65535 bytes", path, id + 1);
+        v->offset[id] = (uint32_t)pos;
+        v->length[id] = (uint16_t)(e - pos);
+        table_insert(v, v->slot_id, v->slot_hash, id, 0, path, id + 1);
+        if (e - pos > 2 && text[pos] == '#' && text[pos + 1] == '#')
+            table_insert(v, v->cont_id, v->cont_hash, id, 2, path, id + 1);
+        pos = end + 1;
+    }
+}
+
+void vocab_free(Vocab *v) {
+    free(v->pool);
+    free(v->offset);
+    free(v->length);
+    free(v->slot_id);
+    free(v->slot_hash);
+    free(v->cont_id);
+    free(v->cont_hash);
+    memset(v, 0, sizeof *v);
+}
