@@ -6,7 +6,7 @@
 #include "core/common.h"
 
 const Command g_commands[] = {
-    {"prepare", NULL, "tokenize text files into compressed training shards"},
+    {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},
     {"tokenize", cmd_tokenize, "print WordPiece token ids of stdin lines"},
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
     {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
