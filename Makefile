@@ -21,6 +21,7 @@ help:
 	@echo "make test-debug run the suite under the sanitizers"
 	@echo "make deps       install the Debian packages bigs needs (apt-get)"
 	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
+	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make clean      remove build outputs"
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h)
@@ -57,6 +58,9 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
 	else echo "all build dependencies are installed"; fi
+
+demo:
+	scripts/demo.sh
 
 clean:
 	rm -rf build build-debug

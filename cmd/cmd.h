@@ -14,3 +14,4 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);  // cmd_tokenize.c
 int cmd_prepare(int argc, char **argv);
+int cmd_predict(int argc, char **argv);

@@ -11,7 +11,7 @@ const Command g_commands[] = {
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
     {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
     {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},
-    {"predict", NULL, "fill masks or classify texts with a model"},
+    {"predict", cmd_predict, "fill masks or classify texts with a model"},
     {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
     {"info", cmd_info, "describe a model directory, config, checkpoint or shard directory"},
     {NULL, NULL, NULL},

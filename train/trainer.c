@@ -193,6 +193,19 @@ static void append_line(const char *path, const char *line) {
     if (fclose(f) != 0) fatal("%s: write failed: %s", path, strerror(errno));
 }
 
+// One metrics.jsonl line for an evaluation.
+static void log_eval(const char *path, long step, const MlmEval *e) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)step);
+    cJSON_AddNumberToObject(j, "eval_loss", e->loss);
+    cJSON_AddNumberToObject(j, "eval_perplexity", e->perplexity);
+    cJSON_AddNumberToObject(j, "eval_accuracy", e->accuracy);
+    char *line = cJSON_PrintUnformatted(j);
+    append_line(path, line);
+    free(line);
+    cJSON_Delete(j);
+}
+
 static void write_json_file(const char *path, const cJSON *j) {
     char *t = cJSON_Print(j);
     size_t n = strlen(t);
@@ -331,6 +344,7 @@ int pretrain_run(const PretrainArgs *a) {
         last_eval = first_eval;
         evals++;
         log_info("step 0: validation loss %.4f, perplexity %.1f, accuracy %.3f", first_eval.loss, first_eval.perplexity, first_eval.accuracy);
+        log_eval(path, 0, &first_eval);
     }
     while (step < total) {
         params_zero_grad(&m.pt);
@@ -391,15 +405,7 @@ int pretrain_run(const PretrainArgs *a) {
             evals++;
             if (tty && !g_quiet) fputc('\n', stderr);
             log_info("step %ld: validation loss %.4f, perplexity %.1f, accuracy %.3f", step, last_eval.loss, last_eval.perplexity, last_eval.accuracy);
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "step", (double)step);
-            cJSON_AddNumberToObject(j, "eval_loss", last_eval.loss);
-            cJSON_AddNumberToObject(j, "eval_perplexity", last_eval.perplexity);
-            cJSON_AddNumberToObject(j, "eval_accuracy", last_eval.accuracy);
-            char *line = cJSON_PrintUnformatted(j);
-            append_line(path, line);
-            free(line);
-            cJSON_Delete(j);
+            log_eval(path, step, &last_eval);
         }
         if (step == stop_after) g_stop_signal = SIGTERM;
         int stop = g_stop_signal != 0;

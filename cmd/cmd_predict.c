@@ -1,0 +1,201 @@
+// cmd_predict.c: `bigs predict`: fill masks with a masked-LM model, or classify texts with a
+// classification/regression model. One JSON object per input on stdout.
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd/cmd.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "core/model.h"
+#include "data/textio.h"
+#include "data/tokenizer.h"
+
+static const char *k_usage =
+    "Usage: bigs predict --model MODEL_DIR (--text TEXT [--text-pair TEXT] | --input FILE | --ids IDS)\n"
+    "                    [--top-k 5] [--cased] [--threads N]\n"
+    "\n"
+    "Masked-LM models fill every [MASK] of the text: {\"masks\": [[{\"token\", \"id\", \"score\"}, ...top-k], ...]},\n"
+    "scores being softmax probabilities over the vocabulary. Classifiers print {\"label\", \"scores\"}, regression\n"
+    "models {\"score\"}. SSM-routed models see inputs padded to max_position_embeddings (as the official\n"
+    "model) unless their config says \"padding\": \"longest\".\n"
+    "\n"
+    "  --model DIR       a model directory (config.json, model.safetensors, vocab.txt)\n"
+    "  --text TEXT       one input; --text-pair adds a second segment (pair tasks)\n"
+    "  --input FILE      one input per line (a TAB separates a pair); '-' reads stdin\n"
+    "  --ids IDS         token ids, space-separated, used as they are (no [CLS]/[SEP] added)\n"
+    "  --top-k K         fills per mask (default 5)\n"
+    "  --cased           the model's vocabulary is cased (default: uncased)\n"
+    "\n"
+    "Example: bigs predict --model runs/small --text \"the capital of france is [MASK].\"\n";
+
+typedef struct {
+    Model m;
+    Tokenizer *tok;
+    int top_k, mask_id;
+} Pred;
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+// Runs one input (ids of length n, types) through the model and prints its JSON line.
+static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n) {
+    const ModelConfig *c = &p->m.cfg;
+    if (n > c->max_position_embeddings) {
+        log_warn("input of %d tokens truncated to max_position_embeddings %d", n, c->max_position_embeddings);
+        n = c->max_position_embeddings;
+    }
+    int L = c->routing == ROUTE_SSM && c->padding == PAD_MAX_LENGTH ? c->max_position_embeddings : n;
+    int32_t *in = xcalloc((size_t)L, sizeof(int32_t)), *ty = xcalloc((size_t)L, sizeof(int32_t)), *mask = xcalloc((size_t)L, sizeof(int32_t));
+    int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)L);
+    int nmask = 0;
+    for (int i = 0; i < L; i++) {
+        in[i] = i < n ? ids[i] : c->pad_token_id;
+        ty[i] = i < n && types ? types[i] : 0;
+        mask[i] = i < n;
+        labels[i] = i < n && ids[i] == p->mask_id ? 0 : -100;
+        nmask += labels[i] == 0;
+    }
+    Tape tp;
+    tape_init(&tp, 0);
+    tp.no_grad = 1;
+    Batch b = {1, L, in, ty, mask};
+    if (p->m.head == HEAD_MLM) {
+        Tensor *logits = NULL;
+        if (nmask) model_mlm(&p->m, &tp, &b, labels, &logits, NULL);
+        printf("{\"masks\": [");
+        int V = c->vocab_size;
+        for (int k = 0; k < nmask; k++) {
+            const float *lg = logits->data + (long)k * V;
+            float mx = lg[0];
+            for (int v = 1; v < V; v++) mx = fmaxf(mx, lg[v]);
+            double z = 0;
+            for (int v = 0; v < V; v++) z += exp((double)lg[v] - mx);
+            int best[64], K = p->top_k;
+            for (int j = 0; j < K; j++) {  // top-k by repeated selection (K is small)
+                best[j] = -1;
+                for (int v = 0; v < V; v++) {
+                    int taken = 0;
+                    for (int q = 0; q < j; q++) taken |= best[q] == v;
+                    if (!taken && (best[j] < 0 || lg[v] > lg[best[j]])) best[j] = v;
+                }
+            }
+            printf("%s[", k ? ", " : "");
+            for (int j = 0; j < K; j++) {
+                const char *t = tok_token(p->tok, best[j]);
+                printf("%s{\"token\": ", j ? ", " : "");
+                json_string(stdout, t ? t : "?");
+                printf(", \"id\": %d, \"score\": %.6g}", best[j], exp((double)lg[best[j]] - mx) / z);
+            }
+            printf("]");
+        }
+        printf("]}\n");
+    } else if (p->m.head == HEAD_SEQCLS) {
+        Tensor *logits;
+        model_classify(&p->m, &tp, &b, NULL, NULL, &logits);
+        if (c->num_labels == 1) printf("{\"score\": %.6g}\n", logits->data[0]);
+        else {
+            int best = 0;
+            float mx = logits->data[0];
+            for (int j = 1; j < c->num_labels; j++)
+                if (logits->data[j] > mx) { mx = logits->data[j]; best = j; }
+            double z = 0;
+            for (int j = 0; j < c->num_labels; j++) z += exp((double)logits->data[j] - mx);
+            char name[CONFIG_LABEL_LEN + 16];
+            snprintf(name, sizeof name, "%s", c->id2label[best][0] ? c->id2label[best] : "");
+            if (!name[0]) snprintf(name, sizeof name, "LABEL_%d", best);
+            printf("{\"label\": ");
+            json_string(stdout, name);
+            printf(", \"scores\": {");
+            for (int j = 0; j < c->num_labels; j++) {
+                if (c->id2label[j][0]) snprintf(name, sizeof name, "%s", c->id2label[j]);
+                else snprintf(name, sizeof name, "LABEL_%d", j);
+                printf("%s", j ? ", " : "");
+                json_string(stdout, name);
+                printf(": %.6g", exp((double)logits->data[j] - mx) / z);
+            }
+            printf("}}\n");
+        }
+    }
+    fflush(stdout);
+    tape_free(&tp);
+    free(in); free(ty); free(mask); free(labels);
+}
+
+static void predict_text(Pred *p, const char *a, const char *b) {
+    int cap = p->m.cfg.max_position_embeddings + 8;
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)cap), *types = xmalloc(sizeof(int32_t) * (size_t)cap);
+    int n = tok_encode_pair(p->tok, a, strlen(a), b, b ? strlen(b) : 0, p->m.cfg.max_position_embeddings, ids, types, cap);
+    predict_one(p, ids, types, n < cap ? n : cap);
+    free(ids);
+    free(types);
+}
+
+int cmd_predict(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv, k_usage);
+    const char *model = args_str(&a, "--model", NULL), *text = args_str(&a, "--text", NULL), *pair = args_str(&a, "--text-pair", NULL);
+    const char *input = args_str(&a, "--input", NULL), *idstr = args_str(&a, "--ids", NULL);
+    long top_k = args_int(&a, "--top-k", 5);
+    int cased = args_flag(&a, "--cased");
+    args_common(&a);
+    args_done(&a);
+    if (!model) args_usage_error(&a, "--model is required");
+    if ((text != NULL) + (input != NULL) + (idstr != NULL) != 1) args_usage_error(&a, "give exactly one of --text, --input or --ids");
+    if (pair && !text) args_usage_error(&a, "--text-pair goes with --text");
+    if (top_k < 1 || top_k > 64) args_usage_error(&a, "--top-k must be 1..64, got %ld", top_k);
+    Pred p;
+    model_load_dir(&p.m, model, HEAD_AUTO, 0, 0);
+    if (p.m.head == HEAD_MC) fatal("%s is a multiple-choice model; use bigs eval with its task", model);
+    char vocab[4096];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
+    struct stat sb;
+    if (stat(vocab, &sb) != 0) fatal("%s: missing (a model directory needs its vocab.txt for predict)", vocab);
+    p.tok = tok_load(vocab, !cased);
+    if (tok_vocab_size(p.tok) != p.m.cfg.vocab_size)
+        fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(p.tok), p.m.cfg.vocab_size);
+    p.top_k = (int)(top_k < p.m.cfg.vocab_size ? top_k : p.m.cfg.vocab_size);
+    p.mask_id = tok_id(p.tok, "[MASK]");
+    if (p.m.head == HEAD_MLM && p.mask_id < 0) fatal("%s has no [MASK] token", vocab);
+    if (text) {
+        if (p.m.head == HEAD_MLM && !strstr(text, "[MASK]")) fatal("--text has no [MASK] to fill (write [MASK] where a word should be predicted)");
+        predict_text(&p, text, pair);
+    } else if (idstr) {
+        int32_t ids[65536];
+        int n = 0;
+        char *end;
+        for (const char *s = idstr; *s && n < 65536;) {
+            long v = strtol(s, &end, 10);
+            if (end == s) fatal("--ids: expected space-separated token ids, got \"%s\"", s);
+            if (v < 0 || v >= p.m.cfg.vocab_size) fatal("--ids: token id %ld is outside the vocabulary (0..%d)", v, p.m.cfg.vocab_size - 1);
+            ids[n++] = (int32_t)v;
+            s = end;
+            while (*s == ' ' || *s == ',') s++;
+        }
+        if (n == 0) fatal("--ids: no token ids given");
+        predict_one(&p, ids, NULL, n);
+    } else {
+        LineReader lr;
+        char err[1024];
+        if (line_reader_open(&lr, !strcmp(input, "-") ? "/dev/stdin" : input, err, sizeof err)) fatal("%s", err);
+        int rc;
+        while ((rc = line_reader_next(&lr, err, sizeof err)) == 1) {
+            char *tab = memchr(lr.buf, '\t', lr.len);
+            if (tab) *tab = 0;
+            predict_text(&p, lr.buf, tab ? tab + 1 : NULL);
+        }
+        if (rc < 0) fatal("%s", err);
+        line_reader_close(&lr);
+    }
+    tok_free(p.tok);
+    model_free(&p.m);
+    return 0;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# demo.sh (make demo): on a fresh Debian machine, installs what is missing, builds, fetches real text
+# and the bert-base-uncased vocabulary, prepares shards, pretrains a small BiGS for a few minutes,
+# evaluates it, draws the loss curve and fills a few masks.
+# Environment: BIGS_CACHE (default ~/.cache/bigs) for downloads, BIGS_DEMO_OUT (default demo-output)
+# for shards, the run and the plot. The demo's own run folder is replaced on each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cache=${BIGS_CACHE:-$HOME/.cache/bigs}
+out=${BIGS_DEMO_OUT:-demo-output}
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "1/6 Debian packages"
+pkgs="build-essential libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev gnuplot-nox"
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# node and npm may come from elsewhere than Debian (a node install of its own): only the commands matter
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
+if [ -n "$missing" ]; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "installing:$missing" >&2
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null ||
+        { echo "demo: apt-get could not install:$missing" >&2; exit 1; }
+else
+    echo "all installed" >&2
+fi
+
+say "2/6 build"
+make -s -j"$(nproc)" all
+
+say "3/6 data: State of the Union addresses and the bert-base-uncased vocabulary (cached in $cache)"
+scripts/fetch_data.sh "$cache"
+
+say "4/6 bigs prepare"
+mkdir -p "$out"
+if [ ! -f "$out/shards/meta.json" ]; then
+    rm -rf "$out/shards"
+    build/bigs prepare --vocab "$cache/vocab.txt" --input "$cache/sotu" --output "$out/shards" --max-len 128 --val-fraction 0.05
+fi
+build/bigs info "$out/shards"
+
+say "5/6 bigs pretrain (a small BiGS, configs/demo.json: about 3 minutes on 2 cores)"
+rm -rf "$out/pretrain"
+build/bigs pretrain --config configs/demo.json --data "$out/shards" --output "$out/pretrain" >/dev/null
+
+say "6/6 results"
+num() { sed -n "s/.*\"$1\":[[:space:]]*\([0-9.e+-]*\).*/\1/p" "$out/pretrain/all_results.json" | head -1; }
+before=$(num initial_eval_loss)
+after=$(num eval_loss)
+echo "validation MLM loss: $before before training -> $after after $(num global_step) steps" >&2
+build/bigs eval --task mlm --data "$out/shards" --model "$out/pretrain" >&2
+png=$(scripts/plot_metrics.sh "$out/pretrain" "$out/loss.png")
+echo "loss curve: $png" >&2
+echo "fill-mask examples:" >&2
+for t in "the president of the united [MASK] ." "we must [MASK] the budget ." "the [MASK] of the union is strong ."; do
+    printf '  %-40s ' "$t" >&2
+    build/bigs predict --model "$out/pretrain" --text "$t" --top-k 3 | sed 's/"score": \([0-9.e-]*\)/\1/g' >&2
+done
+echo >&2
+echo "model: $out/pretrain (config.json, model.safetensors, vocab.txt); logs: $out/pretrain/metrics.jsonl" >&2
