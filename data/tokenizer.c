@@ -23,11 +23,11 @@ struct Tokenizer {
     int special[N_SPECIAL];  // ids, -1 when the vocab lacks the token
 };
 
-// Output sink: writes up to max ids, counts all of them. Once stop ids are out, the words after the
-// current one are not tokenised (see tok_truncate_pair for why truncation needs it).
+// Output sink: writes up to max ids, counts all of them. Once a word brings the count to stop or more,
+// nothing after it is tokenised (done): the reference's early exit under truncation (tok_truncate_pair).
 typedef struct {
     int32_t *ids;
-    int max, n, stop;
+    int max, n, stop, done;
 } Out;
 
 static inline void out_push(Out *o, int id) {
@@ -76,7 +76,7 @@ static inline int is_cont_byte(uint8_t c) { return (c & 0xC0) == 0x80; }
 // Greedy longest-match-first over the word's bytes, trying only code point boundaries. If some position
 // matches nothing, the whole word is one [UNK] (not just the rest), as the reference does.
 static void wordpiece(const Tokenizer *t, Word *w, Out *o) {
-    if (w->chars == 0 || o->n >= o->stop) { w->bytes = w->chars = 0; return; }
+    if (w->chars == 0 || o->done) { w->bytes = w->chars = 0; return; }
     const Vocab *v = &t->vocab;
     int unk = t->special[SPECIAL_UNK];
     if (w->chars > WORD_MAX_CHARS) { out_push(o, unk); goto done; }
@@ -102,6 +102,7 @@ static void wordpiece(const Tokenizer *t, Word *w, Out *o) {
     }
 done:
     w->bytes = w->chars = 0;
+    if (o->n >= o->stop) o->done = 1;  // checked after words only, not after special tokens
 }
 
 static inline void word_add(Word *w, uint32_t cp) {
@@ -181,7 +182,7 @@ static inline int cp_map(const Tokenizer *t, uint32_t cp, unsigned f, uint32_t m
 // Tokenises a stretch of text that holds no special token.
 static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o, Word *w) {
     size_t i = 0;
-    while (i < n && o->n < o->stop) {
+    while (i < n && !o->done) {
         uint32_t cp = s[i];
         if (cp < 0x80) {  // ASCII fast path: same decisions as the tables give
             i++;
@@ -233,30 +234,29 @@ static void encode_into(const Tokenizer *t, const char *text, size_t len, Out *o
     Word w;
     w.bytes = w.chars = 0;
     size_t from = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len && !o->done; i++) {
         if (s[i] != '[') continue;
         for (int k = 0; k < N_SPECIAL; k++) {
             size_t sl = strlen(SPECIAL_NAMES[k]);
             if (t->special[k] < 0 || i + sl > len || memcmp(s + i, SPECIAL_NAMES[k], sl)) continue;
             encode_plain(t, s + from, i - from, o, &w);
-            if (o->n < o->stop) out_push(o, t->special[k]);
+            if (!o->done) out_push(o, t->special[k]);
             from = i + sl;
             i = from - 1;
             break;
         }
     }
-    encode_plain(t, s + from, len - from, o, &w);
+    if (!o->done) encode_plain(t, s + from, len - from, o, &w);
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t *ids, int max) {
-    Out o = {ids, max, 0, INT32_MAX};
+    Out o = {ids, max, 0, INT32_MAX, 0};
     encode_into(t, text, len, &o);
     return o.n;
 }
 
-// The ids of the words of text up to and including the word whose pieces reach stop ids.
 static int encode_words_until(const Tokenizer *t, const char *text, size_t len, int32_t *ids, int max, int stop) {
-    Out o = {ids, max, 0, stop};
+    Out o = {ids, max, 0, stop, 0};
     encode_into(t, text, len, &o);
     return o.n;
 }
@@ -264,11 +264,13 @@ static int encode_words_until(const Tokenizer *t, const char *text, size_t len, 
 // ----------------------------------------------------------------------------
 // model inputs
 
-// Hugging Face "longest_first" as the reference (tokenizers 0.23) really computes it, checked on every
-// n1, n2 <= 20 and max_len 3..12 and on the golden pairs. n1, n2 are the lengths the reference sees: each
-// sequence tokenised only up to the word that reaches max_len tokens (tok_encode_pair does that). Then truncate_encodings with the budget m = max_len - 3: let s <= l be the shorter and
-// the longer (a tie counts as "first is shorter"); if s + l <= m keep both; if s > m both get halves; else
-// l is cut to max(s, m - s); if that still overflows, the shorter gets floor(m/2) and the longer ceil(m/2).
+// Hugging Face "longest_first" as the reference (tokenizers 0.23) computes it. n1, n2 are the lengths the
+// reference sees, which are not the full lengths: under truncation it tokenises a sequence's words (pre-tokens)
+// left to right and stops after the word that brings the count, special tokens included, to max_len or more
+// (PreTokenizedString::tokenize_with_limit; tok_encode_pair does the same). Then truncate_encodings with the
+// budget m = max_len - 3: let s <= l be the shorter and the longer (on a tie the first counts as shorter); if
+// s + l <= m keep both; if s > m both get halves; else l is cut to max(s, m - s); if that still overflows,
+// the shorter gets floor(m/2) and the longer ceil(m/2).
 void tok_truncate_pair(int n1, int n2, int max_len, int *k1, int *k2) {
     int m = max_len - 3;
     if (m < 0) m = 0;
@@ -301,15 +303,15 @@ int tok_encode_pair(const Tokenizer *t, const char *a, size_t alen, const char *
     BIGS_ASSERT(max_len <= 0 || max_len >= nspecial);
     int cap1 = (int)(alen < 256 ? alen + 8 : 256), cap2 = (int)(blen < 256 ? blen + 8 : 256);
     int32_t *x1 = xmalloc(sizeof(int32_t) * cap1), *x2 = xmalloc(sizeof(int32_t) * cap2);
-    // With truncation the reference stops tokenising each sequence after the word that reaches max_len
-    // tokens: that (word-aligned) count, not the full length, is what longest_first then compares.
+    // With truncation the reference stops tokenising a sequence after the word that brings it to max_len
+    // tokens or more: that count, not the full length, is what longest_first then compares.
     int stop = max_len > 0 ? max_len : INT32_MAX;
     int n1 = grow_encode(t, a, alen, &x1, &cap1, stop), n2 = b ? grow_encode(t, b, blen, &x2, &cap2, stop) : 0;
     if (max_len > 0) {
         if (b) tok_truncate_pair(n1, n2, max_len, &n1, &n2);
         else if (n1 > max_len - 2) n1 = max_len - 2;
     }
-    Out o = {ids, max, 0, INT32_MAX};
+    Out o = {ids, max, 0, INT32_MAX, 0};
     out_push(&o, cls);
     for (int i = 0; i < n1; i++) out_push(&o, x1[i]);
     out_push(&o, sep);

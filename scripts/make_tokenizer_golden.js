@@ -220,10 +220,15 @@ async function main() {
 
     // pairs: neighbouring SOTU sentences and hard cases at several max lengths (longest_first truncation)
     const pairs = [];
-    const texts = sotu.slice(0, 400).concat(HARD).map(s => s.replace(/\t/g, ' '));
-    const lens = [3, 4, 5, 8, 9, 16, 17, 32, 64, 128, 512];
+    // (the reference stops tokenising a sequence after the word that reaches max_len: long multi-piece words
+    // and random lines make that visible)
+    const longWords = sotu.slice(400, 700).map(s => s.replace(/\b(\w{6,})/g, '$1ization$1'));
+    const texts = sotu.slice(0, 400).concat(HARD, hard.slice(HARD.length, HARD.length + 800), longWords)
+        .map(s => s.replace(/\t/g, ' '));
+    const lens = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 20, 25, 32, 33, 64, 128, 512];
     for (let i = 0; i + 1 < texts.length; i++)
-        pairs.push([lens[i % lens.length], texts[i], texts[(i * 7 + 1) % texts.length]]);
+        for (const j of [(i * 7 + 1) % texts.length, (i * 13 + 5) % texts.length])
+            pairs.push([lens[(i + j) % lens.length], texts[i], texts[j]]);
     for (const m of lens) for (const [a, b] of [['', 'x y z'], ['one two', ''], ['a b c d e f g h', 'h i j k l m n o'],
                                                 ['a b c d e f g h i', 'j k l m'], ['a b c', 'd e f g h i j k l m n o p']])
         pairs.push([m, a, b]);
