@@ -14,7 +14,8 @@ static const char *USAGE =
     "  --cased        keep case and accents (default: uncased: lowercase, strip accents)\n"
     "  --pair         full BERT input: [CLS] a [SEP] b [SEP] (a line without TAB: [CLS] a [SEP])\n"
     "  --types        with --pair: after the ids, a TAB and the token type ids (0 up to the first [SEP])\n"
-    "  --max-len N    truncate to N ids, specials included, Hugging Face longest_first (default 0: none)\n"
+    "  --max-len N    keep at most N ids (with --pair: specials included, Hugging Face longest_first\n"
+    "                 truncation of the pair); default 0: no truncation\n"
     "  --threads N, --quiet\n"
     "Example: printf 'Hello world!\\tHi [MASK].\\n' | bigs tokenize --vocab vocab.txt --pair --max-len 128\n";
 

@@ -23,10 +23,11 @@ struct Tokenizer {
     int special[N_SPECIAL];  // ids, -1 when the vocab lacks the token
 };
 
-// Output sink: writes up to max ids, counts all of them.
+// Output sink: writes up to max ids, counts all of them. Once a word brings the count to stop or more,
+// nothing after it is tokenised (done): the reference's early exit under truncation (tok_truncate_pair).
 typedef struct {
     int32_t *ids;
-    int max, n;
+    int max, n, stop, done;
 } Out;
 
 static inline void out_push(Out *o, int id) {
@@ -75,7 +76,7 @@ static inline int is_cont_byte(uint8_t c) { return (c & 0xC0) == 0x80; }
 // Greedy longest-match-first over the word's bytes, trying only code point boundaries. If some position
 // matches nothing, the whole word is one [UNK] (not just the rest), as the reference does.
 static void wordpiece(const Tokenizer *t, Word *w, Out *o) {
-    if (w->chars == 0) return;
+    if (w->chars == 0 || o->done) { w->bytes = w->chars = 0; return; }
     const Vocab *v = &t->vocab;
     int unk = t->special[SPECIAL_UNK];
     if (w->chars > WORD_MAX_CHARS) { out_push(o, unk); goto done; }
@@ -101,6 +102,7 @@ static void wordpiece(const Tokenizer *t, Word *w, Out *o) {
     }
 done:
     w->bytes = w->chars = 0;
+    if (o->n >= o->stop) o->done = 1;  // checked after words only, not after special tokens
 }
 
 static inline void word_add(Word *w, uint32_t cp) {
@@ -169,10 +171,18 @@ static int uncased_map(uint32_t cp, uint32_t out[8]) {
     BIGS_ASSERT(0 && "UNI_MAP code point missing from uni_map_keys");
 }
 
+// What the normaliser makes of one code point that is neither dropped nor whitespace: the code points
+// in m (uncased: NFD, drop Mn, lowercase; cased: itself). Returns their number.
+static inline int cp_map(const Tokenizer *t, uint32_t cp, unsigned f, uint32_t m[8]) {
+    if (t->lowercase && (f & UNI_MAP)) return uncased_map(cp, m);
+    m[0] = cp;
+    return 1;
+}
+
 // Tokenises a stretch of text that holds no special token.
 static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o, Word *w) {
     size_t i = 0;
-    while (i < n) {
+    while (i < n && !o->done) {
         uint32_t cp = s[i];
         if (cp < 0x80) {  // ASCII fast path: same decisions as the tables give
             i++;
@@ -187,9 +197,7 @@ static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o,
         if (f & UNI_DROP) continue;  // controls, U+0000, U+FFFD: gone without splitting the word
         if (f & UNI_SPACE) { wordpiece(t, w, o); continue; }
         uint32_t m[8];
-        int nm = 1;
-        m[0] = cp;
-        if (t->lowercase && (f & UNI_MAP)) nm = uncased_map(cp, m);
+        int nm = cp_map(t, cp, f, m);
         if (f & UNI_CJK) wordpiece(t, w, o);  // an ideograph is a word of its own
         for (int k = 0; k < nm; k++) {
             // punctuation is judged on the normalised code point (U+1FEF GREEK VARIA -> '`' splits)
@@ -206,6 +214,19 @@ static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o,
     wordpiece(t, w, o);
 }
 
+int tok_normalize_cp(const Tokenizer *t, uint32_t cp, uint32_t out[10]) {
+    unsigned f = uni_flags(cp);
+    if (f & UNI_DROP) return 0;
+    if (f & UNI_SPACE) { out[0] = ' '; return 1; }
+    if (!(f & UNI_CJK)) return cp_map(t, cp, f, out);
+    out[0] = ' ';
+    int n = cp_map(t, cp, f, out + 1);
+    out[n + 1] = ' ';
+    return n + 2;
+}
+
+int tok_is_punct(uint32_t cp) { return (uni_flags(cp) & UNI_PUNCT) != 0; }
+
 // Special tokens are split out of the raw text before normalisation (Hugging Face added tokens with
 // normalized=false): "[MASK]" anywhere, even inside a word, is one token; "[mask]" is not special.
 static void encode_into(const Tokenizer *t, const char *text, size_t len, Out *o) {
@@ -213,23 +234,29 @@ static void encode_into(const Tokenizer *t, const char *text, size_t len, Out *o
     Word w;
     w.bytes = w.chars = 0;
     size_t from = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len && !o->done; i++) {
         if (s[i] != '[') continue;
         for (int k = 0; k < N_SPECIAL; k++) {
             size_t sl = strlen(SPECIAL_NAMES[k]);
             if (t->special[k] < 0 || i + sl > len || memcmp(s + i, SPECIAL_NAMES[k], sl)) continue;
             encode_plain(t, s + from, i - from, o, &w);
-            out_push(o, t->special[k]);
+            if (!o->done) out_push(o, t->special[k]);
             from = i + sl;
             i = from - 1;
             break;
         }
     }
-    encode_plain(t, s + from, len - from, o, &w);
+    if (!o->done) encode_plain(t, s + from, len - from, o, &w);
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t *ids, int max) {
-    Out o = {ids, max, 0};
+    Out o = {ids, max, 0, INT32_MAX, 0};
+    encode_into(t, text, len, &o);
+    return o.n;
+}
+
+static int encode_words_until(const Tokenizer *t, const char *text, size_t len, int32_t *ids, int max, int stop) {
+    Out o = {ids, max, 0, stop, 0};
     encode_into(t, text, len, &o);
     return o.n;
 }
@@ -237,11 +264,15 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t *ids, i
 // ----------------------------------------------------------------------------
 // model inputs
 
-// Hugging Face truncate_encodings, strategy LongestFirst, with n1, n2 the content lengths and m the budget
-// (max_length minus the specials): nothing to do if both fit; else let s <= l be the shorter and longer: if
-// s <= m - s, keep s and cut the longer to m - s; else the shorter keeps floor(m/2) and the longer ceil(m/2)
-// (so on a tie the second sequence gets the extra token).
-void tok_truncate_pair(int n1, int n2, int m, int *k1, int *k2) {
+// Hugging Face "longest_first" as the reference (tokenizers 0.23) computes it. n1, n2 are the lengths the
+// reference sees, which are not the full lengths: under truncation it tokenises a sequence's words (pre-tokens)
+// left to right and stops after the word that brings the count, special tokens included, to max_len or more
+// (PreTokenizedString::tokenize_with_limit; tok_encode_pair does the same). Then truncate_encodings with the
+// budget m = max_len - 3: let s <= l be the shorter and the longer (on a tie the first counts as shorter); if
+// s + l <= m keep both; if s > m both get halves; else l is cut to max(s, m - s); if that still overflows,
+// the shorter gets floor(m/2) and the longer ceil(m/2).
+void tok_truncate_pair(int n1, int n2, int max_len, int *k1, int *k2) {
+    int m = max_len - 3;
     if (m < 0) m = 0;
     *k1 = n1;
     *k2 = n2;
@@ -255,12 +286,12 @@ void tok_truncate_pair(int n1, int n2, int m, int *k1, int *k2) {
     if (b < *k2) *k2 = b;
 }
 
-static int grow_encode(const Tokenizer *t, const char *text, size_t len, int32_t **buf, int *cap) {
-    int n = tok_encode(t, text, len, *buf, *cap);
+static int grow_encode(const Tokenizer *t, const char *text, size_t len, int32_t **buf, int *cap, int stop) {
+    int n = encode_words_until(t, text, len, *buf, *cap, stop);
     if (n > *cap) {
         *cap = n;
         *buf = xrealloc(*buf, sizeof(int32_t) * (size_t)n);
-        tok_encode(t, text, len, *buf, *cap);
+        encode_words_until(t, text, len, *buf, *cap, stop);
     }
     return n;
 }
@@ -272,12 +303,15 @@ int tok_encode_pair(const Tokenizer *t, const char *a, size_t alen, const char *
     BIGS_ASSERT(max_len <= 0 || max_len >= nspecial);
     int cap1 = (int)(alen < 256 ? alen + 8 : 256), cap2 = (int)(blen < 256 ? blen + 8 : 256);
     int32_t *x1 = xmalloc(sizeof(int32_t) * cap1), *x2 = xmalloc(sizeof(int32_t) * cap2);
-    int n1 = grow_encode(t, a, alen, &x1, &cap1), n2 = b ? grow_encode(t, b, blen, &x2, &cap2) : 0;
+    // With truncation the reference stops tokenising a sequence after the word that brings it to max_len
+    // tokens or more: that count, not the full length, is what longest_first then compares.
+    int stop = max_len > 0 ? max_len : INT32_MAX;
+    int n1 = grow_encode(t, a, alen, &x1, &cap1, stop), n2 = b ? grow_encode(t, b, blen, &x2, &cap2, stop) : 0;
     if (max_len > 0) {
-        if (b) tok_truncate_pair(n1, n2, max_len - 3, &n1, &n2);
+        if (b) tok_truncate_pair(n1, n2, max_len, &n1, &n2);
         else if (n1 > max_len - 2) n1 = max_len - 2;
     }
-    Out o = {ids, max, 0};
+    Out o = {ids, max, 0, INT32_MAX, 0};
     out_push(&o, cls);
     for (int i = 0; i < n1; i++) out_push(&o, x1[i]);
     out_push(&o, sep);

@@ -34,6 +34,12 @@ int tok_encode(const Tokenizer *tok, const char *text, size_t len, int32_t *ids,
 int tok_encode_pair(const Tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen, int max_len,
                     int32_t *ids, int32_t *types, int max);
 
-// Hugging Face's longest_first split of a budget m between two contents of n1 and n2 tokens: the kept
-// lengths in *k1, *k2 (see tokenizer.c).
-void tok_truncate_pair(int n1, int n2, int m, int *k1, int *k2);
+// For tests and debugging: what the normaliser (clean, CJK spacing, uncased mapping) makes of one code
+// point, as Hugging Face's normalize_str would on that character alone; and whether the pre-tokeniser
+// splits it off as punctuation.
+int tok_normalize_cp(const Tokenizer *tok, uint32_t cp, uint32_t out[10]);
+int tok_is_punct(uint32_t cp);
+
+// Hugging Face's longest_first truncation of a pair of contents of n1 and n2 tokens to max_len tokens in
+// all, [CLS] and two [SEP] included: the kept lengths in *k1, *k2 (see tokenizer.c).
+void tok_truncate_pair(int n1, int n2, int max_len, int *k1, int *k2);
