@@ -134,7 +134,7 @@ TEST(model_matches_pytorch_reference_end_to_end) {
     int n = 0, seen[2][2][3] = {{{0}}};
     struct dirent *e;
     while ((e = readdir(d)))
-        if (!strncmp(e->d_name, "model_", 6) && strstr(e->d_name, ".safetensors") && n < 64)
+        if ((!strncmp(e->d_name, "model_", 6) || !strncmp(e->d_name, "e2e_", 4)) && strstr(e->d_name, ".safetensors") && n < 64)
             snprintf(names[n++], 600, "%s/%s", dir, e->d_name);
     closedir(d);
     for (int i = 0; i < n; i++) {

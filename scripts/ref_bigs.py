@@ -1,0 +1,231 @@
+"""ref_bigs.py: a PyTorch reference of the bigs model family, written from the model description
+(BiGS paper and the authors' code), for golden values. Float64 throughout; dropout off.
+
+Variants: block "gated" | "stack" x routing "ssm" | "attention". Heads: "mlm" (logits at labelled
+positions only), "seqcls" (classification, or regression when num_labels == 1), "mc" (multiple choice).
+Module names reproduce the Hugging Face parameter names bigs uses (state_dict keys).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def act(x, name):
+    # "gelu" is the exact erf form; "gelu_tanh" the tanh approximation (jax.nn.gelu's default)
+    return F.gelu(x, approximate="tanh" if name == "gelu_tanh" else "none")
+
+
+class Kernel(nn.Module):
+    """Diagonal ZOH SSM kernel with B = 1, one kernel shared by all channels."""
+
+    def __init__(self, N):
+        super().__init__()
+        self.C = nn.Parameter(torch.zeros(N, 2))
+        self.log_step = nn.Parameter(torch.zeros(1))
+        self.A_re = nn.Parameter(torch.zeros(N))
+        self.A_im = nn.Parameter(torch.zeros(N))
+
+    def forward(self, L):
+        A = torch.clamp(self.A_re, max=-1e-4) + 1j * self.A_im            # (N)
+        dt = torch.exp(self.log_step)                                       # (1)
+        C = self.C[:, 0] + 1j * self.C[:, 1]                                # (N)
+        l = torch.arange(L, dtype=torch.float64)
+        powers = torch.exp(l[None, :] * (dt * A)[:, None])                  # (N, L): exp(l dt A) directly
+        return ((C * (torch.exp(dt * A) - 1) / A)[:, None] * powers).sum(0).real  # (L)
+
+
+class SSM(nn.Module):
+    def __init__(self, N):
+        super().__init__()
+        self.D = nn.Parameter(torch.zeros(1))
+        self.kernel = Kernel(N)
+
+    def forward(self, u):  # u (B, L, H): y[t] = sum_{s<=t} K[t-s] u[s] + D u[t], per channel
+        B, L, H = u.shape
+        K = self.kernel(L)
+        t = torch.arange(L)
+        lag = t[:, None] - t[None, :]
+        T = torch.where(lag >= 0, K[lag.clamp(min=0)], torch.zeros((), dtype=K.dtype))  # (L, L) Toeplitz
+        return torch.einsum("ts,bsh->bth", T, u) + self.D * u
+
+
+class MHA(nn.Module):
+    """Bidirectional multi-head attention (projections only, no output dense); pad keys masked."""
+
+    def __init__(self, H, NH):
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, H)
+        self.NH = NH
+
+    def forward(self, x, mask):
+        B, L, H = x.shape
+        dh = H // self.NH
+        split = lambda t: t.view(B, L, self.NH, dh).transpose(1, 2)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        s = q @ k.transpose(-1, -2) / math.sqrt(dh)
+        if mask is not None:
+            s = s.masked_fill(mask[:, None, None, :] == 0, float("-inf"))
+        return (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, L, H)
+
+
+class Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        H, I, N, eps = c["hidden_size"], c["intermediate_size"], c["num_ssm"], c["layer_norm_eps"]
+        if c["block"] == "gated":
+            self.LayerNorm = nn.LayerNorm(H, eps=eps)
+            self.dv = nn.Linear(H, I)
+            if c["routing"] == "ssm":
+                self.du_forward, self.du_backward = nn.Linear(H, H), nn.Linear(H, H)
+                self.fs4, self.bs4 = SSM(N), SSM(N)
+                self.duc_forward, self.duc_backward = nn.Linear(H, H), nn.Linear(H, H)
+            else:
+                self.du = nn.Linear(H, H)
+                self.attention = MHA(H, c["num_attention_heads"])
+                self.duc = nn.Linear(H, H)
+            self.dol = nn.Linear(H, I)
+            setattr(self, "do", nn.Linear(I, H))
+        else:
+            if c["routing"] == "ssm":
+                self.ssm = nn.Module()
+                self.ssm.fs4, self.ssm.bs4 = SSM(N), SSM(N)
+                self.ssm.output = nn.Module()
+                self.ssm.output.dense = nn.Linear(2 * H, H)
+                self.ssm.output.LayerNorm = nn.LayerNorm(H, eps=eps)
+            else:
+                self.attention = nn.Module()
+                self.attention.self = MHA(H, c["num_attention_heads"])
+                self.attention.output = nn.Module()
+                self.attention.output.dense = nn.Linear(H, H)
+                self.attention.output.LayerNorm = nn.LayerNorm(H, eps=eps)
+            self.intermediate = nn.Module()
+            self.intermediate.dense = nn.Linear(H, I)
+            self.output = nn.Module()
+            self.output.dense = nn.Linear(I, H)
+            self.output.LayerNorm = nn.LayerNorm(H, eps=eps)
+
+    def gated(self, x, mask):
+        c = self.c
+        a = c["block_act"]
+        V = act(self.dv(x), a)
+        if c["routing"] == "ssm":
+            Uf = act(self.du_forward(x), a)
+            Ub = act(self.du_backward(torch.flip(x, [1])), a)
+            Cf = self.duc_forward(self.fs4(Uf))
+            Cb = torch.flip(self.duc_backward(self.bs4(Ub)), [1])
+            G = Cf * Cb
+        else:
+            G = self.duc(self.attention(act(self.du(x), a), mask))
+        Z = act(self.dol(G), a)
+        return getattr(self, "do")(Z * V)
+
+    def route(self, x, mask):
+        if self.c["routing"] == "ssm":
+            Yf = self.ssm.fs4(x)
+            Yb = torch.flip(self.ssm.bs4(torch.flip(x, [1])), [1])
+            return self.ssm.output.dense(torch.cat([Yf, Yb], -1))
+        return self.attention.output.dense(self.attention.self(x, mask))
+
+    def route_norm(self):
+        return self.ssm.output.LayerNorm if self.c["routing"] == "ssm" else self.attention.output.LayerNorm
+
+    def ffn(self, x):
+        return self.output.dense(act(self.intermediate.dense(x), self.c["hidden_act"]))
+
+    def forward(self, X, mask):
+        c = self.c
+        if c["block"] == "gated":
+            if c["pre_norm"]:
+                return X + self.gated(self.LayerNorm(X), mask)
+            return self.LayerNorm(X + self.gated(X, mask))
+        if c["pre_norm"]:
+            X1 = X + self.route(self.route_norm()(X), mask)
+            return X1 + self.ffn(self.output.LayerNorm(X1))
+        X1 = self.route_norm()(X + self.route(X, mask))
+        return self.output.LayerNorm(X1 + self.ffn(X1))
+
+
+class Encoder(nn.Module):
+    def __init__(self, c, pooler):
+        super().__init__()
+        H = c["hidden_size"]
+        self.c = c
+        self.embeddings = nn.Module()
+        self.embeddings.word_embeddings = nn.Embedding(c["vocab_size"], H)
+        self.embeddings.position_embeddings = nn.Embedding(c["max_position_embeddings"], H)
+        self.embeddings.token_type_embeddings = nn.Embedding(c["type_vocab_size"], H)
+        self.embeddings.LayerNorm = nn.LayerNorm(H, eps=c["layer_norm_eps"])
+        self.encoder = nn.Module()
+        self.encoder.layer = nn.ModuleList([Layer(c) for _ in range(c["num_hidden_layers"])])
+        if pooler:
+            self.pooler = nn.Module()
+            self.pooler.dense = nn.Linear(H, H)
+
+    def forward(self, ids, types, mask):
+        B, L = ids.shape
+        e = self.embeddings
+        pos = torch.arange(L)[None, :].expand(B, L)
+        X = e.LayerNorm(e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings(types))
+        # SSM routing does not mask pads inside the encoder (the official model); attention masks pad keys
+        amask = mask if self.c["routing"] == "attention" else None
+        for layer in self.encoder.layer:
+            X = layer(X, amask)
+        return X
+
+    def pool(self, X, mask):
+        p = self.c["pooler_type"]
+        if p == "cls":
+            P = X[:, 0]
+        elif p == "mean":
+            P = X.mean(1)
+        else:
+            m = mask[..., None].to(X.dtype)
+            P = (X * m).sum(1) / m.sum(1)
+        return torch.tanh(self.pooler.dense(P))
+
+
+class Model(nn.Module):
+    def __init__(self, c, head):
+        super().__init__()
+        self.c, self.head = c, head
+        prefix = "bert" if c["block"] == "stack" and c["routing"] == "attention" else "bigs"
+        self.prefix = prefix
+        setattr(self, prefix, Encoder(c, pooler=head != "mlm"))
+        H = c["hidden_size"]
+        if head == "mlm":
+            self.cls = nn.Module()
+            self.cls.predictions = nn.Module()
+            self.cls.predictions.transform = nn.Module()
+            self.cls.predictions.transform.dense = nn.Linear(H, H)
+            self.cls.predictions.transform.LayerNorm = nn.LayerNorm(H, eps=c["layer_norm_eps"])
+            self.cls.predictions.bias = nn.Parameter(torch.zeros(c["vocab_size"]))
+        else:
+            self.classifier = nn.Linear(H, 1 if head == "mc" else c["num_labels"])
+
+    def enc(self):
+        return getattr(self, self.prefix)
+
+    def forward(self, ids, types, mask, labels):
+        """Returns (logits, loss). mlm: logits (M, V) at labelled positions in row-major order."""
+        if self.head == "mlm":
+            X = self.enc()(ids, types, mask)
+            sel = labels.reshape(-1) != -100
+            h = X.reshape(-1, X.shape[-1])[sel]
+            t = self.cls.predictions.transform
+            h = t.LayerNorm(act(t.dense(h), self.c["hidden_act"]))
+            logits = h @ self.enc().embeddings.word_embeddings.weight.T + self.cls.predictions.bias
+            return logits, F.cross_entropy(logits, labels.reshape(-1)[sel])
+        if self.head == "seqcls":
+            X = self.enc()(ids, types, mask)
+            logits = self.classifier(self.enc().pool(X, mask))
+            if self.c["num_labels"] == 1:
+                return logits, F.mse_loss(logits.squeeze(-1), labels)
+            return logits, F.cross_entropy(logits, labels)
+        B, C, L = ids.shape
+        flat = lambda t: t.reshape(B * C, L)
+        X = self.enc()(flat(ids), flat(types), flat(mask))
+        logits = self.classifier(self.enc().pool(X, flat(mask))).view(B, C)
+        return logits, F.cross_entropy(logits, labels)
