@@ -38,6 +38,13 @@ int cmd_eval(int argc, char **argv) {
     uint64_t vhash;
     data_meta_load(data, &ms, &vhash);
     if (ms.vocab_size != m.cfg.vocab_size) fatal("%s was prepared with a vocabulary of %d tokens but %s has vocab_size %d", data, ms.vocab_size, model, m.cfg.vocab_size);
+    char vpath[4096];
+    snprintf(vpath, sizeof vpath, "%s/vocab.txt", model);
+    size_t vlen;
+    const char *verr;
+    char *vtext = file_read_all(vpath, &vlen, &verr);
+    if (vtext && vocab_hash_bytes(vtext, vlen) != vhash) fatal("%s was prepared with another vocabulary than %s", data, vpath);
+    free(vtext);
     Loader ld;
     char err[1024];
     if (loader_open(&ld, data, split, 0, 0, 1, 0, err, sizeof err)) fatal("%s", err);

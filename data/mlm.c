@@ -42,3 +42,41 @@ int mlm_mask_sequence(const MaskSpec *s, const int32_t *seq, int len, int L, uin
     }
     return (int)want;
 }
+
+// ----------------------------------------------------------------------------
+// batches
+
+void mlm_batch_alloc(MlmBatch *b, int B, int L) {
+    b->B = B;
+    b->L = L;
+    b->ids = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    b->mask = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    b->labels = xmalloc(sizeof(int32_t) * (size_t)B * L);
+}
+
+void mlm_batch_free(MlmBatch *b) {
+    free(b->ids);
+    free(b->mask);
+    free(b->labels);
+}
+
+void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key) {
+    char err[1024];
+    b->tokens = 0;
+    b->predicted = 0;
+    for (int i = 0; i < b->B; i++) {
+        const int32_t *seq;
+        uint32_t len = 0;
+        uint64_t uid = 0;
+        if (i < rows && loader_next(ld, &seq, &len, &uid, err, sizeof err)) fatal("%s", err);
+        if (i >= rows) {
+            for (long o = (long)i * b->L; o < (long)(i + 1) * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
+            continue;
+        }
+        long o = (long)i * b->L;
+        uint64_t k = static_key ? rng_mix(static_key, uid) : rng_mix(key, (uint64_t)i);
+        b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, k, b->ids + o, b->mask + o, b->labels + o);
+        b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
+    }
+}
+

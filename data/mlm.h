@@ -6,6 +6,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "data/loader.h"
+
 typedef struct {
     int cls_id, sep_id, pad_id, mask_id, vocab_size;
     double prob;      // mlm_probability
@@ -18,3 +20,19 @@ int mlm_max_pred_for(int max_predictions_per_seq, int L);
 // Returns the number of predicted positions.
 int mlm_mask_sequence(const MaskSpec *s, const int32_t *seq, int len, int L, uint64_t key, int32_t *ids,
                       int32_t *mask, int32_t *labels);
+
+// A fixed-shape batch of B masked sequences of length L (row-major (B,L) arrays).
+typedef struct {
+    int B, L;
+    int32_t *ids, *mask, *labels;
+    long tokens;    // non-pad tokens
+    int predicted;  // positions with a label
+} MlmBatch;
+
+void mlm_batch_alloc(MlmBatch *b, int B, int L);
+void mlm_batch_free(MlmBatch *b);
+// Fills b with the loader's next `rows` sequences; rows beyond are all padding without labels (the end
+// of an evaluation pass). Dynamic masking (static_key 0): sequence i is masked under rng_mix(key, i),
+// key being drawn per step by the caller. Static masking: under rng_mix(static_key, sequence id), the
+// same mask every epoch. Fatal on a corrupted shard (the message names shard and block).
+void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key);

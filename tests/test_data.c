@@ -215,3 +215,35 @@ TEST(mlm_masking_rules) {
     mlm_mask_sequence(&ms, seq, 60, L, 99, ids2, mask2, labels2);
     CHECK(!memcmp(ids, ids2, sizeof ids) && !memcmp(labels, labels2, sizeof labels));
 }
+
+TEST(mlm_batches_static_and_dynamic_masking) {
+    char dir[512], err[512];
+    snprintf(dir, sizeof dir, "%s/shards_e", test_tmpdir());
+    CHECK(write_dir(dir) == 0);
+    MaskSpec ms = {101, 102, 0, 103, 1000, 0.15, 20};
+    int B = NSEQ, L = 64;  // one batch = one epoch (no shuffle): batch k of each mode is the same sequences
+    MlmBatch a, b;
+    mlm_batch_alloc(&a, B, L);
+    mlm_batch_alloc(&b, B, L);
+    for (int mode = 0; mode < 2; mode++) {
+        Loader l;
+        CHECK(loader_open(&l, dir, "train", 1, 0, 1, 0, err, sizeof err) == 0);
+        uint64_t stat_key = mode ? 77 : 0;
+        mlm_batch_next(&a, &l, &ms, rng_key(1, 0), B, stat_key);   // epoch 0, step 0
+        mlm_batch_next(&b, &l, &ms, rng_key(1, 1), B, stat_key);   // epoch 1, step 1
+        int same = !memcmp(a.labels, b.labels, sizeof(int32_t) * B * L) && !memcmp(a.ids, b.ids, sizeof(int32_t) * B * L);
+        CHECKF(mode ? same : !same, "%s masking: the two epochs' masks are %s", mode ? "static" : "dynamic", same ? "equal" : "different");
+        CHECK(a.predicted > NSEQ && a.tokens > 0);
+        loader_close(&l);
+    }
+    // rows past `rows` are padding without labels
+    Loader l;
+    CHECK(loader_open(&l, dir, "train", 1, 0, 1, 0, err, sizeof err) == 0);
+    mlm_batch_next(&a, &l, &ms, 5, 3, 0);
+    int pad_ok = 1;
+    for (long i = 3L * L; i < (long)B * L; i++) pad_ok &= a.ids[i] == 0 && a.mask[i] == 0 && a.labels[i] == -100;
+    CHECK(pad_ok);
+    loader_close(&l);
+    mlm_batch_free(&a);
+    mlm_batch_free(&b);
+}

@@ -2,7 +2,10 @@
 // complete, and a run stopped and resumed ends with bitwise the same parameters.
 #include <cjson/cJSON.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "core/safetensors.h"
@@ -146,4 +149,67 @@ TEST(pretrain_bad_input_is_a_clear_error) {
     CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "vocabulary of 2000"));
     snprintf(cmd, sizeof cmd, "%s pretrain --data %s", test_bigs_bin(), data);
     CHECK(test_run(cmd, log, sizeof log) == 2 && strstr(log, "--output is required") && strstr(log, "Usage:"));
+}
+
+// Runs a command in the background; returns its pid.
+static pid_t spawn(const char *cmd) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+TEST(pretrain_signal_nan_init_and_vocab_checks) {
+    char data[512], cfg[512], out1[512], out2[512], out3[512], cmd[4096], log[8192], a[700], b[700];
+    snprintf(data, sizeof data, "%s/pt2_data", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/pt2_config.json", test_tmpdir());
+    snprintf(out1, sizeof out1, "%s/pt2_ref", test_tmpdir());
+    snprintf(out2, sizeof out2, "%s/pt2_sig", test_tmpdir());
+    snprintf(out3, sizeof out3, "%s/pt2_nan", test_tmpdir());
+    make_shards(data, 400, 32);
+    write_config(cfg);
+    const char *more = "--set train.max_steps=300 --set train.save_steps=1000 --set train.eval_steps=0 --set train.static_masking=true";
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet %s", test_bigs_bin(), cfg, data, out1, more);
+    CHECK(test_run(cmd, log, sizeof log) == 0);
+    // a real SIGTERM in the middle: a checkpoint at the current step, exit 143, and --resume ends bitwise equal
+    snprintf(cmd, sizeof cmd, "exec %s pretrain --config %s --data %s --output %s --threads 1 --quiet %s >/dev/null 2>&1", test_bigs_bin(), cfg, data, out2, more);
+    pid_t pid = spawn(cmd);
+    snprintf(a, sizeof a, "%s/metrics.jsonl", out2);
+    struct stat sb;
+    for (int i = 0; i < 500 && !(stat(a, &sb) == 0 && sb.st_size > 300); i++) usleep(10000);  // a few logged steps
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 143, "SIGTERM: exit status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    snprintf(cmd, sizeof cmd, "ls -d %s/checkpoint-* | wc -l", out2);
+    CHECK(test_run(cmd, log, sizeof log) == 0 && atoi(log) == 1);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume %s", test_bigs_bin(), cfg, data, out2, more);
+    CHECK(test_run(cmd, log, sizeof log) == 0);
+    snprintf(a, sizeof a, "%s/model.safetensors", out1);
+    snprintf(b, sizeof b, "%s/model.safetensors", out2);
+    CHECKF(files_equal(a, b), "stopped by SIGTERM and resumed: the parameters differ from the uninterrupted run");
+    // a NaN loss stops the run with a message, before writing a checkpoint of that step
+    snprintf(cmd, sizeof cmd, "BIGS_INJECT_NAN_AT_STEP=12 %s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out3);
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "step 12: the loss is not finite"));
+    snprintf(a, sizeof a, "%s/checkpoint-10/trainer_state.json", out3);
+    snprintf(b, sizeof b, "%s/checkpoint-12", out3);
+    CHECK(stat(a, &sb) == 0 && stat(b, &sb) != 0);
+    // --init continues from a model: its weights are the starting point, the config file's model is ignored
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --init %s --data %s --output %s/pt2_init --threads 1 --quiet --set train.max_steps=2 --set model.hidden_dropout_prob=0",
+             test_bigs_bin(), cfg, out1, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 0);
+    snprintf(a, sizeof a, "%s/pt2_init/all_results.json", test_tmpdir());
+    snprintf(b, sizeof b, "%s/all_results.json", out1);
+    CHECKF(json_number(a, "initial_eval_loss") < json_number(b, "initial_eval_loss") - 1.0, "--init did not start from the trained weights");
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --init %s --data %s --output %s/pt2_init2 --set model.hidden_size=64", test_bigs_bin(), cfg, out1, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 2 && strstr(log, "only dropout"));
+    // a model whose vocab.txt differs from the shards' vocabulary is refused by eval
+    snprintf(a, sizeof a, "%s/vocab.txt", out1);
+    FILE *f = fopen(a, "w");
+    for (int i = 0; i < 2000; i++) fprintf(f, "tok%d\n", i);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s eval --task mlm --data %s --model %s", test_bigs_bin(), data, out1);
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "another vocabulary"));
 }

@@ -36,6 +36,7 @@ static const KeyDef k_keys[] = {
     {"max_predictions_per_seq", K_INT, F(max_predictions_per_seq), NULL, 0},
     {"decay_ssm", K_BOOL, F(decay_ssm), NULL, 0},
     {"eval_batches", K_INT, F(eval_batches), NULL, 0},
+    {"static_masking", K_BOOL, F(static_masking), NULL, 0},
 };
 #undef F
 static const KeyTable k_table = {k_keys, (int)(sizeof k_keys / sizeof k_keys[0]), "training config", NULL};

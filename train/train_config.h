@@ -15,6 +15,7 @@ typedef struct {
     int max_predictions_per_seq;  // cap on masked positions per sequence (official: 20)
     int decay_ssm;                // weight decay on the SSM parameters (official: yes)
     int eval_batches;             // validation batches per evaluation (0: the whole validation split)
+    int static_masking;           // masks keyed by the sequence (the same every epoch) instead of the step
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *t);

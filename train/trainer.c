@@ -46,50 +46,6 @@ void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash) {
     cJSON_Delete(j);
 }
 
-// ----------------------------------------------------------------------------
-// batches
-
-typedef struct {
-    int B, L;
-    int32_t *ids, *mask, *labels;
-    long tokens;   // non-pad tokens in the batch
-    int predicted; // positions with a label
-} MlmBatch;
-
-static void batch_alloc(MlmBatch *b, int B, int L) {
-    b->B = B;
-    b->L = L;
-    b->ids = xmalloc(sizeof(int32_t) * (size_t)B * L);
-    b->mask = xmalloc(sizeof(int32_t) * (size_t)B * L);
-    b->labels = xmalloc(sizeof(int32_t) * (size_t)B * L);
-}
-
-static void batch_free(MlmBatch *b) {
-    free(b->ids);
-    free(b->mask);
-    free(b->labels);
-}
-
-// Fills b with the loader's next `rows` sequences masked under key; rows beyond are all padding
-// with no labels (the end of an evaluation pass). Fatal on a corrupted shard.
-static void batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows) {
-    char err[1024];
-    b->tokens = 0;
-    b->predicted = 0;
-    for (int i = 0; i < b->B; i++) {
-        const int32_t *seq;
-        uint32_t len = 0;
-        if (i < rows && loader_next(ld, &seq, &len, NULL, err, sizeof err)) fatal("%s", err);
-        if (i >= rows) {
-            for (long o = (long)i * b->L; o < (long)(i + 1) * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
-            continue;
-        }
-        long o = (long)i * b->L;
-        b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, rng_mix(key, (uint64_t)i), b->ids + o, b->mask + o, b->labels + o);
-        b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
-    }
-}
-
 MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed) {
     MlmEval r = {0};
     LoaderPos saved = val->pos;
@@ -98,7 +54,7 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     long epoch = loader_epoch_size(val), left = batches > 0 && batches * B < epoch ? batches * B : epoch;
     batches = (left + B - 1) / B;
     MlmBatch b;
-    batch_alloc(&b, B, L);
+    mlm_batch_alloc(&b, B, L);
     Tape tp;
     tape_init(&tp, 0);
     tp.no_grad = 1;
@@ -107,7 +63,7 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     for (long k = 0; k < batches; k++) {
         int rows = left < B ? (int)left : B;
         left -= rows;
-        batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), rows);
+        mlm_batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), rows, 0);
         tape_reset(&tp);
         Batch in = {B, L, b.ids, NULL, b.mask};
         Tensor *logits;
@@ -131,7 +87,7 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     r.accuracy = count ? (double)correct / count : 0;
     r.perplexity = exp(r.loss);
     tape_free(&tp);
-    batch_free(&b);
+    mlm_batch_free(&b);
     val->pos = saved;
     return r;
 }
@@ -328,8 +284,11 @@ int pretrain_run(const PretrainArgs *a) {
     // test hook: behave as if SIGTERM arrived right after this step (deterministic stop/resume tests)
     const char *stop_env = getenv("BIGS_STOP_AFTER_STEP");
     long stop_after = stop_env ? atol(stop_env) : -1;
+    // test hook: a NaN loss at this step (the non-finite check must stop the run cleanly)
+    const char *nan_env = getenv("BIGS_INJECT_NAN_AT_STEP");
+    long nan_at = nan_env ? atol(nan_env) : -1;
     MlmBatch b;
-    batch_alloc(&b, B, L);
+    mlm_batch_alloc(&b, B, L);
     Tape tp;
     tape_init(&tp, 0);
     int tty = isatty(2);
@@ -351,7 +310,8 @@ int pretrain_run(const PretrainArgs *a) {
         double step_loss = 0;
         for (int k = 0; k < accum; k++) {
             uint64_t micro = (uint64_t)step * (uint64_t)accum + (uint64_t)k;
-            batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro), B);
+            mlm_batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro), B,
+                       tc.static_masking ? rng_key((uint64_t)tc.seed, STREAM_MASK) : 0);
             tape_reset(&tp);
             tp.training = 1;
             tp.dropout_key = rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
@@ -362,6 +322,7 @@ int pretrain_run(const PretrainArgs *a) {
             step_loss += loss->data[0] / accum;
             tokens_window += b.tokens;
         }
+        if (step + 1 == nan_at) step_loss = NAN;
         double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
         if (!isfinite(step_loss) || !isfinite(gnorm)) {
             fatal("step %ld: the %s is not finite (%g); stopping without saving. The last checkpoint in %s is intact; "
@@ -460,7 +421,7 @@ int pretrain_run(const PretrainArgs *a) {
         cJSON_Delete(res);
         log_info("done: the model is in %s (metrics.jsonl, all_results.json, checkpoint-%ld/)", a->output_dir, step);
     }
-    batch_free(&b);
+    mlm_batch_free(&b);
     tape_free(&tp);
     adamw_free(&opt);
     loader_close(&train);
