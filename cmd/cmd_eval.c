@@ -5,33 +5,110 @@
 #include "cmd/cmd.h"
 #include "core/args.h"
 #include "core/common.h"
+#include "train/glue_run.h"
 #include "train/trainer.h"
 
 static const char *k_usage =
-    "Usage: bigs eval --task NAME --data DIR --model MODEL_DIR [--split NAME] [--batch-size 32]\n"
-    "                 [--max-batches N] [--seed N] [--threads N]\n"
+    "Usage: bigs eval --task NAME --data DIR --model MODEL_DIR [--split NAME] [--predictions FILE]\n"
+    "                 [--batch-size 32] [--max-batches N] [--seed N] [--cased] [--threads N]\n"
     "\n"
     "Prints one JSON object of metrics on stdout.\n"
     "\n"
-    "  --task mlm        masked-LM loss, perplexity and accuracy on a shard directory (from bigs prepare)\n"
-    "  --split NAME      validation (default) or train\n"
+    "  --task NAME       a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax) with a finetuned\n"
+    "                    model, or mlm: masked-LM loss, perplexity and accuracy on a shard directory\n"
+    "  --split NAME      GLUE: dev (default; MNLI: matched), dev_mismatched, test, test_mismatched;\n"
+    "                    mlm: validation (default) or train\n"
+    "  --predictions F   GLUE: write index<TAB>prediction (the leaderboard layout). On a test split the\n"
+    "                    default is <Task>.tsv in the current folder (CoLA.tsv, MNLI-m.tsv, AX.tsv, ...)\n"
     "  --batch-size N    sequences per batch (default 32)\n"
     "  --max-batches N   evaluate only the first N batches (default: the whole split)\n"
     "  --seed N          seed of the masking (default 42; the same seed gives the same masks)\n"
     "\n"
     "Example: bigs eval --task mlm --data shards/ --model runs/small\n";
 
+// GLUE: metrics on a labelled split, predictions in the submission layout.
+static int eval_glue(const GlueTask *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased) {
+    Model m;
+    model_load_dir(&m, model, HEAD_AUTO, 0, 0);
+    if (m.head != HEAD_SEQCLS) fatal("%s is not a sequence classifier (finetune it on %s first)", model, t->name);
+    if (m.cfg.num_labels != t->num_labels)
+        fatal("%s has %d labels but %s needs %d (ax takes an MNLI model)", model, m.cfg.num_labels, t->name, t->num_labels);
+    char vocab[4096], path[4096], err[1024];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
+    Tokenizer *tok = tok_load(vocab, !cased);
+    if (tok_vocab_size(tok) != m.cfg.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), m.cfg.vocab_size);
+    if (!strcmp(t->name, "ax")) split = "test";
+    if (glue_split_path(t, data, split, path, sizeof path)) fatal_usage("--split %s is not a split of %s", split, t->name);
+    int test = glue_is_test_split(split);
+    GlueSet s;
+    if (glue_read(t, path, test, &s, err, sizeof err)) fatal("%s", err);
+    int L = m.cfg.max_position_embeddings;
+    Encoded e;
+    glue_encode(t, tok, &s, L, 0, &e);
+    int *pred = xmalloc(sizeof(int) * (size_t)s.n);
+    float *score = xmalloc(sizeof(float) * (size_t)s.n);
+    double t0 = now_seconds();
+    glue_predict(&m, &e, B, pred, score);
+    char def[64];
+    if (test && !pred_path) {
+        const char *sub = t->submission;
+        if (!strcmp(t->name, "mnli") && strstr(split, "mismatched")) sub = "MNLI-mm.tsv";
+        snprintf(def, sizeof def, "%s", sub);
+        pred_path = def;
+    }
+    if (pred_path) {
+        size_t cap = 64 + (size_t)s.n * 32, len = 0;
+        char *buf = xmalloc(cap);
+        len += (size_t)snprintf(buf, cap, "index\tprediction\n");
+        for (long i = 0; i < s.n; i++) {
+            if (t->num_labels == 1) len += (size_t)snprintf(buf + len, cap - len, "%ld\t%.3f\n", s.ex[i].index, score[i]);
+            else len += (size_t)snprintf(buf + len, cap - len, "%ld\t%s\n", s.ex[i].index, t->labels[pred[i]]);
+        }
+        if (file_write_atomic(pred_path, buf, len)) fatal("%s: cannot write the predictions", pred_path);
+        free(buf);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", t->name);
+    cJSON_AddStringToObject(o, "split", split);
+    cJSON_AddNumberToObject(o, "examples", (double)s.n);
+    if (!test) {
+        double main;
+        cJSON *met = glue_metrics(t, pred, score, &s, &main);
+        for (cJSON *k = met->child; k; k = k->next) cJSON_AddNumberToObject(o, k->string, k->valuedouble);
+        cJSON_Delete(met);
+    }
+    if (pred_path) cJSON_AddStringToObject(o, "predictions", pred_path);
+    cJSON_AddNumberToObject(o, "seconds", now_seconds() - t0);
+    char *line = cJSON_PrintUnformatted(o);
+    printf("%s\n", line);
+    free(line);
+    cJSON_Delete(o);
+    free(pred);
+    free(score);
+    glue_encoded_free(&e);
+    glue_free(&s);
+    tok_free(tok);
+    model_free(&m);
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     Args a;
     args_init(&a, argc, argv, k_usage);
     const char *task = args_str(&a, "--task", NULL), *data = args_str(&a, "--data", NULL), *model = args_str(&a, "--model", NULL);
-    const char *split = args_str(&a, "--split", "validation");
+    const char *split = args_str(&a, "--split", NULL), *pred = args_str(&a, "--predictions", NULL);
+    int cased = args_flag(&a, "--cased");
     long B = args_int(&a, "--batch-size", 32), maxb = args_int(&a, "--max-batches", 0), seed = args_int(&a, "--seed", 42);
     args_common(&a);
     args_done(&a);
     if (!task || !data || !model) args_usage_error(&a, "--task, --data and --model are required");
-    if (strcmp(task, "mlm")) args_usage_error(&a, "task '%s' is not available yet (this version evaluates: mlm)", task);
     if (B < 1 || maxb < 0) args_usage_error(&a, "--batch-size must be >= 1 and --max-batches >= 0");
+    if (strcmp(task, "mlm")) {
+        const GlueTask *t = glue_task(task);
+        if (!t) args_usage_error(&a, "unknown task '%s' (eval takes mlm, %s)", task, glue_task_names());
+        return eval_glue(t, data, model, split ? split : "dev", pred, (int)B, cased);
+    }
+    if (!split) split = "validation";
     Model m;
     model_load_dir(&m, model, HEAD_MLM, 0, 0);
     MaskSpec ms;

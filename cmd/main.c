@@ -9,7 +9,7 @@ const Command g_commands[] = {
     {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},
     {"tokenize", cmd_tokenize, "print WordPiece token ids of stdin lines"},
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
-    {"finetune", NULL, "finetune on a GLUE or SCROLLS task"},
+    {"finetune", cmd_finetune, "finetune on a GLUE or SCROLLS task"},
     {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},
     {"predict", cmd_predict, "fill masks or classify texts with a model"},
     {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},

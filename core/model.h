@@ -86,3 +86,7 @@ void model_save_dir(const Model *m, const char *dir, const char *vocab_src);
 #define HEAD_AUTO ((HeadType)-1)
 int model_load_dir_err(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed, char **err);
 void model_load_dir(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed);
+// The same with a config given by the caller (the directory's, changed: e.g. another num_labels).
+int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int new_head_ok, uint64_t seed,
+                           char **err);
+HeadType model_head_of_dir(const char *dir);  // from config.json's "architectures"; HEAD_MLM when absent

@@ -168,23 +168,31 @@ static int is_ignorable(const char *name) {
            ends_with(name, "embeddings.position_ids") || ends_with(name, "embeddings.token_type_ids");
 }
 
+HeadType model_head_of_dir(const char *dir) {
+    char path[4096];
+    path_join(path, sizeof path, dir, "config.json");
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+    const cJSON *a = root ? cJSON_GetObjectItemCaseSensitive(root, "architectures") : NULL;
+    const cJSON *a0 = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
+    HeadType head = model_head_from_architecture(cJSON_IsString(a0) ? a0->valuestring : NULL);
+    cJSON_Delete(root);
+    free(text);
+    return head;
+}
+
 int model_load_dir_err(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed, char **errp) {
-    char path[4096], err[1024];
     ModelConfig cfg;
     config_load_path(&cfg, dir);
-    if (head == HEAD_AUTO) {
-        path_join(path, sizeof path, dir, "config.json");
-        size_t len;
-        const char *e;
-        char *text = file_read_all(path, &len, &e);
-        cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
-        const cJSON *a = root ? cJSON_GetObjectItemCaseSensitive(root, "architectures") : NULL;
-        const cJSON *a0 = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
-        head = model_head_from_architecture(cJSON_IsString(a0) ? a0->valuestring : NULL);
-        cJSON_Delete(root);
-        free(text);
-    }
-    model_build(m, &cfg, head);
+    return model_load_with_config(m, dir, &cfg, head == HEAD_AUTO ? model_head_of_dir(dir) : head, new_head_ok, seed, errp);
+}
+
+int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int new_head_ok, uint64_t seed,
+                           char **errp) {
+    char path[4096], err[1024];
+    model_build(m, cfg, head);
     path_join(path, sizeof path, dir, "model.safetensors");
     StFile f;
     if (st_open(&f, path, err, sizeof err)) {

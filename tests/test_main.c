@@ -40,8 +40,12 @@ const char *test_data_dir(void) {
 }
 
 const char *test_bigs_bin(void) {
-    const char *b = getenv("BIGS");
-    return b ? b : "build/bigs";
+    static char abs[4096];
+    if (!abs[0]) {  // absolute, so tests may run it from another folder
+        const char *b = getenv("BIGS");
+        if (!realpath(b ? b : "build/bigs", abs)) snprintf(abs, sizeof abs, "%s", b ? b : "build/bigs");
+    }
+    return abs;
 }
 
 const char *test_tmpdir(void) {

@@ -37,6 +37,7 @@ static const KeyDef k_keys[] = {
     {"decay_ssm", K_BOOL, F(decay_ssm), NULL, 0},
     {"eval_batches", K_INT, F(eval_batches), NULL, 0},
     {"static_masking", K_BOOL, F(static_masking), NULL, 0},
+    {"single_segment", K_BOOL, F(single_segment), NULL, 0},
 };
 #undef F
 static const KeyTable k_table = {k_keys, (int)(sizeof k_keys / sizeof k_keys[0]), "training config", NULL};

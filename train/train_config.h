@@ -16,6 +16,7 @@ typedef struct {
     int decay_ssm;                // weight decay on the SSM parameters (official: yes)
     int eval_batches;             // validation batches per evaluation (0: the whole validation split)
     int static_masking;           // masks keyed by the sequence (the same every epoch) instead of the step
+    int single_segment;           // finetuning: encode a pair as one segment (token types all 0)
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *t);

@@ -1,0 +1,46 @@
+// cmd_finetune.c: `bigs finetune` on a GLUE task.
+#include "cmd/cmd.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "train/glue_run.h"
+
+static const char *k_usage =
+    "Usage: bigs finetune --task NAME --data DIR --model MODEL_DIR --output DIR [--config FILE]\n"
+    "                     [--set KEY=VALUE ...] [--seed N] [--cased] [--threads N] [--quiet]\n"
+    "\n"
+    "Finetunes a pretrained (or converted, or already finetuned) model on a GLUE task; the best dev\n"
+    "checkpoint by the task's main metric becomes the model in --output.\n"
+    "\n"
+    "  --task NAME       cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli\n"
+    "  --data DIR        the task's folder of the official GLUE distribution (train.tsv, dev.tsv, ...)\n"
+    "  --model DIR       a model directory; a classifier of another label count is initialised fresh\n"
+    "  --config FILE     JSON with a \"train\" member (training keys, see the README)\n"
+    "  --set KEY=VALUE   train.learning_rate=3e-5, train.num_train_epochs=5, train.single_segment=true,\n"
+    "                    model.padding=longest, model.classifier_dropout=0.1 (repeatable)\n"
+    "  --cased           the vocabulary is cased (default: uncased)\n"
+    "\n"
+    "Defaults (the official recipe): lr 2e-5, 3 epochs, batch 16, weight decay 0.01, 10% warmup then\n"
+    "linear decay, AdamW betas 0.9/0.999 eps 1e-6, evaluation every 500 steps and at each epoch end,\n"
+    "max length = the model's max_position_embeddings, pairs padded to it (model.padding=longest: no).\n"
+    "\n"
+    "Example: bigs finetune --task sst2 --data glue_data/SST-2 --model runs/small --output runs/sst2\n";
+
+int cmd_finetune(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv, k_usage);
+    FinetuneArgs f = {0};
+    f.task = args_str(&a, "--task", NULL);
+    f.data = args_str(&a, "--data", NULL);
+    f.model = args_str(&a, "--model", NULL);
+    f.output = args_str(&a, "--output", NULL);
+    f.config = args_str(&a, "--config", NULL);
+    const char *sets[256];
+    f.nsets = args_multi(&a, "--set", sets, 256);
+    f.sets = sets;
+    f.seed = args_int(&a, "--seed", -1);
+    f.cased = args_flag(&a, "--cased");
+    args_common(&a);
+    args_done(&a);
+    if (!f.task || !f.data || !f.model || !f.output) args_usage_error(&a, "--task, --data, --model and --output are required");
+    return finetune_run(&f);
+}

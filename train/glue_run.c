@@ -1,0 +1,331 @@
+// glue_run.c: GLUE finetuning (the official recipe's defaults: lr 2e-5, 3 epochs, batch 16, weight
+// decay 0.01, 10% warmup then linear decay, AdamW betas 0.9/0.999, eps 1e-6), evaluation every
+// eval_steps and at each epoch end, and the best dev checkpoint kept as the final model.
+#include "train/glue_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "core/rng.h"
+#include "train/optim.h"
+#include "train/train_config.h"
+
+void glue_encode(const GlueTask *t, const Tokenizer *tok, const GlueSet *s, int L, int single_segment, Encoded *e) {
+    e->n = (int)s->n;
+    e->L = L;
+    e->ids = xcalloc((size_t)e->n + 1, sizeof(int32_t *));
+    e->types = xcalloc((size_t)e->n + 1, sizeof(int32_t *));
+    e->len = xcalloc((size_t)e->n + 1, sizeof(int));
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int i = 0; i < e->n; i++) {
+        const GlueExample *x = &s->ex[i];
+        e->ids[i] = xmalloc(sizeof(int32_t) * (size_t)L);
+        e->types[i] = xmalloc(sizeof(int32_t) * (size_t)L);
+        int n = tok_encode_pair(tok, x->a, strlen(x->a), x->b, x->b ? strlen(x->b) : 0, L, e->ids[i], e->types[i], L);
+        e->len[i] = n < L ? n : L;
+        if (single_segment) memset(e->types[i], 0, sizeof(int32_t) * (size_t)L);  // type 1 was never pretrained
+    }
+    (void)t;
+}
+
+void glue_encoded_free(Encoded *e) {
+    for (int i = 0; i < e->n; i++) { free(e->ids[i]); free(e->types[i]); }
+    free(e->ids);
+    free(e->types);
+    free(e->len);
+    memset(e, 0, sizeof *e);
+}
+
+// Fills a (rows, Lb) batch from examples idx[0..rows); returns Lb.
+static int make_batch(const Model *m, const Encoded *e, const int *idx, int rows, int32_t *ids, int32_t *types, int32_t *mask) {
+    int Lb = e->L;
+    if (m->cfg.padding == PAD_LONGEST) {
+        Lb = 1;
+        for (int r = 0; r < rows; r++) Lb = e->len[idx[r]] > Lb ? e->len[idx[r]] : Lb;
+    }
+    for (int r = 0; r < rows; r++) {
+        int n = e->len[idx[r]];
+        for (int j = 0; j < Lb; j++) {
+            long o = (long)r * Lb + j;
+            ids[o] = j < n ? e->ids[idx[r]][j] : m->cfg.pad_token_id;
+            types[o] = j < n ? e->types[idx[r]][j] : 0;
+            mask[o] = j < n;
+        }
+    }
+    return Lb;
+}
+
+void glue_predict(Model *m, const Encoded *e, int B, int *pred, float *score) {
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)B * e->L), *types = xmalloc(sizeof(int32_t) * (size_t)B * e->L);
+    int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)B * e->L);
+    int *idx = xmalloc(sizeof(int) * (size_t)B);
+    Tape tp;
+    tape_init(&tp, 0);
+    tp.no_grad = 1;
+    int K = m->cfg.num_labels;
+    for (int s = 0; s < e->n; s += B) {
+        int rows = e->n - s < B ? e->n - s : B;
+        for (int r = 0; r < rows; r++) idx[r] = s + r;
+        int Lb = make_batch(m, e, idx, rows, ids, types, mask);
+        tape_reset(&tp);
+        Batch b = {rows, Lb, ids, types, mask};
+        Tensor *logits;
+        model_classify(m, &tp, &b, NULL, NULL, &logits);
+        for (int r = 0; r < rows; r++) {
+            const float *lg = logits->data + (long)r * K;
+            if (K == 1) { if (score) score[s + r] = lg[0]; continue; }
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (lg[k] > lg[best]) best = k;
+            if (pred) pred[s + r] = best;
+        }
+    }
+    tape_free(&tp);
+    free(ids); free(types); free(mask); free(idx);
+}
+
+// ----------------------------------------------------------------------------
+
+static cJSON *read_json_file(const char *path) {
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) fatal("%s: cannot read: %s", path, e);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
+        fatal("%s:%d: not valid JSON", path, line);
+    }
+    free(text);
+    return j;
+}
+
+static void write_json(const char *path, const cJSON *j) {
+    char *t = cJSON_Print(j);
+    size_t n = strlen(t);
+    t = xrealloc(t, n + 2);
+    t[n] = '\n';
+    if (file_write_atomic(path, t, n + 1)) fatal("%s: cannot write: %s", path, strerror(errno));
+    free(t);
+}
+
+static void append_json_line(const char *path, cJSON *j) {
+    char *line = cJSON_PrintUnformatted(j);
+    FILE *f = fopen(path, "a");
+    if (!f) fatal("%s: cannot append: %s", path, strerror(errno));
+    fprintf(f, "%s\n", line);
+    if (fclose(f) != 0) fatal("%s: write failed", path);
+    free(line);
+    cJSON_Delete(j);
+}
+
+int finetune_run(const FinetuneArgs *a) {
+    const GlueTask *task = glue_task(a->task);
+    if (!task) fatal_usage("unknown task '%s' (finetune takes: %s)", a->task, glue_task_names());
+    if (!strcmp(task->name, "ax")) fatal_usage("ax has no training data: evaluate an MNLI model on it with bigs eval --task ax");
+    TrainConfig tc;
+    train_config_defaults(&tc);
+    // the official GLUE recipe
+    tc.learning_rate = 2e-5;
+    tc.weight_decay = 0.01;
+    tc.adam_beta2 = 0.999;
+    tc.num_train_epochs = 3;
+    tc.max_steps = 0;
+    tc.warmup_steps = 0;
+    tc.warmup_ratio = 0.1;
+    tc.lr_scheduler_type = SCHED_LINEAR;
+    tc.per_device_train_batch_size = 16;
+    tc.eval_steps = 500;
+    tc.logging_steps = 50;
+    tc.max_seq_length = 0;  // 0: the model's max_position_embeddings
+    char err[1024];
+    ModelConfig mc;
+    config_load_path(&mc, a->model);
+    if (a->config) {
+        cJSON *j = read_json_file(a->config);
+        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
+        for (const cJSON *k = j->child; k; k = k->next)
+            if (strcmp(k->string, "train") && strcmp(k->string, "model"))
+                fatal("%s: unknown top-level key \"%s\" (a finetuning config has \"train\")", a->config, k->string);
+        char where[4200];
+        snprintf(where, sizeof where, "%s: train", a->config);
+        if (jt && train_config_from_json(&tc, jt, where, err, sizeof err)) fatal("%s", err);
+        cJSON_Delete(j);
+    }
+    for (int i = 0; i < a->nsets; i++) {
+        const char *s = a->sets[i], *eq = strchr(s, '=');
+        if (!eq) fatal_usage("--set %s: expected train.KEY=VALUE or model.KEY=VALUE", s);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+        int rc;
+        if (!strncmp(key, "train.", 6)) rc = train_config_set(&tc, key + 6, eq + 1, err, sizeof err);
+        else if (!strcmp(key, "model.hidden_dropout_prob") || !strcmp(key, "model.classifier_dropout") ||
+                 !strcmp(key, "model.attention_probs_dropout_prob") || !strcmp(key, "model.padding"))
+            rc = config_set(&mc, key + 6, eq + 1, err, sizeof err);
+        else fatal_usage("--set %s: finetuning changes train.* keys and model dropout or padding only", s);
+        if (rc) fatal_usage("--set %s: %s", s, err);
+    }
+    if (a->seed >= 0) tc.seed = (int)a->seed;
+    if (tc.max_seq_length == 0) tc.max_seq_length = mc.max_position_embeddings;
+    if (train_config_validate(&tc, err, sizeof err)) fatal("%s", err);
+    int L = tc.max_seq_length, B = tc.per_device_train_batch_size;
+    if (L > mc.max_position_embeddings) fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", L, mc.max_position_embeddings);
+    // the classifier for this task: re-initialised when the label count differs (e.g. from an MLM model)
+    HeadType was = model_head_of_dir(a->model);
+    if (was == HEAD_SEQCLS && mc.num_labels != task->num_labels)
+        log_info("note: %s has %d labels and %s needs %d: the classifier is initialised fresh", a->model, mc.num_labels, task->name, task->num_labels);
+    mc.num_labels = task->num_labels;
+    memset(mc.id2label, 0, sizeof mc.id2label);
+    for (int k = 0; k < task->num_labels && task->labels[k]; k++) snprintf(mc.id2label[k], CONFIG_LABEL_LEN, "%s", task->labels[k]);
+    snprintf(mc.finetuning_task, sizeof mc.finetuning_task, "%s", task->name);
+    if (config_validate(&mc, err, sizeof err)) fatal("%s: %s", a->model, err);
+    Model m;
+    char *lerr = NULL;
+    int quiet = g_quiet;
+    g_quiet = 1;  // the per-tensor notes about the new head are summed up below
+    int rc = model_load_with_config(&m, a->model, &mc, HEAD_SEQCLS, 1, rng_key((uint64_t)tc.seed, 1), &lerr);
+    g_quiet = quiet;
+    if (rc) fatal("%s", lerr);
+    if (was != HEAD_SEQCLS) log_info("note: %s has no classifier for %s: the pooler and classifier are initialised fresh", a->model, task->name);
+    params_alloc_grad(&m.pt);
+    char vocab[4096];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", a->model);
+    Tokenizer *tok = tok_load(vocab, !a->cased);
+    if (tok_vocab_size(tok) != mc.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), mc.vocab_size);
+    // data
+    char path[4096];
+    GlueSet train, dev;
+    glue_split_path(task, a->data, "train", path, sizeof path);
+    if (glue_read(task, path, 0, &train, err, sizeof err)) fatal("%s", err);
+    glue_split_path(task, a->data, "dev", path, sizeof path);
+    if (glue_read(task, path, 0, &dev, err, sizeof err)) fatal("%s", err);
+    if (train.skipped) log_info("note: skipped %ld malformed rows of %s/train.tsv (as the reference reader does)", train.skipped, a->data);
+    Encoded etrain, edev;
+    glue_encode(task, tok, &train, L, tc.single_segment, &etrain);
+    glue_encode(task, tok, &dev, L, tc.single_segment, &edev);
+    long per_epoch = (train.n + B - 1) / B;
+    long total = tc.max_steps > 0 ? tc.max_steps : (long)ceil(tc.num_train_epochs * per_epoch);
+    long warmup = tc.warmup_steps > 0 ? tc.warmup_steps : (long)ceil(tc.warmup_ratio * total);
+    if (mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
+    char mpath[4200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->output);
+    unlink(mpath);
+    log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),
+             task->name, train.n, dev.n, total, B, tc.learning_rate, L, threads_get());
+    AdamW opt;
+    adamw_init(&opt, &m.pt, tc.decay_ssm);
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)B * L), *types = xmalloc(sizeof(int32_t) * (size_t)B * L), *mask = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)B);
+    float *targets = xmalloc(sizeof(float) * (size_t)B);
+    int *perm = xmalloc(sizeof(int) * (size_t)train.n), *dpred = xmalloc(sizeof(int) * (size_t)dev.n);
+    float *dscore = xmalloc(sizeof(float) * (size_t)dev.n);
+    Tape tp;
+    tape_init(&tp, 0);
+    double best = -INFINITY, t0 = now_seconds(), loss_sum = 0, last_loss = NAN;
+    cJSON *best_metrics = NULL;
+    long best_step = 0, step = 0, nloss = 0;
+    int tty = isatty(2);
+    for (long epoch = 0; step < total; epoch++) {
+        Rng r;
+        rng_init(&r, (uint64_t)tc.seed, 0xe90c0000ull + (uint64_t)epoch);
+        for (long i = 0; i < train.n; i++) perm[i] = (int)i;
+        for (long i = train.n - 1; i > 0; i--) { long j = (long)rng_below(&r, (uint64_t)i + 1); int t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+        for (long s = 0; s < train.n && step < total; s += B) {
+            int rows = train.n - s < B ? (int)(train.n - s) : B;
+            int Lb = make_batch(&m, &etrain, perm + s, rows, ids, types, mask);
+            for (int k = 0; k < rows; k++) { labels[k] = train.ex[perm[s + k]].label; targets[k] = train.ex[perm[s + k]].score; }
+            tape_reset(&tp);
+            tp.training = 1;
+            tp.dropout_key = rng_key((uint64_t)tc.seed, (2ull << 40) + (uint64_t)step);
+            params_zero_grad(&m.pt);
+            Batch b = {rows, Lb, ids, types, mask};
+            Tensor *loss = model_classify(&m, &tp, &b, labels, targets, NULL);
+            tape_backward(&tp, loss, NULL);
+            double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
+            if (!isfinite(loss->data[0]) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
+            double lr = tc.learning_rate * lr_factor(tc.lr_scheduler_type, step, warmup, total, tc.min_lr_ratio);
+            adamw_step(&opt, &m.pt, lr, tc.adam_beta1, tc.adam_beta2, tc.adam_epsilon, tc.weight_decay);
+            step++;
+            loss_sum += loss->data[0];
+            nloss++;
+            last_loss = loss->data[0];
+            if (step % tc.logging_steps == 0 || step == total) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddNumberToObject(j, "step", (double)step);
+                cJSON_AddNumberToObject(j, "loss", loss_sum / nloss);
+                cJSON_AddNumberToObject(j, "lr", lr);
+                cJSON_AddNumberToObject(j, "grad_norm", gnorm);
+                cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + rows) / (double)train.n);
+                if (!g_quiet) {
+                    fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | %.1f steps/s%s", tty ? "\r" : "", step, total, loss_sum / nloss, lr,
+                            step / (now_seconds() - t0), tty ? "   " : "\n");
+                    fflush(stderr);
+                }
+                append_json_line(mpath, j);
+                loss_sum = 0;
+                nloss = 0;
+            }
+            int epoch_end = s + rows >= train.n;
+            if ((tc.eval_steps > 0 && step % tc.eval_steps == 0) || epoch_end || step == total) {
+                glue_predict(&m, &edev, tc.per_device_eval_batch_size, dpred, dscore);
+                double main;
+                cJSON *met = glue_metrics(task, dpred, dscore, &dev, &main);
+                if (tty && !g_quiet) fputc('\n', stderr);
+                char *txt = cJSON_PrintUnformatted(met);
+                log_info("step %ld: dev %s%s", step, txt, main > best ? " (best so far: saved)" : "");
+                free(txt);
+                cJSON *line = cJSON_Duplicate(met, 1);
+                cJSON_AddNumberToObject(line, "step", (double)step);
+                append_json_line(mpath, line);
+                if (main > best) {  // the best dev checkpoint is the final model, as the official results are reported
+                    best = main;
+                    best_step = step;
+                    cJSON_Delete(best_metrics);
+                    best_metrics = met;
+                    model_save_dir(&m, a->output, vocab);
+                } else cJSON_Delete(met);
+            }
+        }
+    }
+    cJSON *ev = cJSON_CreateObject();
+    for (cJSON *k = best_metrics ? best_metrics->child : NULL; k; k = k->next) {
+        char name[64];
+        snprintf(name, sizeof name, "eval_%s", k->string);
+        cJSON_AddNumberToObject(ev, name, k->valuedouble);
+    }
+    cJSON_AddNumberToObject(ev, "step", (double)best_step);
+    snprintf(path, sizeof path, "%s/eval_results.json", a->output);
+    write_json(path, ev);
+    cJSON *all = cJSON_Duplicate(ev, 1);
+    cJSON_AddStringToObject(all, "task", task->name);
+    cJSON_AddNumberToObject(all, "global_step", (double)step);
+    cJSON_AddNumberToObject(all, "train_loss", last_loss);
+    cJSON_AddNumberToObject(all, "train_runtime", now_seconds() - t0);
+    cJSON_AddNumberToObject(all, "train_examples", (double)train.n);
+    cJSON_AddNumberToObject(all, "eval_examples", (double)dev.n);
+    snprintf(path, sizeof path, "%s/all_results.json", a->output);
+    write_json(path, all);
+    char *line = cJSON_PrintUnformatted(all);
+    printf("%s\n", line);
+    free(line);
+    log_info("done: the best dev model (step %ld) is in %s", best_step, a->output);
+    cJSON_Delete(all);
+    cJSON_Delete(ev);
+    cJSON_Delete(best_metrics);
+    free(ids); free(types); free(mask); free(labels); free(targets); free(perm); free(dpred); free(dscore);
+    tape_free(&tp);
+    adamw_free(&opt);
+    glue_encoded_free(&etrain);
+    glue_encoded_free(&edev);
+    glue_free(&train);
+    glue_free(&dev);
+    tok_free(tok);
+    model_free(&m);
+    return 0;
+}
