@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/common.h"
+#include "core/jsonio.h"
 #include "core/keys.h"
 
 static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
@@ -207,19 +208,7 @@ void config_load_path(ModelConfig *c, const char *path) {
     if (stat(path, &sb) != 0) fatal("%s: no such file or directory (expected a model directory or a config JSON file)", path);
     if (S_ISDIR(sb.st_mode)) snprintf(file, sizeof file, "%s/config.json", path);
     else snprintf(file, sizeof file, "%s", path);
-    size_t len;
-    const char *e;
-    char *text = file_read_all(file, &len, &e);
-    if (!text) fatal("%s: cannot read: %s", file, e);
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
-        // cJSON tells where parsing stopped; turn it into a line number
-        const char *at = cJSON_GetErrorPtr();
-        int line = 1;
-        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
-        fatal("%s:%d: not valid JSON", file, line);
-    }
-    free(text);
+    cJSON *root = json_read_file(file);
     config_defaults(c);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     char where[4200];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/jsonio.h"
 #include "core/rng.h"
 #include "train/optim.h"
 #include "train/train_config.h"
@@ -90,41 +91,6 @@ void glue_predict(Model *m, const Encoded *e, int B, int *pred, float *score) {
 
 // ----------------------------------------------------------------------------
 
-static cJSON *read_json_file(const char *path) {
-    size_t len;
-    const char *e;
-    char *text = file_read_all(path, &len, &e);
-    if (!text) fatal("%s: cannot read: %s", path, e);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j) {
-        const char *at = cJSON_GetErrorPtr();
-        int line = 1;
-        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
-        fatal("%s:%d: not valid JSON", path, line);
-    }
-    free(text);
-    return j;
-}
-
-static void write_json(const char *path, const cJSON *j) {
-    char *t = cJSON_Print(j);
-    size_t n = strlen(t);
-    t = xrealloc(t, n + 2);
-    t[n] = '\n';
-    if (file_write_atomic(path, t, n + 1)) fatal("%s: cannot write: %s", path, strerror(errno));
-    free(t);
-}
-
-static void append_json_line(const char *path, cJSON *j) {
-    char *line = cJSON_PrintUnformatted(j);
-    FILE *f = fopen(path, "a");
-    if (!f) fatal("%s: cannot append: %s", path, strerror(errno));
-    fprintf(f, "%s\n", line);
-    if (fclose(f) != 0) fatal("%s: write failed", path);
-    free(line);
-    cJSON_Delete(j);
-}
-
 int finetune_run(const FinetuneArgs *a) {
     const GlueTask *task = glue_task(a->task);
     if (!task) fatal_usage("unknown task '%s' (finetune takes: %s)", a->task, glue_task_names());
@@ -148,7 +114,7 @@ int finetune_run(const FinetuneArgs *a) {
     ModelConfig mc;
     config_load_path(&mc, a->model);
     if (a->config) {
-        cJSON *j = read_json_file(a->config);
+        cJSON *j = json_read_file(a->config);
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
         for (const cJSON *k = j->child; k; k = k->next)
             if (strcmp(k->string, "train") && strcmp(k->string, "model"))
@@ -267,7 +233,8 @@ int finetune_run(const FinetuneArgs *a) {
                             step / (now_seconds() - t0), tty ? "   " : "\n");
                     fflush(stderr);
                 }
-                append_json_line(mpath, j);
+                json_append_line(mpath, j);
+                cJSON_Delete(j);
                 loss_sum = 0;
                 nloss = 0;
             }
@@ -282,7 +249,8 @@ int finetune_run(const FinetuneArgs *a) {
                 free(txt);
                 cJSON *line = cJSON_Duplicate(met, 1);
                 cJSON_AddNumberToObject(line, "step", (double)step);
-                append_json_line(mpath, line);
+                json_append_line(mpath, line);
+                cJSON_Delete(line);
                 if (main > best) {  // the best dev checkpoint is the final model, as the official results are reported
                     best = main;
                     best_step = step;
@@ -301,7 +269,7 @@ int finetune_run(const FinetuneArgs *a) {
     }
     cJSON_AddNumberToObject(ev, "step", (double)best_step);
     snprintf(path, sizeof path, "%s/eval_results.json", a->output);
-    write_json(path, ev);
+    json_write_file(path, ev);
     cJSON *all = cJSON_Duplicate(ev, 1);
     cJSON_AddStringToObject(all, "task", task->name);
     cJSON_AddNumberToObject(all, "global_step", (double)step);
@@ -310,7 +278,7 @@ int finetune_run(const FinetuneArgs *a) {
     cJSON_AddNumberToObject(all, "train_examples", (double)train.n);
     cJSON_AddNumberToObject(all, "eval_examples", (double)dev.n);
     snprintf(path, sizeof path, "%s/all_results.json", a->output);
-    write_json(path, all);
+    json_write_file(path, all);
     char *line = cJSON_PrintUnformatted(all);
     printf("%s\n", line);
     free(line);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/jsonio.h"
 #include "core/rng.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
@@ -95,22 +96,6 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
 // ----------------------------------------------------------------------------
 // configuration
 
-static cJSON *read_json(const char *path) {
-    size_t len;
-    const char *e;
-    char *text = file_read_all(path, &len, &e);
-    if (!text) fatal("%s: cannot read: %s", path, e);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j) {
-        const char *at = cJSON_GetErrorPtr();
-        int line = 1;
-        for (const char *q = text; at && q < at && *q; q++) line += *q == '\n';
-        fatal("%s:%d: not valid JSON", path, line);
-    }
-    free(text);
-    return j;
-}
-
 // Applies --set overrides: "model.KEY=VALUE" or "train.KEY=VALUE".
 static void apply_sets(const PretrainArgs *a, ModelConfig *mc, TrainConfig *tc, int model_fixed) {
     char err[512];
@@ -142,13 +127,6 @@ static void fmt_duration(char *out, size_t n, double s) {
     else snprintf(out, n, "%lds", t);
 }
 
-static void append_line(const char *path, const char *line) {
-    FILE *f = fopen(path, "a");
-    if (!f) fatal("%s: cannot append: %s", path, strerror(errno));
-    fprintf(f, "%s\n", line);
-    if (fclose(f) != 0) fatal("%s: write failed: %s", path, strerror(errno));
-}
-
 // One metrics.jsonl line for an evaluation.
 static void log_eval(const char *path, long step, const MlmEval *e) {
     cJSON *j = cJSON_CreateObject();
@@ -156,19 +134,8 @@ static void log_eval(const char *path, long step, const MlmEval *e) {
     cJSON_AddNumberToObject(j, "eval_loss", e->loss);
     cJSON_AddNumberToObject(j, "eval_perplexity", e->perplexity);
     cJSON_AddNumberToObject(j, "eval_accuracy", e->accuracy);
-    char *line = cJSON_PrintUnformatted(j);
-    append_line(path, line);
-    free(line);
+    json_append_line(path, j);
     cJSON_Delete(j);
-}
-
-static void write_json_file(const char *path, const cJSON *j) {
-    char *t = cJSON_Print(j);
-    size_t n = strlen(t);
-    t = xrealloc(t, n + 2);
-    t[n] = '\n';
-    if (file_write_atomic(path, t, n + 1)) fatal("%s: cannot write: %s", path, strerror(errno));
-    free(t);
 }
 
 // ----------------------------------------------------------------------------
@@ -181,7 +148,7 @@ int pretrain_run(const PretrainArgs *a) {
     train_config_defaults(&tc);
     char err[1024], path[4096];
     if (a->config_path) {
-        cJSON *j = read_json(a->config_path);
+        cJSON *j = json_read_file(a->config_path);
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j, "model"), *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
         for (const cJSON *k = j->child; k; k = k->next)
             if (strcmp(k->string, "model") && strcmp(k->string, "train"))
@@ -274,7 +241,7 @@ int pretrain_run(const PretrainArgs *a) {
         cJSON_AddItemToObject(j, "train", train_config_to_json(&tc));
         char cfgp[4200];
         snprintf(cfgp, sizeof cfgp, "%s/train_config.json", a->output_dir);
-        write_json_file(cfgp, j);
+        json_write_file(cfgp, j);
         cJSON_Delete(j);
     }
     log_info("pretraining %s: %ld parameters, %ld steps of %d x %d sequences of %d tokens, lr %g, %d threads",
@@ -346,9 +313,7 @@ int pretrain_run(const PretrainArgs *a) {
             cJSON_AddNumberToObject(j, "grad_norm", gnorm);
             cJSON_AddNumberToObject(j, "tokens_per_sec", round(tps));
             cJSON_AddNumberToObject(j, "epoch", (double)train.pos.epoch);
-            char *line = cJSON_PrintUnformatted(j);
-            append_line(path, line);
-            free(line);
+            json_append_line(path, j);
             cJSON_Delete(j);
             if (!g_quiet) {
                 fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | grad %.2f | %.0f tok/s | ETA %s%s", tty ? "\r" : "", step, total,
@@ -409,12 +374,12 @@ int pretrain_run(const PretrainArgs *a) {
             cJSON_AddNumberToObject(ev, "eval_loss", last_eval.loss);
             cJSON_AddNumberToObject(ev, "eval_perplexity", last_eval.perplexity);
             cJSON_AddNumberToObject(ev, "eval_accuracy", last_eval.accuracy);
-            write_json_file(path, ev);
+            json_write_file(path, ev);
             cJSON_Delete(ev);
         }
         if (first_eval.sequences) cJSON_AddNumberToObject(res, "initial_eval_loss", first_eval.loss);
         snprintf(path, sizeof path, "%s/all_results.json", a->output_dir);
-        write_json_file(path, res);
+        json_write_file(path, res);
         char *line = cJSON_PrintUnformatted(res);
         printf("%s\n", line);
         free(line);
