@@ -10,7 +10,7 @@ cache=${BIGS_CACHE:-$HOME/.cache/bigs}
 out=${BIGS_DEMO_OUT:-demo-output}
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "1/6 Debian packages"
+say "1/7 Debian packages"
 pkgs="build-essential libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev gnuplot-nox"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -26,13 +26,13 @@ else
     echo "all installed" >&2
 fi
 
-say "2/6 build"
+say "2/7 build"
 make -s -j"$(nproc)" all
 
-say "3/6 data: State of the Union addresses and the bert-base-uncased vocabulary (cached in $cache)"
+say "3/7 data: State of the Union addresses, labelled review sentences and the bert-base-uncased vocabulary (cached in $cache)"
 scripts/fetch_data.sh "$cache"
 
-say "4/6 bigs prepare"
+say "4/7 bigs prepare"
 mkdir -p "$out"
 if [ ! -f "$out/shards/meta.json" ]; then
     rm -rf "$out/shards"
@@ -40,11 +40,11 @@ if [ ! -f "$out/shards/meta.json" ]; then
 fi
 build/bigs info "$out/shards"
 
-say "5/6 bigs pretrain (a small BiGS, configs/demo.json: about 3 minutes on 2 cores)"
+say "5/7 bigs pretrain (a small BiGS, configs/demo.json: about 3 minutes on 2 cores)"
 rm -rf "$out/pretrain"
 build/bigs pretrain --config configs/demo.json --data "$out/shards" --output "$out/pretrain" >/dev/null
 
-say "6/6 results"
+say "6/7 pretraining results"
 num() { sed -n "s/.*\"$1\":[[:space:]]*\([0-9.e+-]*\).*/\1/p" "$out/pretrain/all_results.json" | head -1; }
 before=$(num initial_eval_loss)
 after=$(num eval_loss)
@@ -57,5 +57,16 @@ for t in "the president of the united [MASK] ." "we must [MASK] the budget ." "t
     printf '  %-40s ' "$t" >&2
     build/bigs predict --model "$out/pretrain" --text "$t" --top-k 3 | sed 's/"score": \([0-9.e-]*\)/\1/g' >&2
 done
+
+say "7/7 bigs finetune: sentiment of 1000 Amazon review sentences (800 train / 200 dev, SST-2 layout)"
+rm -rf "$out/reviews"
+build/bigs finetune --task sst2 --data "$cache/reviews" --model "$out/pretrain" --output "$out/reviews" \
+    --set train.learning_rate=1e-3 --set train.num_train_epochs=10 --set train.eval_steps=0 --set model.padding=longest >/dev/null
+acc=$(sed -n 's/.*"eval_accuracy":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$out/reviews/all_results.json" | head -1)
+pos=$(tail -n +2 "$cache/reviews/dev.tsv" | cut -f2 | grep -c '^1$' || true)
+total=$(tail -n +2 "$cache/reviews/dev.tsv" | wc -l)
+echo "dev accuracy: $acc (the majority class alone: $(awk -v p="$pos" -v t="$total" 'BEGIN { printf "%.3f", (p > t - p ? p : t - p) / t }'))" >&2
+build/bigs predict --model "$out/reviews" --text "This phone is great, the battery lasts for days." >&2
+build/bigs predict --model "$out/reviews" --text "Terrible headset, it broke after one week." >&2
 echo >&2
-echo "model: $out/pretrain (config.json, model.safetensors, vocab.txt); logs: $out/pretrain/metrics.jsonl" >&2
+echo "pretrained model: $out/pretrain; sentiment classifier: $out/reviews; logs: metrics.jsonl in each" >&2
