@@ -66,6 +66,7 @@ acc=$(sed -n 's/.*"eval_accuracy":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$out/revie
 pos=$(tail -n +2 "$cache/reviews/dev.tsv" | cut -f2 | grep -c '^1$' || true)
 total=$(tail -n +2 "$cache/reviews/dev.tsv" | wc -l)
 echo "dev accuracy: $acc (the majority class alone: $(awk -v p="$pos" -v t="$total" 'BEGIN { printf "%.3f", (p > t - p ? p : t - p) / t }'))" >&2
+build/bigs predict --model "$out/reviews" --text "Great phone, works perfectly." >&2
 build/bigs predict --model "$out/reviews" --text "This phone is great, the battery lasts for days." >&2
 build/bigs predict --model "$out/reviews" --text "Terrible headset, it broke after one week." >&2
 echo >&2
