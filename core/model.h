@@ -79,14 +79,17 @@ HeadType model_head_from_architecture(const char *arch);  // HEAD_MLM when unkno
 // Saving writes each file atomically; vocab_src (may be NULL) is copied to vocab.txt.
 void model_save_dir(const Model *m, const char *dir, const char *vocab_src);
 // Loads a model directory into a model with the given head (HEAD_AUTO: the one config.json names).
-// Missing, unexpected or mis-shaped tensors are listed by name and are fatal, except when
-// new_head_ok: then head parameters absent from the file (or of another label count) are freshly
-// initialised with seed, and another head's tensors are ignored, each with a message.
+// Missing, unexpected or mis-shaped tensors are listed by name and are errors, except with flags:
+//   LOAD_NEW_HEAD: head parameters absent from the file (or of another label count) are freshly
+//     initialised with seed, and another head's tensors are ignored, each with a message;
+//   LOAD_GROW_POSITIONS: a position table longer than the file's is filled with the learned rows
+//     repeated cyclically (length extension).
 // Returns 0, or -1 with *err a malloc'd message listing every problem (model_load_dir: fatal instead).
 #define HEAD_AUTO ((HeadType)-1)
-int model_load_dir_err(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed, char **err);
-void model_load_dir(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed);
+enum { LOAD_NEW_HEAD = 1, LOAD_GROW_POSITIONS = 2 };
+int model_load_dir_err(Model *m, const char *dir, HeadType head, int flags, uint64_t seed, char **err);
+void model_load_dir(Model *m, const char *dir, HeadType head, int flags, uint64_t seed);
 // The same with a config given by the caller (the directory's, changed: e.g. another num_labels).
-int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int new_head_ok, uint64_t seed,
+int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int flags, uint64_t seed,
                            char **err);
 HeadType model_head_of_dir(const char *dir);  // from config.json's "architectures"; HEAD_MLM when absent

@@ -183,13 +183,13 @@ HeadType model_head_of_dir(const char *dir) {
     return head;
 }
 
-int model_load_dir_err(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed, char **errp) {
+int model_load_dir_err(Model *m, const char *dir, HeadType head, int flags, uint64_t seed, char **errp) {
     ModelConfig cfg;
     config_load_path(&cfg, dir);
-    return model_load_with_config(m, dir, &cfg, head == HEAD_AUTO ? model_head_of_dir(dir) : head, new_head_ok, seed, errp);
+    return model_load_with_config(m, dir, &cfg, head == HEAD_AUTO ? model_head_of_dir(dir) : head, flags, seed, errp);
 }
 
-int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int new_head_ok, uint64_t seed,
+int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int flags, uint64_t seed,
                            char **errp) {
     char path[4096], err[1024];
     model_build(m, cfg, head);
@@ -216,7 +216,19 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
             if (st_to_f32(&f, t, m->pt.t[i].data)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, st_dtype_name(t->dtype));
             continue;
         }
-        if (new_head_ok && is_head_param(p->name)) {
+        // length extension: a longer position table starts as the learned rows repeated cyclically
+        // (row r = learned row r mod P0), so every position has a trained embedding to continue from
+        if ((flags & LOAD_GROW_POSITIONS) && t && ends_with(p->name, "embeddings.position_embeddings.weight") && t->ndim == 2 &&
+            t->shape[1] == p->shape[1] && t->shape[0] > 0 && t->shape[0] < p->shape[0]) {
+            long P0 = (long)t->shape[0], H = p->shape[1];
+            float *rows = xmalloc(sizeof(float) * (size_t)(P0 * H));
+            if (st_to_f32(&f, t, rows)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, st_dtype_name(t->dtype));
+            for (long r = 0; r < p->shape[0]; r++) memcpy(m->pt.t[i].data + r * H, rows + (r % P0) * H, sizeof(float) * (size_t)H);
+            free(rows);
+            log_info("note: the position table grows from %ld to %d rows (the learned rows repeated)", P0, p->shape[0]);
+            continue;
+        }
+        if ((flags & LOAD_NEW_HEAD) && is_head_param(p->name)) {
             log_info("note: %s %s; initialising it fresh", p->name, t ? "has another shape in the checkpoint (another label count)" : "is not in the checkpoint");
             model_init_param(m, i, seed);
             continue;
@@ -232,7 +244,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
     for (int i = 0; i < f.n; i++) {
         const char *name = f.t[i].name;
         if (params_find(&m->pt, name) >= 0 || is_ignorable(name)) continue;
-        if (new_head_ok && is_head_param(name)) {
+        if ((flags & LOAD_NEW_HEAD) && is_head_param(name)) {
             log_info("note: ignoring %s (a head this model does not use)", name);
             continue;
         }
@@ -253,7 +265,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
     return 0;
 }
 
-void model_load_dir(Model *m, const char *dir, HeadType head, int new_head_ok, uint64_t seed) {
+void model_load_dir(Model *m, const char *dir, HeadType head, int flags, uint64_t seed) {
     char *err = NULL;
-    if (model_load_dir_err(m, dir, head, new_head_ok, seed, &err)) fatal("%s", err);
+    if (model_load_dir_err(m, dir, head, flags, seed, &err)) fatal("%s", err);
 }

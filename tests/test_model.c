@@ -222,11 +222,37 @@ TEST(model_load_lists_every_bad_tensor) {
     model_save_dir(&m, dir, NULL);
     msg = NULL;
     g_quiet = 1;  // the notes about the new head are expected here
-    CHECK(model_load_dir_err(&m2, dir, HEAD_SEQCLS, 1, 5, &msg) == 0);
+    CHECK(model_load_dir_err(&m2, dir, HEAD_SEQCLS, LOAD_NEW_HEAD, 5, &msg) == 0);
     g_quiet = 0;
     if (!msg) {
         CHECK(memcmp(params_get(&m2.pt, "bigs.encoder.layer.1.dv.weight")->data, params_get(&m.pt, "bigs.encoder.layer.1.dv.weight")->data, 24 * 16 * 4) == 0);
         model_free(&m2);
     }
     model_free(&m);
+}
+
+TEST(model_position_table_grows_cyclically) {
+    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    c.max_position_embeddings = 8;
+    Model m, m2;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 2);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/model_grow", test_tmpdir());
+    model_save_dir(&m, dir, NULL);
+    ModelConfig longer = c;
+    longer.max_position_embeddings = 20;
+    char *err = NULL;
+    CHECK(model_load_with_config(&m2, dir, &longer, HEAD_MLM, 0, 0, &err) == -1 && strstr(err, "mis-shaped: bigs.embeddings.position_embeddings.weight"));
+    free(err);
+    g_quiet = 1;
+    CHECK(model_load_with_config(&m2, dir, &longer, HEAD_MLM, LOAD_GROW_POSITIONS, 0, &err) == 0);
+    g_quiet = 0;
+    const float *src = m.pos->data, *dst = m2.pos->data;
+    int H = c.hidden_size, ok = 1;
+    for (int r = 0; r < 20; r++) ok &= !memcmp(dst + r * H, src + (r % 8) * H, sizeof(float) * (size_t)H);
+    CHECKF(ok, "row r of the grown table must be learned row r mod 8");
+    CHECK(!memcmp(m.word->data, m2.word->data, sizeof(float) * (size_t)m.word->numel));
+    model_free(&m);
+    model_free(&m2);
 }

@@ -213,3 +213,28 @@ TEST(pretrain_signal_nan_init_and_vocab_checks) {
     snprintf(cmd, sizeof cmd, "%s eval --task mlm --data %s --model %s", test_bigs_bin(), data, out1);
     CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "another vocabulary"));
 }
+
+TEST(pretrain_length_extension) {
+    // a model trained at 32 positions continues at 64: the position table grows, the loss falls
+    char data[512], data64[512], cfg[512], out[512], out2[512], cmd[4096], log[8192], a[700];
+    snprintf(data, sizeof data, "%s/le_data", test_tmpdir());
+    snprintf(data64, sizeof data64, "%s/le_data64", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/le_config.json", test_tmpdir());
+    snprintf(out, sizeof out, "%s/le_base", test_tmpdir());
+    snprintf(out2, sizeof out2, "%s/le_long", test_tmpdir());
+    make_shards(data, 200, 32);
+    make_shards(data64, 200, 64);
+    write_config(cfg);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --set train.max_steps=20", test_bigs_bin(), cfg, data, out);
+    CHECK(test_run(cmd, log, sizeof log) == 0);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --init %s --data %s --output %s --threads 1 --set model.max_position_embeddings=64 "
+             "--set train.max_seq_length=64 --set train.max_steps=20 --set train.eval_steps=10 2>&1", test_bigs_bin(), cfg, out, data64, out2);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0 && strstr(log, "the position table grows from 32 to 64 rows"), "%d: %s", rc, log);
+    snprintf(a, sizeof a, "%s/all_results.json", out2);
+    CHECK(json_number(a, "eval_loss") < json_number(a, "initial_eval_loss") - 0.2);
+    snprintf(cmd, sizeof cmd, "%s info %s --json", test_bigs_bin(), out2);
+    CHECK(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"max_position_embeddings\":64"));
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --init %s --data %s --output %s/le_bad --set model.max_position_embeddings=16", test_bigs_bin(), cfg, out2, data, test_tmpdir());
+    CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "not shrink"));
+}

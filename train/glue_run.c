@@ -155,7 +155,7 @@ int finetune_run(const FinetuneArgs *a) {
     char *lerr = NULL;
     int quiet = g_quiet;
     g_quiet = 1;  // the per-tensor notes about the new head are summed up below
-    int rc = model_load_with_config(&m, a->model, &mc, HEAD_SEQCLS, 1, rng_key((uint64_t)tc.seed, 1), &lerr);
+    int rc = model_load_with_config(&m, a->model, &mc, HEAD_SEQCLS, LOAD_NEW_HEAD, rng_key((uint64_t)tc.seed, 1), &lerr);
     g_quiet = quiet;
     if (rc) fatal("%s", lerr);
     if (was != HEAD_SEQCLS) log_info("note: %s has no classifier for %s: the pooler and classifier are initialised fresh", a->model, task->name);

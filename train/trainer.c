@@ -171,12 +171,13 @@ int pretrain_run(const PretrainArgs *a) {
         config_load_path(&fixed, model_src);
         apply_sets(a, &fixed, &tc, 1);
         if (config_validate(&fixed, err, sizeof err)) fatal("%s", err);
-        model_load_dir(&m, model_src, HEAD_MLM, 1, (uint64_t)tc.seed);
-        // dropout may be changed for a continued run; the weights are unaffected
-        m.cfg.hidden_dropout_prob = fixed.hidden_dropout_prob;
-        m.cfg.attention_probs_dropout_prob = fixed.attention_probs_dropout_prob;
-        if (fixed.max_position_embeddings != m.cfg.max_position_embeddings)
-            fatal("changing max_position_embeddings of an existing model (%d -> %d) is not supported yet", m.cfg.max_position_embeddings, fixed.max_position_embeddings);
+        ModelConfig stored;
+        config_load_path(&stored, model_src);
+        if (fixed.max_position_embeddings < stored.max_position_embeddings)
+            fatal("max_position_embeddings can grow (length extension) but not shrink: %s has %d", model_src, stored.max_position_embeddings);
+        // dropout may change for a continued run, and the position table may grow
+        char *lerr = NULL;
+        if (model_load_with_config(&m, model_src, &fixed, HEAD_MLM, LOAD_NEW_HEAD | LOAD_GROW_POSITIONS, (uint64_t)tc.seed, &lerr)) fatal("%s", lerr);
     } else {
         apply_sets(a, &mc, &tc, 0);
         if (config_validate(&mc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": " : "", err);
