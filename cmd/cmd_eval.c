@@ -14,66 +14,77 @@ static const char *k_usage =
     "\n"
     "Prints one JSON object of metrics on stdout.\n"
     "\n"
-    "  --task NAME       a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax) with a finetuned\n"
-    "                    model, or mlm: masked-LM loss, perplexity and accuracy on a shard directory\n"
+    "  --task NAME       a GLUE task (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax) or a SCROLLS task\n"
+    "                    (contract_nli, quality) with a finetuned model, or mlm: masked-LM loss, perplexity and\n"
+    "                    accuracy on a shard directory\n"
     "  --split NAME      GLUE: dev (default; MNLI: matched), dev_mismatched, test, test_mismatched;\n"
+    "                    SCROLLS: validation (default), test;\n"
     "                    mlm: validation (default) or train\n"
-    "  --predictions F   GLUE: write index<TAB>prediction (the leaderboard layout). On a test split the\n"
-    "                    default is <Task>.tsv in the current folder (CoLA.tsv, MNLI-m.tsv, AX.tsv, ...)\n"
+    "  --predictions F   GLUE: write index<TAB>prediction (the leaderboard layout); SCROLLS: {id: \"text\"}.\n"
+    "                    On a test split the default is <Task>.tsv in the current folder (CoLA.tsv, MNLI-m.tsv,\n"
+    "                    AX.tsv, ...) or <task>.json\n"
     "  --batch-size N    sequences per batch (default 32)\n"
     "  --max-batches N   evaluate only the first N batches (default: the whole split)\n"
     "  --seed N          seed of the masking (default 42; the same seed gives the same masks)\n"
     "\n"
     "Example: bigs eval --task mlm --data shards/ --model runs/small\n";
 
-// GLUE: metrics on a labelled split, predictions in the submission layout.
-static int eval_glue(const GlueTask *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased) {
+// GLUE and SCROLLS: metrics on a labelled split; predictions in the GLUE submission layout
+// (index<TAB>prediction) or as SCROLLS's {id: "text"}.
+static int eval_task(const TaskSpec *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased) {
     Model m;
     model_load_dir(&m, model, HEAD_AUTO, 0, 0);
-    if (m.head != HEAD_SEQCLS) fatal("%s is not a sequence classifier (finetune it on %s first)", model, t->name);
-    if (m.cfg.num_labels != t->num_labels)
+    if (m.head != t->head) fatal("%s is not a %s model (finetune it on %s first)", model, t->head == HEAD_MC ? "multiple-choice" : "sequence classification", t->name);
+    if (t->head == HEAD_SEQCLS && m.cfg.num_labels != t->num_labels)
         fatal("%s has %d labels but %s needs %d (ax takes an MNLI model)", model, m.cfg.num_labels, t->name, t->num_labels);
-    char vocab[4096], path[4096], err[1024];
+    char vocab[4096];
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
     Tokenizer *tok = tok_load(vocab, !cased);
     if (tok_vocab_size(tok) != m.cfg.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), m.cfg.vocab_size);
     if (!strcmp(t->name, "ax")) split = "test";
-    if (glue_split_path(t, data, split, path, sizeof path)) fatal_usage("--split %s is not a split of %s", split, t->name);
-    int test = glue_is_test_split(split);
-    GlueSet s;
-    if (glue_read(t, path, test, &s, err, sizeof err)) fatal("%s", err);
+    int test = !strncmp(split, "test", 4);
+    GlueSet rows;
+    ScrollsSet ss;
+    task_read(t, data, split, &rows, &ss);
     int L = m.cfg.max_position_embeddings;
+    long nex = rows.n / t->C;
     Encoded e;
-    glue_encode(t, tok, &s, L, 0, &e);
-    int *pred = xmalloc(sizeof(int) * (size_t)s.n);
-    float *score = xmalloc(sizeof(float) * (size_t)s.n);
+    glue_encode(t->glue, tok, &rows, L, 0, &e);
+    int *pred = xmalloc(sizeof(int) * (size_t)(nex + 1));
+    float *score = xmalloc(sizeof(float) * (size_t)(nex + 1));
     double t0 = now_seconds();
-    glue_predict(&m, &e, B, pred, score);
+    glue_predict(&m, &e, B, t->C, pred, score);
     char def[64];
     if (test && !pred_path) {
-        const char *sub = t->submission;
-        if (!strcmp(t->name, "mnli") && strstr(split, "mismatched")) sub = "MNLI-mm.tsv";
-        snprintf(def, sizeof def, "%s", sub);
+        if (t->glue) snprintf(def, sizeof def, "%s", !strcmp(t->name, "mnli") && strstr(split, "mismatched") ? "MNLI-mm.tsv" : t->glue->submission);
+        else snprintf(def, sizeof def, "%s.json", t->name);
         pred_path = def;
     }
-    if (pred_path) {
-        size_t cap = 64 + (size_t)s.n * 32, len = 0;
+    if (pred_path && t->glue) {
+        size_t cap = 64 + (size_t)nex * 32, len = 0;
         char *buf = xmalloc(cap);
         len += (size_t)snprintf(buf, cap, "index\tprediction\n");
-        for (long i = 0; i < s.n; i++) {
-            if (t->num_labels == 1) len += (size_t)snprintf(buf + len, cap - len, "%ld\t%.3f\n", s.ex[i].index, score[i]);
-            else len += (size_t)snprintf(buf + len, cap - len, "%ld\t%s\n", s.ex[i].index, t->labels[pred[i]]);
+        for (long i = 0; i < nex; i++) {
+            if (t->num_labels == 1) len += (size_t)snprintf(buf + len, cap - len, "%ld\t%.3f\n", rows.ex[i].index, score[i]);
+            else len += (size_t)snprintf(buf + len, cap - len, "%ld\t%s\n", rows.ex[i].index, t->labels[pred[i]]);
         }
         if (file_write_atomic(pred_path, buf, len)) fatal("%s: cannot write the predictions", pred_path);
         free(buf);
+    } else if (pred_path) {
+        cJSON *pj = cJSON_CreateObject();
+        for (long i = 0; i < nex; i++) cJSON_AddStringToObject(pj, ss.ex[i].id, task_prediction_text(t, &ss, i, pred[i]));
+        char *txt = cJSON_Print(pj);
+        if (file_write_atomic(pred_path, txt, strlen(txt))) fatal("%s: cannot write the predictions", pred_path);
+        free(txt);
+        cJSON_Delete(pj);
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", t->name);
     cJSON_AddStringToObject(o, "split", split);
-    cJSON_AddNumberToObject(o, "examples", (double)s.n);
+    cJSON_AddNumberToObject(o, "examples", (double)nex);
     if (!test) {
         double main;
-        cJSON *met = glue_metrics(t, pred, score, &s, &main);
+        cJSON *met = task_metrics(t, pred, score, &rows, &ss, &main);
         for (cJSON *k = met->child; k; k = k->next) cJSON_AddNumberToObject(o, k->string, k->valuedouble);
         cJSON_Delete(met);
     }
@@ -86,7 +97,8 @@ static int eval_glue(const GlueTask *t, const char *data, const char *model, con
     free(pred);
     free(score);
     glue_encoded_free(&e);
-    glue_free(&s);
+    glue_free(&rows);
+    scrolls_free(&ss);
     tok_free(tok);
     model_free(&m);
     return 0;
@@ -104,9 +116,9 @@ int cmd_eval(int argc, char **argv) {
     if (!task || !data || !model) args_usage_error(&a, "--task, --data and --model are required");
     if (B < 1 || maxb < 0) args_usage_error(&a, "--batch-size must be >= 1 and --max-batches >= 0");
     if (strcmp(task, "mlm")) {
-        const GlueTask *t = glue_task(task);
-        if (!t) args_usage_error(&a, "unknown task '%s' (eval takes mlm, %s)", task, glue_task_names());
-        return eval_glue(t, data, model, split ? split : "dev", pred, (int)B, cased);
+        TaskSpec t;
+        if (task_spec(task, &t)) args_usage_error(&a, "unknown task '%s' (eval takes mlm, %s)", task, task_names());
+        return eval_task(&t, data, model, split ? split : (t.scrolls ? "validation" : "dev"), pred, (int)B, cased);
     }
     if (!split) split = "validation";
     Model m;

@@ -1,9 +1,11 @@
 // test_scrolls.c: SQuAD normalisation against Python's (the expected strings were computed with the
 // SQuAD normalize_answer), exact match over several golds, and the SCROLLS readers.
+#include <cjson/cJSON.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/common.h"
+#include "core/model.h"
 #include "data/scrolls.h"
 #include "tests/test.h"
 
@@ -71,4 +73,106 @@ TEST(scrolls_readers) {
     CHECK(scrolls_read(SCROLLS_CONTRACT_NLI, path, &s, err, sizeof err) == -1 && strstr(err, "none of the labels"));
     write_file(path, "not json\n");
     CHECK(scrolls_read(SCROLLS_CONTRACT_NLI, path, &s, err, sizeof err) == -1 && strstr(err, ":1: expected a JSON object"));
+}
+
+// A long document of about `words` words (more than 4096 tokens for 5000 words).
+static void long_doc(char *out, size_t n, int words, int seed) {
+    static const char *w[] = {"the", "party", "shall", "not", "disclose", "any", "confidential", "information", "to", "third", "persons", "without", "consent", "agreement", "term", "notice"};
+    size_t k = 0;
+    for (int i = 0; i < words && k + 16 < n; i++) k += (size_t)snprintf(out + k, n - k, "%s%s", i ? (i % 17 ? " " : ". ") : "", w[(i * 7 + seed * 3 + i / 5) % 16]);
+}
+
+static void json_line(FILE *f, const char *id, const char *input, const char *output) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "pid", id);
+    cJSON_AddStringToObject(o, "input", input);
+    cJSON_AddStringToObject(o, "output", output);
+    char *t = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", t);
+    free(t);
+    cJSON_Delete(o);
+}
+
+static void make_scrolls(const char *dir, int quality) {
+    mkdir(dir, 0755);
+    const char *splits[3] = {"train", "validation", "test"};
+    int counts[3] = {4, 3, 2};
+    char *doc = xmalloc(1 << 16), *input = xmalloc(1 << 17);
+    for (int s = 0; s < 3; s++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s.jsonl", dir, splits[s]);
+        FILE *f = fopen(path, "w");
+        for (int i = 0; i < counts[s]; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "%s-%d", splits[s], i);
+            long_doc(doc, 1 << 16, 5000, i + s);
+            const char *out;
+            if (quality) {
+                const char *opts[4] = {"the first party", "a third person", "nobody at all", "the court"};
+                snprintf(input, 1 << 17, "Who may receive the information?\n\n(A) %s\n(B) %s\n(C) %s\n(D) %s\n\n%s", opts[0], opts[1], opts[2], opts[3], doc);
+                out = s == 2 ? "" : opts[i % 4];
+            } else {
+                snprintf(input, 1 << 17, "Confidential information shall not be disclosed.\n\n%s", doc);
+                out = s == 2 ? "" : scrolls_contract_labels[i % 3];
+            }
+            json_line(f, id, input, out);
+            if (s == 1 && i == 0 && !quality) json_line(f, id, input, "Not mentioned");  // a second gold answer
+        }
+        fclose(f);
+    }
+    free(doc);
+    free(input);
+}
+
+TEST(scrolls_finetune_and_eval_at_4096) {
+    char base[600], bert[600], vocab[600], cmd[4096], out[16384];
+    snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
+    snprintf(base, sizeof base, "%s/scrolls_base", test_tmpdir());
+    snprintf(bert, sizeof bert, "%s/scrolls_bert", test_tmpdir());
+    ModelConfig c;
+    config_defaults(&c);
+    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = 64;
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 5);
+    model_save_dir(&m, base, vocab);
+    model_free(&m);
+    c.block = BLOCK_STACK, c.routing = ROUTE_ATTENTION, c.num_attention_heads = 2, c.pre_norm = 0, c.pooler_type = POOL_CLS;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 5);
+    model_save_dir(&m, bert, vocab);
+    model_free(&m);
+    const char *tasks[2] = {"contract_nli", "quality"};
+    for (int q = 0; q < 2; q++) {
+        char dir[600], ft[600], pred[700];
+        snprintf(dir, sizeof dir, "%s/scrolls_%s", test_tmpdir(), tasks[q]);
+        make_scrolls(dir, q);
+        snprintf(ft, sizeof ft, "%s/ft_%s", test_tmpdir(), tasks[q]);
+        snprintf(cmd, sizeof cmd, "%s finetune --task %s --data %s --model %s --output %s --threads 2 --set train.num_train_epochs=1 "
+                 "--set train.per_device_train_batch_size=2 --set train.per_device_eval_batch_size=2 --set train.learning_rate=1e-3 2>&1",
+                 test_bigs_bin(), tasks[q], dir, base, ft);
+        int rc = test_run(cmd, out, sizeof out);
+        CHECKF(rc == 0 && strstr(out, "max length 4096") && strstr(out, "grows to 4096 rows") && strstr(out, "\"eval_exact_match\""),
+               "%s finetune (%d): %s", tasks[q], rc, out);
+        snprintf(pred, sizeof pred, "%s/pred_%s.json", test_tmpdir(), tasks[q]);
+        snprintf(cmd, sizeof cmd, "%s eval --task %s --data %s --model %s --predictions %s --batch-size 2", test_bigs_bin(), tasks[q], dir, ft, pred);
+        rc = test_run(cmd, out, sizeof out);
+        CHECKF(rc == 0 && strstr(out, "\"exact_match\"") && strstr(out, "\"examples\":3"), "%s eval: %s", tasks[q], out);
+        size_t len;
+        const char *e;
+        char *txt = file_read_all(pred, &len, &e);
+        cJSON *pj = txt ? cJSON_Parse(txt) : NULL;
+        CHECKF(cJSON_GetArraySize(pj) == 3 && cJSON_IsString(cJSON_GetObjectItem(pj, "validation-2")), "predictions: %s", txt ? txt : "(none)");
+        cJSON_Delete(pj);
+        free(txt);
+        snprintf(cmd, sizeof cmd, "cd %s && %s eval --task %s --split test --data %s --model %s --batch-size 2", test_tmpdir(), test_bigs_bin(), tasks[q], dir, ft);
+        CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "\"predictions\":\"") && strstr(out, ".json\""), "%s test: %s", tasks[q], out);
+    }
+    // attention routing keeps its max length and says so
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/scrolls_contract_nli", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s finetune --task contract_nli --data %s --model %s --output %s/ft_bert --threads 2 --set train.max_steps=1 2>&1",
+             test_bigs_bin(), dir, bert, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "truncated to its max_position_embeddings 64"), "%s", out);
 }

@@ -60,23 +60,25 @@ static int make_batch(const Model *m, const Encoded *e, const int *idx, int rows
     return Lb;
 }
 
-void glue_predict(Model *m, const Encoded *e, int B, int *pred, float *score) {
-    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)B * e->L), *types = xmalloc(sizeof(int32_t) * (size_t)B * e->L);
-    int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)B * e->L);
-    int *idx = xmalloc(sizeof(int) * (size_t)B);
+void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score) {
+    int R = B * C;  // rows of a batch
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)R * e->L), *types = xmalloc(sizeof(int32_t) * (size_t)R * e->L);
+    int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)R * e->L);
+    int *idx = xmalloc(sizeof(int) * (size_t)R);
     Tape tp;
     tape_init(&tp, 0);
     tp.no_grad = 1;
-    int K = m->cfg.num_labels;
-    for (int s = 0; s < e->n; s += B) {
-        int rows = e->n - s < B ? e->n - s : B;
-        for (int r = 0; r < rows; r++) idx[r] = s + r;
-        int Lb = make_batch(m, e, idx, rows, ids, types, mask);
+    int K = C > 1 ? C : m->cfg.num_labels, nex = e->n / C;
+    for (int s = 0; s < nex; s += B) {
+        int nb = nex - s < B ? nex - s : B;
+        for (int r = 0; r < nb * C; r++) idx[r] = s * C + r;
+        int Lb = make_batch(m, e, idx, nb * C, ids, types, mask);
         tape_reset(&tp);
-        Batch b = {rows, Lb, ids, types, mask};
+        Batch b = {nb * C, Lb, ids, types, mask};
         Tensor *logits;
-        model_classify(m, &tp, &b, NULL, NULL, &logits);
-        for (int r = 0; r < rows; r++) {
+        if (C > 1) model_multiple_choice(m, &tp, &b, C, NULL, &logits);
+        else model_classify(m, &tp, &b, NULL, NULL, &logits);
+        for (int r = 0; r < nb; r++) {
             const float *lg = logits->data + (long)r * K;
             if (K == 1) { if (score) score[s + r] = lg[0]; continue; }
             int best = 0;
@@ -90,11 +92,91 @@ void glue_predict(Model *m, const Encoded *e, int B, int *pred, float *score) {
 }
 
 // ----------------------------------------------------------------------------
+// tasks
+
+int task_spec(const char *name, TaskSpec *t) {
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->C = 1;
+    t->head = HEAD_SEQCLS;
+    if ((t->glue = glue_task(name))) {
+        t->num_labels = t->glue->num_labels;
+        t->labels = t->glue->num_labels > 1 ? t->glue->labels : NULL;
+        return 0;
+    }
+    if (scrolls_task(name, &t->st)) return -1;
+    t->scrolls = 1;
+    if (t->st == SCROLLS_QUALITY) {
+        t->C = 4;
+        t->num_labels = 1;
+        t->head = HEAD_MC;
+    } else {
+        t->num_labels = 3;
+        t->labels = scrolls_contract_labels;
+    }
+    return 0;
+}
+
+const char *task_names(void) { return "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax, contract_nli, quality"; }
+
+void task_read(const TaskSpec *t, const char *dir, const char *split, GlueSet *rows, ScrollsSet *ss) {
+    char path[4096], err[1024];
+    memset(ss, 0, sizeof *ss);
+    if (t->glue) {
+        if (glue_split_path(t->glue, dir, split, path, sizeof path)) fatal_usage("--split %s is not a split of %s", split, t->name);
+        if (glue_read(t->glue, path, glue_is_test_split(split), rows, err, sizeof err)) fatal("%s", err);
+        if (rows->skipped) log_info("note: skipped %ld malformed rows of %s (as the reference reader does)", rows->skipped, path);
+        return;
+    }
+    const char *file = !strcmp(split, "train") ? "train" : !strcmp(split, "test") ? "test" : !strcmp(split, "dev") || !strcmp(split, "validation") ? "validation" : NULL;
+    if (!file) fatal_usage("--split %s is not a split of %s (train, validation, test)", split, t->name);
+    snprintf(path, sizeof path, "%s/%s.jsonl", dir, file);
+    if (scrolls_read(t->st, path, ss, err, sizeof err)) fatal("%s", err);
+    memset(rows, 0, sizeof *rows);
+    rows->n = ss->n * t->C;
+    rows->ex = xcalloc((size_t)rows->n, sizeof(GlueExample));
+    for (long i = 0; i < ss->n; i++)
+        for (int k = 0; k < t->C; k++) {
+            GlueExample *r = &rows->ex[i * t->C + k];
+            const ScrollsExample *x = &ss->ex[i];
+            if (t->C > 1) {  // QuALITY: "question option" paired with the article
+                size_t n = strlen(x->query) + strlen(x->options[k]) + 2;
+                r->a = xmalloc(n);
+                snprintf(r->a, n, "%s %s", x->query, x->options[k]);
+            } else r->a = xstrdup(x->query);
+            r->b = xstrdup(x->doc);
+            r->label = x->label;
+            r->index = i;
+        }
+}
+
+const char *task_prediction_text(const TaskSpec *t, const ScrollsSet *ss, long i, int pred) {
+    if (t->C > 1) return ss->ex[i].options[pred];
+    return t->labels[pred];
+}
+
+cJSON *task_metrics(const TaskSpec *t, const int *pred, const float *score, const GlueSet *rows, const ScrollsSet *ss, double *main) {
+    if (t->glue) return glue_metrics(t->glue, pred, score, rows, main);
+    double em = 0;
+    long counted = 0;
+    for (long i = 0; i < ss->n; i++) {
+        if (!ss->ex[i].ngold) continue;
+        em += scrolls_exact_match(task_prediction_text(t, ss, i, pred[i]), ss->ex[i].golds, ss->ex[i].ngold);
+        counted++;
+    }
+    *main = counted ? em / counted : 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "exact_match", *main);
+    return o;
+}
+
+// ----------------------------------------------------------------------------
 
 int finetune_run(const FinetuneArgs *a) {
-    const GlueTask *task = glue_task(a->task);
-    if (!task) fatal_usage("unknown task '%s' (finetune takes: %s)", a->task, glue_task_names());
-    if (!strcmp(task->name, "ax")) fatal_usage("ax has no training data: evaluate an MNLI model on it with bigs eval --task ax");
+    TaskSpec ts;
+    if (task_spec(a->task, &ts)) fatal_usage("unknown task '%s' (finetune takes: %s)", a->task, task_names());
+    if (!strcmp(ts.name, "ax")) fatal_usage("ax has no training data: evaluate an MNLI model on it with bigs eval --task ax");
+    int C = ts.C;
     TrainConfig tc;
     train_config_defaults(&tc);
     // the official GLUE recipe
@@ -109,7 +191,7 @@ int finetune_run(const FinetuneArgs *a) {
     tc.per_device_train_batch_size = 16;
     tc.eval_steps = 500;
     tc.logging_steps = 50;
-    tc.max_seq_length = 0;  // 0: the model's max_position_embeddings
+    tc.max_seq_length = ts.scrolls ? 4096 : 0;  // 0: the model's max_position_embeddings; SCROLLS: long documents
     char err[1024];
     ModelConfig mc;
     config_load_path(&mc, a->model);
@@ -140,42 +222,50 @@ int finetune_run(const FinetuneArgs *a) {
     if (a->seed >= 0) tc.seed = (int)a->seed;
     if (tc.max_seq_length == 0) tc.max_seq_length = mc.max_position_embeddings;
     if (train_config_validate(&tc, err, sizeof err)) fatal("%s", err);
-    int L = tc.max_seq_length, B = tc.per_device_train_batch_size;
-    if (L > mc.max_position_embeddings) fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", L, mc.max_position_embeddings);
+    int L = tc.max_seq_length, B = tc.per_device_train_batch_size, grow = 0;
+    if (L > mc.max_position_embeddings) {
+        if (mc.routing == ROUTE_SSM) {  // the SSM runs at any length; only the position table grows
+            grow = 1;
+            mc.max_position_embeddings = L;
+        } else {  // attention keeps its max length, as the baselines do
+            log_info("note: %s routes by attention: inputs are truncated to its max_position_embeddings %d (not %d)", a->model, mc.max_position_embeddings, L);
+            L = mc.max_position_embeddings;
+        }
+    }
     // the classifier for this task: re-initialised when the label count differs (e.g. from an MLM model)
     HeadType was = model_head_of_dir(a->model);
-    if (was == HEAD_SEQCLS && mc.num_labels != task->num_labels)
-        log_info("note: %s has %d labels and %s needs %d: the classifier is initialised fresh", a->model, mc.num_labels, task->name, task->num_labels);
-    mc.num_labels = task->num_labels;
+    if (was == ts.head && ts.head == HEAD_SEQCLS && mc.num_labels != ts.num_labels)
+        log_info("note: %s has %d labels and %s needs %d: the classifier is initialised fresh", a->model, mc.num_labels, ts.name, ts.num_labels);
+    mc.num_labels = ts.num_labels;
     memset(mc.id2label, 0, sizeof mc.id2label);
-    for (int k = 0; k < task->num_labels && task->labels[k]; k++) snprintf(mc.id2label[k], CONFIG_LABEL_LEN, "%s", task->labels[k]);
-    snprintf(mc.finetuning_task, sizeof mc.finetuning_task, "%s", task->name);
+    for (int k = 0; ts.labels && k < ts.num_labels && ts.labels[k]; k++) snprintf(mc.id2label[k], CONFIG_LABEL_LEN, "%s", ts.labels[k]);
+    snprintf(mc.finetuning_task, sizeof mc.finetuning_task, "%s", ts.name);
     if (config_validate(&mc, err, sizeof err)) fatal("%s: %s", a->model, err);
     Model m;
     char *lerr = NULL;
     int quiet = g_quiet;
     g_quiet = 1;  // the per-tensor notes about the new head are summed up below
-    int rc = model_load_with_config(&m, a->model, &mc, HEAD_SEQCLS, LOAD_NEW_HEAD, rng_key((uint64_t)tc.seed, 1), &lerr);
+    int rc = model_load_with_config(&m, a->model, &mc, ts.head, LOAD_NEW_HEAD | (grow ? LOAD_GROW_POSITIONS : 0), rng_key((uint64_t)tc.seed, 1), &lerr);
     g_quiet = quiet;
     if (rc) fatal("%s", lerr);
-    if (was != HEAD_SEQCLS) log_info("note: %s has no classifier for %s: the pooler and classifier are initialised fresh", a->model, task->name);
+    if (was != ts.head) log_info("note: %s has no head for %s: the pooler and classifier are initialised fresh", a->model, ts.name);
+    if (grow) log_info("note: the position table grows to %d rows (the learned rows repeated) for inputs of %d tokens", L, L);
     params_alloc_grad(&m.pt);
     char vocab[4096];
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", a->model);
     Tokenizer *tok = tok_load(vocab, !a->cased);
     if (tok_vocab_size(tok) != mc.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), mc.vocab_size);
-    // data
+    // data: rows of text pairs, C rows an example
     char path[4096];
     GlueSet train, dev;
-    glue_split_path(task, a->data, "train", path, sizeof path);
-    if (glue_read(task, path, 0, &train, err, sizeof err)) fatal("%s", err);
-    glue_split_path(task, a->data, "dev", path, sizeof path);
-    if (glue_read(task, path, 0, &dev, err, sizeof err)) fatal("%s", err);
-    if (train.skipped) log_info("note: skipped %ld malformed rows of %s/train.tsv (as the reference reader does)", train.skipped, a->data);
+    ScrollsSet strain, sdev;
+    task_read(&ts, a->data, "train", &train, &strain);
+    task_read(&ts, a->data, "dev", &dev, &sdev);
+    long ntrain = train.n / C, ndev = dev.n / C;
     Encoded etrain, edev;
-    glue_encode(task, tok, &train, L, tc.single_segment, &etrain);
-    glue_encode(task, tok, &dev, L, tc.single_segment, &edev);
-    long per_epoch = (train.n + B - 1) / B;
+    glue_encode(ts.glue, tok, &train, L, tc.single_segment, &etrain);
+    glue_encode(ts.glue, tok, &dev, L, tc.single_segment, &edev);
+    long per_epoch = (ntrain + B - 1) / B;
     long total = tc.max_steps > 0 ? tc.max_steps : (long)ceil(tc.num_train_epochs * per_epoch);
     long warmup = tc.warmup_steps > 0 ? tc.warmup_steps : (long)ceil(tc.warmup_ratio * total);
     if (mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
@@ -183,14 +273,15 @@ int finetune_run(const FinetuneArgs *a) {
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->output);
     unlink(mpath);
     log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),
-             task->name, train.n, dev.n, total, B, tc.learning_rate, L, threads_get());
+             ts.name, ntrain, ndev, total, B, tc.learning_rate, L, threads_get());
     AdamW opt;
     adamw_init(&opt, &m.pt, tc.decay_ssm);
-    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)B * L), *types = xmalloc(sizeof(int32_t) * (size_t)B * L), *mask = xmalloc(sizeof(int32_t) * (size_t)B * L);
+    size_t R = (size_t)B * C;  // rows of a batch
+    int32_t *ids = xmalloc(sizeof(int32_t) * R * L), *types = xmalloc(sizeof(int32_t) * R * L), *mask = xmalloc(sizeof(int32_t) * R * L);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)B);
     float *targets = xmalloc(sizeof(float) * (size_t)B);
-    int *perm = xmalloc(sizeof(int) * (size_t)train.n), *dpred = xmalloc(sizeof(int) * (size_t)dev.n);
-    float *dscore = xmalloc(sizeof(float) * (size_t)dev.n);
+    int *perm = xmalloc(sizeof(int) * (size_t)ntrain), *rowidx = xmalloc(sizeof(int) * R), *dpred = xmalloc(sizeof(int) * (size_t)ndev);
+    float *dscore = xmalloc(sizeof(float) * (size_t)ndev);
     Tape tp;
     tape_init(&tp, 0);
     double best = -INFINITY, t0 = now_seconds(), loss_sum = 0, last_loss = NAN;
@@ -200,18 +291,20 @@ int finetune_run(const FinetuneArgs *a) {
     for (long epoch = 0; step < total; epoch++) {
         Rng r;
         rng_init(&r, (uint64_t)tc.seed, 0xe90c0000ull + (uint64_t)epoch);
-        for (long i = 0; i < train.n; i++) perm[i] = (int)i;
-        for (long i = train.n - 1; i > 0; i--) { long j = (long)rng_below(&r, (uint64_t)i + 1); int t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
-        for (long s = 0; s < train.n && step < total; s += B) {
-            int rows = train.n - s < B ? (int)(train.n - s) : B;
-            int Lb = make_batch(&m, &etrain, perm + s, rows, ids, types, mask);
-            for (int k = 0; k < rows; k++) { labels[k] = train.ex[perm[s + k]].label; targets[k] = train.ex[perm[s + k]].score; }
+        for (long i = 0; i < ntrain; i++) perm[i] = (int)i;
+        for (long i = ntrain - 1; i > 0; i--) { long j = (long)rng_below(&r, (uint64_t)i + 1); int t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+        for (long s = 0; s < ntrain && step < total; s += B) {
+            int rows = ntrain - s < B ? (int)(ntrain - s) : B;  // examples in this batch
+            for (int k = 0; k < rows; k++)
+                for (int c = 0; c < C; c++) rowidx[k * C + c] = perm[s + k] * C + c;
+            int Lb = make_batch(&m, &etrain, rowidx, rows * C, ids, types, mask);
+            for (int k = 0; k < rows; k++) { labels[k] = train.ex[perm[s + k] * C].label; targets[k] = train.ex[perm[s + k] * C].score; }
             tape_reset(&tp);
             tp.training = 1;
             tp.dropout_key = rng_key((uint64_t)tc.seed, (2ull << 40) + (uint64_t)step);
             params_zero_grad(&m.pt);
-            Batch b = {rows, Lb, ids, types, mask};
-            Tensor *loss = model_classify(&m, &tp, &b, labels, targets, NULL);
+            Batch b = {rows * C, Lb, ids, types, mask};
+            Tensor *loss = C > 1 ? model_multiple_choice(&m, &tp, &b, C, labels, NULL) : model_classify(&m, &tp, &b, labels, targets, NULL);
             tape_backward(&tp, loss, NULL);
             double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
             if (!isfinite(loss->data[0]) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
@@ -227,7 +320,7 @@ int finetune_run(const FinetuneArgs *a) {
                 cJSON_AddNumberToObject(j, "loss", loss_sum / nloss);
                 cJSON_AddNumberToObject(j, "lr", lr);
                 cJSON_AddNumberToObject(j, "grad_norm", gnorm);
-                cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + rows) / (double)train.n);
+                cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + rows) / (double)ntrain);
                 if (!g_quiet) {
                     fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | %.1f steps/s%s", tty ? "\r" : "", step, total, loss_sum / nloss, lr,
                             step / (now_seconds() - t0), tty ? "   " : "\n");
@@ -238,11 +331,11 @@ int finetune_run(const FinetuneArgs *a) {
                 loss_sum = 0;
                 nloss = 0;
             }
-            int epoch_end = s + rows >= train.n;
+            int epoch_end = s + rows >= ntrain;
             if ((tc.eval_steps > 0 && step % tc.eval_steps == 0) || epoch_end || step == total) {
-                glue_predict(&m, &edev, tc.per_device_eval_batch_size, dpred, dscore);
+                glue_predict(&m, &edev, tc.per_device_eval_batch_size, C, dpred, dscore);
                 double main;
-                cJSON *met = glue_metrics(task, dpred, dscore, &dev, &main);
+                cJSON *met = task_metrics(&ts, dpred, dscore, &dev, &sdev, &main);
                 if (tty && !g_quiet) fputc('\n', stderr);
                 char *txt = cJSON_PrintUnformatted(met);
                 log_info("step %ld: dev %s%s", step, txt, main > best ? " (best so far: saved)" : "");
@@ -271,12 +364,12 @@ int finetune_run(const FinetuneArgs *a) {
     snprintf(path, sizeof path, "%s/eval_results.json", a->output);
     json_write_file(path, ev);
     cJSON *all = cJSON_Duplicate(ev, 1);
-    cJSON_AddStringToObject(all, "task", task->name);
+    cJSON_AddStringToObject(all, "task", ts.name);
     cJSON_AddNumberToObject(all, "global_step", (double)step);
     cJSON_AddNumberToObject(all, "train_loss", last_loss);
     cJSON_AddNumberToObject(all, "train_runtime", now_seconds() - t0);
-    cJSON_AddNumberToObject(all, "train_examples", (double)train.n);
-    cJSON_AddNumberToObject(all, "eval_examples", (double)dev.n);
+    cJSON_AddNumberToObject(all, "train_examples", (double)ntrain);
+    cJSON_AddNumberToObject(all, "eval_examples", (double)ndev);
     snprintf(path, sizeof path, "%s/all_results.json", a->output);
     json_write_file(path, all);
     char *line = cJSON_PrintUnformatted(all);
@@ -286,7 +379,9 @@ int finetune_run(const FinetuneArgs *a) {
     cJSON_Delete(all);
     cJSON_Delete(ev);
     cJSON_Delete(best_metrics);
-    free(ids); free(types); free(mask); free(labels); free(targets); free(perm); free(dpred); free(dscore);
+    free(ids); free(types); free(mask); free(labels); free(targets); free(perm); free(rowidx); free(dpred); free(dscore);
+    scrolls_free(&strain);
+    scrolls_free(&sdev);
     tape_free(&tp);
     adamw_free(&opt);
     glue_encoded_free(&etrain);

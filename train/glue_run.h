@@ -2,6 +2,7 @@
 #pragma once
 #include "core/model.h"
 #include "data/glue.h"
+#include "data/scrolls.h"
 #include "data/tokenizer.h"
 
 typedef struct {
@@ -23,6 +24,30 @@ typedef struct {
 
 void glue_encode(const GlueTask *t, const Tokenizer *tok, const GlueSet *s, int L, int single_segment, Encoded *e);
 void glue_encoded_free(Encoded *e);
-// Predictions for every example: class ids (pred) or scores (regression), batches of B, padded to L
-// (padding == PAD_MAX_LENGTH) or to the longest of the batch.
-void glue_predict(Model *m, const Encoded *e, int B, int *pred, float *score);
+// Predictions for every example: class ids (pred) or scores (regression), batches of B examples, padded
+// to L (padding == PAD_MAX_LENGTH) or to the longest of the batch. C > 1: multiple choice, the rows of
+// example i are i*C .. i*C+C-1 and pred is the chosen row.
+void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score);
+
+// A finetuning task: a GLUE task, or a SCROLLS task whose examples are turned into rows of text pairs
+// (ContractNLI: hypothesis and contract; QuALITY: question + option and article, 4 rows an example).
+typedef struct {
+    const char *name;
+    const GlueTask *glue;      // NULL for SCROLLS
+    int scrolls;
+    ScrollsTask st;
+    int C;                     // rows per example (QuALITY: 4 choices)
+    int num_labels;            // classifier outputs (QuALITY: 1, a score per choice)
+    const char *const *labels; // class names (NULL for regression and multiple choice)
+    HeadType head;
+} TaskSpec;
+
+int task_spec(const char *name, TaskSpec *t);  // 0, or -1 for an unknown name
+const char *task_names(void);
+// Reads a split into rows (and the SCROLLS examples, for ids and gold answers). split: train, dev
+// (SCROLLS: validation), test, and MNLI's dev_mismatched/test_mismatched. Fatal on errors.
+void task_read(const TaskSpec *t, const char *dir, const char *split, GlueSet *rows, ScrollsSet *ss);
+// Metrics of predictions on a labelled split: GLUE's, or SCROLLS exact_match (x100).
+cJSON *task_metrics(const TaskSpec *t, const int *pred, const float *score, const GlueSet *rows, const ScrollsSet *ss, double *main);
+// The text of an example's prediction (SCROLLS): a label name or the chosen option.
+const char *task_prediction_text(const TaskSpec *t, const ScrollsSet *ss, long i, int pred);
