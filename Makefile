@@ -11,7 +11,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench clean help demo
+.PHONY: all test debug test-debug deps bench bench-scaling clean help demo
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make test-debug run the suite under the sanitizers"
 	@echo "make deps       install the Debian packages bigs needs (apt-get)"
 	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
+	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make clean      remove build outputs"
 
@@ -50,6 +51,11 @@ test-debug: debug
 bench: $(BUILD)/bench_ops $(BUILD)/bench_memory
 	$(BUILD)/bench_ops
 	$(BUILD)/bench_memory
+
+# time per token and memory from L=512 to 16384, BiGS vs BERT, with a PNG plot (gnuplot)
+bench-scaling: $(BUILD)/bench_scaling
+	$(BUILD)/bench_scaling $(BUILD)/scaling.jsonl
+	scripts/plot_scaling.sh $(BUILD)/scaling.jsonl $(BUILD)/scaling.png
 
 deps:
 	@pkgs="libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev"; missing=""; \
