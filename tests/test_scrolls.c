@@ -176,3 +176,19 @@ TEST(scrolls_finetune_and_eval_at_4096) {
              test_bigs_bin(), dir, bert, test_tmpdir());
     CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "truncated to its max_position_embeddings 64"), "%s", out);
 }
+
+TEST(scrolls_quality_option_parser_edge_cases) {
+    char *q, *o[4], *art;
+    // options spread over lines, extra spaces, parentheses inside an option, a long article with blank lines
+    CHECK(scrolls_parse_quality("What  happened\nnext?\n\n(A)  He left\n  for good\n(B) She (the captain) stayed\n(C)It burned (D) Nothing\n\nPart one.\n\nPart two.",
+                                &q, o, &art) == 0);
+    CHECK(!strcmp(q, "What happened next?") && !strcmp(o[0], "He left for good") && !strcmp(o[1], "She (the captain) stayed"));
+    CHECK(!strcmp(o[2], "It burned") && !strcmp(o[3], "Nothing") && !strcmp(art, "Part one.\n\nPart two."));
+    free(q); free(art);
+    for (int k = 0; k < 4; k++) free(o[k]);
+    // layouts that are not QuALITY's: no blank line, a missing option, options out of order, no article
+    CHECK(scrolls_parse_quality("question (A) a (B) b (C) c (D) d", &q, o, &art) == -1);
+    CHECK(scrolls_parse_quality("q?\n\n(A) a\n(B) b\n(D) d\n\narticle", &q, o, &art) == -1);
+    CHECK(scrolls_parse_quality("q?\n\n(B) b\n(A) a\n(C) c\n(D) d\n\narticle", &q, o, &art) == -1);
+    CHECK(scrolls_parse_quality("q?\n\n(A) a\n(B) b\n(C) c\n(D) d", &q, o, &art) == -1);
+}
