@@ -35,7 +35,7 @@ class Kernel(nn.Module):
         A = torch.clamp(self.A_re, max=-1e-4) + 1j * self.A_im            # (N)
         dt = torch.exp(self.log_step)                                       # (1)
         C = self.C[:, 0] + 1j * self.C[:, 1]                                # (N)
-        l = torch.arange(L, dtype=torch.float64)
+        l = torch.arange(L, dtype=self.A_re.dtype)
         powers = torch.exp(l[None, :] * (dt * A)[:, None])                  # (N, L): exp(l dt A) directly
         return ((C * (torch.exp(dt * A) - 1) / A)[:, None] * powers).sum(0).real  # (L)
 
