@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     printf("bigs op micro-benchmark, %d threads (medians)\n\n", threads_get());
     // 1. the sgemm peak: a large square product
     int S = 2048;
-    LinCtx g = {S, S, S, rnd((long)S * S, 1), rnd((long)S * S, 2), NULL, rnd((long)S * S, 3)};
+    LinCtx g = {.M = S, .K = S, .N = S, .x = rnd((long)S * S, 1), .W = rnd((long)S * S, 2), .y = rnd((long)S * S, 3)};
     double t = time_median(run_sgemm, &g, 5), peak = 2.0 * S * S * S / t / 1e9;
     printf("sgemm %dx%dx%d                      %8.1f GFLOP/s  (peak reference)\n", S, S, S, peak);
     free(g.x); free(g.W); free(g.y);
