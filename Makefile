@@ -50,9 +50,9 @@ debug:
 test-debug: debug
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BIGS=build-debug/bigs build-debug/test_bigs
 
-bench: $(BUILD)/bench_ops $(BUILD)/bench_memory
+bench: $(BUILD)/bench_ops $(BUILD)/bench_scaling
 	$(BUILD)/bench_ops
-	$(BUILD)/bench_memory
+	$(BUILD)/bench_scaling - 128 1024 4096
 
 # time per token and memory from L=512 to 16384, BiGS vs BERT, with a PNG plot (gnuplot)
 bench-scaling: $(BUILD)/bench_scaling

@@ -2,7 +2,8 @@
 // (configs/grid-gated-ssm.json and grid-stack-attention.json: H=256, NL=4, about 11.4M parameters),
 // batch 1, masked-LM head at 15% of positions: time per token and activation memory (the arena's peak)
 // of the forward pass alone and of forward+backward, at L = 512 ... 4096 (BiGS also 8192 and 16384).
-// Prints a table and writes the figures as JSON lines to the file given as argv[1] (for the plot).
+// Usage: bench_scaling [OUT.jsonl [L ...]]: the figures also go to OUT.jsonl as JSON lines (for the plot),
+// and the lengths can be given (BERT runs only up to 4096).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +56,17 @@ static Point measure(const char *config, int L) {
 
 int main(int argc, char **argv) {
     threads_set(0);
-    FILE *js = argc > 1 ? fopen(argv[1], "w") : NULL;
+    FILE *js = argc > 1 && strcmp(argv[1], "-") ? fopen(argv[1], "w") : NULL;
     printf("time per token (best of 2-3) and activation memory, batch 1, H=256, NL=4, %d threads\n\n", threads_get());
     printf("%-6s %-6s %14s %14s %14s %14s\n", "model", "L", "fwd us/token", "fwd MiB", "f+b us/token", "f+b MiB");
-    const int Ls[6] = {512, 1024, 2048, 4096, 8192, 16384};
+    int Ls[16] = {512, 1024, 2048, 4096, 8192, 16384}, nL = 6;
+    if (argc > 2) {
+        nL = 0;
+        for (int i = 2; i < argc && nL < 16; i++) Ls[nL++] = atoi(argv[i]);
+    }
     const char *names[2] = {"BiGS", "BERT"}, *configs[2] = {"configs/grid-gated-ssm.json", "configs/grid-stack-attention.json"};
     for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < nL; i++) {
             if (k == 1 && Ls[i] > 4096) continue;  // attention's L^2 probabilities: 4096 is where the baselines stop
             Point p = measure(configs[k], Ls[i]);
             printf("%-6s %-6d %14.1f %14.1f %14.1f %14.1f\n", names[k], Ls[i], p.fwd_us, p.fwd_mib, p.fwdbwd_us, p.fwdbwd_mib);
