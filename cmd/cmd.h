@@ -16,3 +16,4 @@ int cmd_tokenize(int argc, char **argv);  // cmd_tokenize.c
 int cmd_prepare(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_convert(int argc, char **argv);

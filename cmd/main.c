@@ -12,7 +12,7 @@ const Command g_commands[] = {
     {"finetune", cmd_finetune, "finetune on a GLUE or SCROLLS task"},
     {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},
     {"predict", cmd_predict, "fill masks or classify texts with a model"},
-    {"convert", NULL, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
+    {"convert", cmd_convert, "convert checkpoints (official Flax/PyTorch, HF BERT) to and from model directories"},
     {"info", cmd_info, "describe a model directory, config, checkpoint or shard directory"},
     {NULL, NULL, NULL},
 };

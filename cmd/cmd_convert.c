@@ -1,0 +1,206 @@
+// cmd_convert.c: `bigs convert` between model directories and the official BiGS Flax checkpoints
+// (flax_model.msgpack: the tree under s4_bert/, cls/, classifier/, Dense kernels stored (in,out)).
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd/cmd.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "core/flax.h"
+#include "core/model.h"
+
+static const char *k_usage =
+    "Usage: bigs convert --input PATH --output PATH [--config FILE] [--vocab FILE] [--to dir|flax]\n"
+    "\n"
+    "  --input PATH    an official BiGS flax_model.msgpack (its config.json and vocab.txt beside it, or\n"
+    "                  given), or a model directory (with --to flax)\n"
+    "  --output PATH   the model directory to write (--to dir, the default); for --to flax a file ending\n"
+    "                  in .msgpack, or a directory that gets flax_model.msgpack, config.json and vocab.txt\n"
+    "  --config FILE   the checkpoint's config.json (BiGSConfig keys) when it is not beside --input\n"
+    "  --vocab FILE    the vocab.txt to copy into the model directory\n"
+    "  --to FORMAT     dir (default) or flax. PyTorch pytorch_model.bin and Hugging Face BERT are not\n"
+    "                  built yet.\n"
+    "\n"
+    "Example: bigs convert --input BiGS_128/flax_model.msgpack --output models/bigs-128\n";
+
+// Our parameter name -> the official Flax path; *transpose set for Dense kernels (Flax stores (in,out)).
+// Returns 0, or -1 for a name outside the official BiGS layout.
+static int flax_path(const char *name, char *out, size_t n, int *transpose) {
+    char buf[256];
+    *transpose = 0;
+    if (!strncmp(name, "bigs.", 5)) snprintf(buf, sizeof buf, "s4_bert.%s", name + 5);
+    else if (!strncmp(name, "cls.", 4) || !strncmp(name, "classifier.", 11)) snprintf(buf, sizeof buf, "%s", name);
+    else return -1;
+    // the SSM leaves sit directly under fs4/bs4 in the Flax tree (the PyTorch port adds ".kernel")
+    char *k = strstr(buf, "4.kernel.");
+    if (k) memmove(k + 2, k + 9, strlen(k + 9) + 1);
+    const char *last = strrchr(buf, '.') + 1;
+    char leaf[32];
+    snprintf(leaf, sizeof leaf, "%s", last);
+    buf[last - buf - 1] = 0;
+    if (!strcmp(leaf, "weight")) {
+        if (strstr(buf, "LayerNorm")) snprintf(leaf, sizeof leaf, "scale");
+        else if (strstr(buf, "_embeddings")) snprintf(leaf, sizeof leaf, "embedding");
+        else { snprintf(leaf, sizeof leaf, "kernel"); *transpose = 1; }
+    }
+    for (char *p = buf; *p; p++)
+        if (*p == '.') *p = '/';
+    snprintf(out, n, "%s/%s", buf, leaf);
+    return 0;
+}
+
+static void dir_of(const char *path, char *out, size_t n) {
+    char *tmp = xstrdup(path);
+    snprintf(out, n, "%s", dirname(tmp));
+    free(tmp);
+}
+
+static int exists(const char *p) { struct stat sb; return stat(p, &sb) == 0; }
+
+// official Flax checkpoint -> model directory
+static int from_flax(const char *input, const char *output, const char *config, const char *vocab) {
+    char dir[4096], cfgp[4200], vocp[4200], err[1024];
+    dir_of(input, dir, sizeof dir);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+    if (!config) {
+        if (!exists(cfgp)) fatal("%s: no config.json beside the checkpoint; give it with --config", input);
+        config = cfgp;
+    }
+    ModelConfig c;
+    config_load_path(&c, config);
+    if (c.block != BLOCK_GATED || c.routing != ROUTE_SSM) fatal("%s: the Flax layout is the official BiGS one (gated + ssm)", config);
+    FlaxFile f;
+    if (flax_open(&f, input, err, sizeof err)) fatal("%s", err);
+    // paths may sit under a top-level "params"
+    int strip = f.n && !strncmp(f.leaves[0].path, "params/", 7);
+    for (int i = 0; i < f.n; i++)
+        if (strip && !strncmp(f.leaves[i].path, "params/", 7)) memmove(f.leaves[i].path, f.leaves[i].path + 7, strlen(f.leaves[i].path + 7) + 1);
+    HeadType head = flax_find(&f, "classifier/kernel") ? HEAD_SEQCLS : HEAD_MLM;
+    if (head == HEAD_SEQCLS) c.num_labels = (int)flax_find(&f, "classifier/kernel")->shape[1];
+    Model m;
+    model_build(&m, &c, head);
+    char *problems = xcalloc(1, 1);
+    size_t plen = 0;
+    int nbad = 0;
+    char *used = xcalloc((size_t)f.n + 1, 1);
+    for (int i = 0; i < m.pt.n; i++) {
+        ParamInfo *p = &m.pt.info[i];
+        char fp[512], line[700];
+        int tr;
+        line[0] = 0;
+        if (flax_path(p->name, fp, sizeof fp, &tr)) snprintf(line, sizeof line, "  %s has no Flax counterpart\n", p->name);
+        const FlaxLeaf *l = line[0] ? NULL : flax_find(&f, fp);
+        if (!line[0] && !l) snprintf(line, sizeof line, "  missing: %s (for %s)\n", fp, p->name);
+        if (l) {
+            used[l - f.leaves] = 1;
+            int ok = l->numel == p->numel && l->ndim == p->ndim;
+            for (int d = 0; ok && d < p->ndim; d++) ok = l->shape[tr ? p->ndim - 1 - d : d] == p->shape[d];
+            float *buf = ok ? xmalloc(sizeof(float) * (size_t)l->numel) : NULL;
+            if (!ok) snprintf(line, sizeof line, "  mis-shaped: %s does not fit %s\n", fp, p->name);
+            else if (flax_leaf_f32(l, buf)) snprintf(line, sizeof line, "  %s: dtype %s is not a float type\n", fp, l->dtype);
+            else if (tr) {  // (in,out) -> (out,in)
+                int rows = p->shape[0], cols = p->shape[1];
+                for (int r = 0; r < rows; r++)
+                    for (int q = 0; q < cols; q++) m.pt.t[i].data[(long)r * cols + q] = buf[(long)q * rows + r];
+            } else memcpy(m.pt.t[i].data, buf, sizeof(float) * (size_t)l->numel);
+            free(buf);
+        }
+        if (line[0]) {
+            problems = xrealloc(problems, plen + strlen(line) + 1);
+            strcpy(problems + plen, line);
+            plen += strlen(line);
+            nbad++;
+        }
+    }
+    for (int i = 0; i < f.n; i++) {
+        if (used[i]) continue;
+        char line[700];
+        snprintf(line, sizeof line, "  unexpected: %s\n", f.leaves[i].path);
+        problems = xrealloc(problems, plen + strlen(line) + 1);
+        strcpy(problems + plen, line);
+        plen += strlen(line);
+        nbad++;
+    }
+    if (nbad) { problems[plen - 1] = 0; fatal("%s does not match %s (%d problems):\n%s", input, config, nbad, problems); }
+    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
+    if (!vocab && exists(vocp)) vocab = vocp;
+    if (!vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
+    model_save_dir(&m, output, vocab);
+    printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", input, output,
+           model_architecture(&m), m.pt.n, m.pt.count);
+    free(problems);
+    free(used);
+    model_free(&m);
+    flax_close(&f);
+    return 0;
+}
+
+// model directory -> official Flax checkpoint
+static int to_flax(const char *input, const char *output) {
+    Model m;
+    model_load_dir(&m, input, HEAD_AUTO, 0, 0);
+    if (m.cfg.block != BLOCK_GATED || m.cfg.routing != ROUTE_SSM) fatal("%s: only the official BiGS variant (gated + ssm) has a Flax layout", input);
+    FlaxWrite *w = xcalloc((size_t)m.pt.n, sizeof(FlaxWrite));
+    char **paths = xcalloc((size_t)m.pt.n, sizeof(char *));
+    float **tbuf = xcalloc((size_t)m.pt.n, sizeof(float *));
+    for (int i = 0; i < m.pt.n; i++) {
+        ParamInfo *p = &m.pt.info[i];
+        char fp[512];
+        int tr;
+        if (flax_path(p->name, fp, sizeof fp, &tr)) fatal("%s has no Flax counterpart", p->name);
+        paths[i] = xstrdup(fp);
+        w[i].path = paths[i];
+        w[i].ndim = p->ndim;
+        for (int d = 0; d < p->ndim; d++) w[i].shape[d] = p->shape[tr ? p->ndim - 1 - d : d];
+        if (tr) {
+            int rows = p->shape[0], cols = p->shape[1];
+            tbuf[i] = xmalloc(sizeof(float) * (size_t)p->numel);
+            for (int r = 0; r < rows; r++)
+                for (int q = 0; q < cols; q++) tbuf[i][(long)q * rows + r] = m.pt.t[i].data[(long)r * cols + q];
+            w[i].data = tbuf[i];
+        } else w[i].data = m.pt.t[i].data;
+    }
+    char file[4200], err[1024];
+    size_t n = strlen(output);
+    int is_file = n > 8 && !strcmp(output + n - 8, ".msgpack");
+    if (!is_file) {
+        if (mkdir(output, 0755) != 0 && !exists(output)) fatal("%s: cannot create", output);
+        snprintf(file, sizeof file, "%s/flax_model.msgpack", output);
+    } else snprintf(file, sizeof file, "%s", output);
+    if (flax_write(file, w, m.pt.n, err, sizeof err)) fatal("%s", err);
+    if (!is_file) {  // the config and vocabulary next to it, as the official repositories hold them
+        char src[4200], dst[4200];
+        snprintf(src, sizeof src, "%s/vocab.txt", input);
+        model_save_dir(&m, output, exists(src) ? src : NULL);
+        snprintf(dst, sizeof dst, "%s/model.safetensors", output);
+        remove(dst);  // the directory holds the Flax checkpoint, not a second copy of the weights
+    }
+    printf("{\"input\": \"%s\", \"output\": \"%s\", \"tensors\": %d}\n", input, file, m.pt.n);
+    for (int i = 0; i < m.pt.n; i++) { free(paths[i]); free(tbuf[i]); }
+    free(paths);
+    free(tbuf);
+    free(w);
+    model_free(&m);
+    return 0;
+}
+
+int cmd_convert(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv, k_usage);
+    const char *in = args_str(&a, "--input", NULL), *out = args_str(&a, "--output", NULL), *cfg = args_str(&a, "--config", NULL);
+    const char *vocab = args_str(&a, "--vocab", NULL), *to = args_str(&a, "--to", "dir");
+    args_common(&a);
+    args_done(&a);
+    if (!in || !out) args_usage_error(&a, "--input and --output are required");
+    if (!strcmp(to, "torch")) { fprintf(stderr, "bigs: convert --to torch is not built yet in this version\n"); return 2; }
+    if (strcmp(to, "dir") && strcmp(to, "flax")) args_usage_error(&a, "--to expects dir or flax, got '%s'", to);
+    struct stat sb;
+    if (stat(in, &sb) != 0) fatal("%s: no such file or directory", in);
+    if (!strcmp(to, "flax")) {
+        if (!S_ISDIR(sb.st_mode)) fatal("%s: --to flax converts a model directory", in);
+        return to_flax(in, out);
+    }
+    if (S_ISDIR(sb.st_mode)) fatal("%s: a directory; convert reads a flax_model.msgpack (pytorch_model.bin and HF BERT are not built yet)", in);
+    return from_flax(in, out, cfg, vocab);
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""make_convert_fixtures.py: official-layout Flax checkpoints of a tiny BiGS (Debian python3-msgpack,
+python3-numpy, python3-torch) and the logits the PyTorch reference computes with the same weights.
+
+Writes tests/formats/flax_mlm/ (flax_model.msgpack, config.json, vocab.txt: HF's layout, top-level keys
+s4_bert and cls), tests/formats/flax_cls/flax_model.msgpack (under "params", one leaf stored as a chunked
+array, a classification head) and tests/formats/flax_expected.safetensors (inputs and reference logits).
+The Flax-to-PyTorch name mapping here is written independently of bigs's.
+"""
+import json
+import os
+import sys
+
+import msgpack
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from golden_io import write_safetensors  # noqa: E402
+from ref_bigs import Model  # noqa: E402
+
+OUT = os.path.join(HERE, "..", "tests", "formats")
+CFG = {"model_type": "BiGS", "architectures": ["BiGSForMaskedLM"], "vocab_size": 50, "hidden_size": 16,
+       "num_hidden_layers": 2, "intermediate_size": 24, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+       "max_position_embeddings": 16, "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+       "pad_token_id": 0, "num_ssm": 4, "pre_norm": True, "scaling": "hippo", "pooler_type": "non_padding_mean",
+       "classifier_dropout": None, "decode": False, "use_pykeops_kernel": False, "transformers_version": "4.24.0"}
+
+
+def pack_array(a):
+    # flax.serialization: ext type 1, payload msgpack (shape, dtype name, bytes)
+    return msgpack.ExtType(1, msgpack.packb((list(a.shape), a.dtype.name, a.tobytes()), use_bin_type=True))
+
+
+def tree(rs, head, num_labels=3):
+    H, I, N, V, P, NL = 16, 24, 4, 50, 16, 2
+    f32 = lambda *s, sc=0.5: (rs.randn(*s) * sc).astype(np.float32)
+    dense = lambda i, o: {"kernel": f32(i, o), "bias": f32(o, sc=0.1)}
+    ln = lambda: {"scale": (1 + 0.1 * rs.randn(H)).astype(np.float32), "bias": f32(H, sc=0.1)}
+    ssm = lambda: {"A_re": rs.uniform(-0.8, -0.2, N).astype(np.float32), "A_im": rs.uniform(0, 3, N).astype(np.float32),
+                   "C": f32(N, 2), "D": f32(1, sc=1.0), "log_step": rs.uniform(np.log(0.01), 0, 1).astype(np.float32)}
+    layers = {}
+    for i in range(NL):
+        layers[str(i)] = {"LayerNorm": ln(), "fs4": ssm(), "bs4": ssm(), "dv": dense(H, I), "du_forward": dense(H, H),
+                          "du_backward": dense(H, H), "duc_forward": dense(H, H), "duc_backward": dense(H, H),
+                          "dol": dense(H, I), "do": dense(I, H)}
+    t = {"s4_bert": {"embeddings": {"word_embeddings": {"embedding": f32(V, H, sc=1.0)},
+                                    "position_embeddings": {"embedding": f32(P, H, sc=1.0)},
+                                    "token_type_embeddings": {"embedding": f32(2, H, sc=1.0)}, "LayerNorm": ln()},
+                     "encoder": {"layer": layers}}}
+    if head == "mlm":
+        t["cls"] = {"predictions": {"transform": {"dense": dense(H, H), "LayerNorm": ln()}, "bias": f32(V, sc=0.1)}}
+    else:
+        t["s4_bert"]["pooler"] = {"dense": dense(H, H)}
+        t["classifier"] = dense(H, num_labels)
+    return t
+
+
+def to_msgpack_tree(t, chunk_path=None, path=""):
+    out = {}
+    for k, v in t.items():
+        p = path + "/" + k if path else k
+        if isinstance(v, dict):
+            out[k] = to_msgpack_tree(v, chunk_path, p)
+        elif p == chunk_path:  # flax's layout for arrays over 2^30 bytes, here forced on a small one
+            flat = v.reshape(-1)
+            chunks = [flat[i:i + 7] for i in range(0, flat.size, 7)]
+            out[k] = {"__msgpack_chunked_array__": True, "shape": {str(i): d for i, d in enumerate(v.shape)},
+                      "chunks": {str(i): pack_array(c) for i, c in enumerate(chunks)}}
+        else:
+            out[k] = pack_array(v)
+    return out
+
+
+def state_dict(t, head):
+    """Flax tree -> the PyTorch port's names (Dense kernels transposed, scale -> weight)."""
+    sd = {}
+
+    def walk(node, path):
+        for k, v in node.items():
+            if isinstance(v, dict):
+                walk(v, path + [k])
+                continue
+            parts = ["bigs" if p == "s4_bert" else p for p in path]
+            if k in ("A_re", "A_im", "C", "log_step"):
+                name, val = ".".join(parts + ["kernel", k]), v
+            elif k == "D":
+                name, val = ".".join(parts + ["D"]), v
+            elif k == "kernel":
+                name, val = ".".join(parts + ["weight"]), v.T
+            elif k in ("scale", "embedding"):
+                name, val = ".".join(parts + ["weight"]), v
+            else:
+                name, val = ".".join(parts + [k]), v
+            sd[name] = torch.tensor(np.ascontiguousarray(val).astype(np.float64))
+    walk(t, [])
+    return sd
+
+
+def main():
+    os.makedirs(os.path.join(OUT, "flax_mlm"), exist_ok=True)
+    os.makedirs(os.path.join(OUT, "flax_cls"), exist_ok=True)
+    rs = np.random.RandomState(11)
+    t = tree(rs, "mlm")
+    with open(os.path.join(OUT, "flax_mlm", "flax_model.msgpack"), "wb") as f:
+        f.write(msgpack.packb(to_msgpack_tree(t), use_bin_type=True))
+    with open(os.path.join(OUT, "flax_mlm", "config.json"), "w") as f:
+        json.dump(CFG, f, indent=2)
+    with open(os.path.join(OUT, "flax_mlm", "vocab.txt"), "w") as f:
+        f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(45)]) + "\n")
+    tc = tree(rs, "seqcls")
+    with open(os.path.join(OUT, "flax_cls", "flax_model.msgpack"), "wb") as f:
+        f.write(msgpack.packb({"params": to_msgpack_tree(tc, chunk_path="s4_bert/encoder/layer/1/dol/kernel")}, use_bin_type=True))
+    # the reference: the official JAX model's GELU (tanh form) in the gated blocks; pads pass through
+    torch.set_default_dtype(torch.float64)
+    c = dict(CFG, block="gated", routing="ssm", block_act="gelu_tanh", num_attention_heads=2, num_labels=3)
+    m = Model(c, "mlm").double()
+    missing = m.load_state_dict(state_dict(t, "mlm"), strict=True)
+    ids = np.array([[2, 7, 4, 9, 11, 4, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0], [2, 5, 6, 4, 8, 12, 13, 14, 4, 3, 0, 0, 0, 0, 0, 0]])
+    labels = np.where(ids == 4, np.array([[0, 0, 17, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 30, 0, 0, 0, 0, 44, 0, 0, 0, 0, 0, 0, 0]]), -100)
+    mask = (ids != 0).astype(np.int64)
+    with torch.no_grad():
+        logits, loss = m(torch.tensor(ids), torch.zeros_like(torch.tensor(ids)), torch.tensor(mask), torch.tensor(labels))
+    mc = Model(c, "seqcls").double()
+    mc.load_state_dict(state_dict(tc, "seqcls"), strict=True)
+    with torch.no_grad():
+        cls_logits, _ = mc(torch.tensor(ids), torch.zeros_like(torch.tensor(ids)), torch.tensor(mask), torch.tensor([0, 1]))
+    write_safetensors(os.path.join(OUT, "flax_expected.safetensors"),
+                      {"input.input_ids": ids.astype(np.int64), "input.attention_mask": mask, "input.labels": labels.astype(np.int64),
+                       "output.logits": logits.numpy(), "output.loss": loss.numpy().reshape(1), "output.cls_logits": cls_logits.numpy()},
+                      {"made_by": "scripts/make_convert_fixtures.py", "unused": str(missing)})
+    print("wrote", os.path.normpath(OUT))
+
+
+if __name__ == "__main__":
+    main()

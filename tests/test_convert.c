@@ -1,0 +1,128 @@
+// test_convert.c: official-layout Flax checkpoints (tests/formats/, scripts/make_convert_fixtures.py)
+// convert to model directories that reproduce the PyTorch reference's logits; round trips are bitwise;
+// broken files are clear errors.
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/common.h"
+#include "core/flax.h"
+#include "core/model.h"
+#include "core/safetensors.h"
+#include "tests/test.h"
+
+static int32_t *ints(const StFile *f, const char *name, long *n) {
+    const StTensor *t = st_find(f, name);
+    int64_t *tmp = xmalloc(sizeof(int64_t) * (size_t)t->numel);
+    st_to_i64(f, t, tmp);
+    int32_t *o = xmalloc(sizeof(int32_t) * (size_t)t->numel);
+    for (long i = 0; i < t->numel; i++) o[i] = (int32_t)tmp[i];
+    free(tmp);
+    if (n) *n = t->numel;
+    return o;
+}
+
+static int files_equal(const char *a, const char *b) {
+    size_t la, lb;
+    const char *e;
+    char *x = file_read_all(a, &la, &e), *y = file_read_all(b, &lb, &e);
+    int eq = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return eq;
+}
+
+TEST(convert_official_flax_reproduces_the_reference) {
+    char cmd[4096], out[8192], dir[600], dir2[600], path[600], err[512];
+    StFile g;
+    snprintf(path, sizeof path, "%s/formats/flax_expected.safetensors", test_data_dir());
+    if (st_open(&g, path, err, sizeof err)) { CHECKF(0, "%s", err); return; }
+    int32_t *ids = ints(&g, "input.input_ids", NULL), *mask = ints(&g, "input.attention_mask", NULL), *labels = ints(&g, "input.labels", NULL);
+    // masked LM, HF layout (top-level s4_bert and cls), config.json and vocab.txt beside it
+    snprintf(dir, sizeof dir, "%s/conv_mlm", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_mlm/flax_model.msgpack --output %s", test_bigs_bin(), test_data_dir(), dir);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BiGSForMaskedLM"), "%s", out);
+    Model m;
+    model_load_dir(&m, dir, HEAD_AUTO, 0, 0);
+    Tape tp;
+    tape_init(&tp, 1 << 20);
+    tp.no_grad = 1;
+    Batch b = {2, 16, ids, NULL, mask};
+    Tensor *logits;
+    model_mlm(&m, &tp, &b, labels, &logits, NULL);
+    const StTensor *tl = st_find(&g, "output.logits");
+    float *want = xmalloc(sizeof(float) * (size_t)tl->numel);
+    st_to_f32(&g, tl, want);
+    CHECK(logits->numel == tl->numel);
+    if (logits->numel == tl->numel) CHECK_CLOSE("converted MLM logits", logits->data, want, tl->numel, 1e-5, 1e-4);
+    free(want);
+    model_free(&m);
+    // classification head, tree under "params", one leaf stored as a chunked array, config given
+    snprintf(dir2, sizeof dir2, "%s/conv_cls", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_cls/flax_model.msgpack --config %s/formats/flax_mlm/config.json --output %s 2>&1",
+             test_bigs_bin(), test_data_dir(), test_data_dir(), dir2);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BiGSForSequenceClassification"), "%s", out);
+    model_load_dir(&m, dir2, HEAD_AUTO, 0, 0);
+    tape_reset(&tp);
+    model_classify(&m, &tp, &b, NULL, NULL, &logits);
+    tl = st_find(&g, "output.cls_logits");
+    want = xmalloc(sizeof(float) * (size_t)tl->numel);
+    st_to_f32(&g, tl, want);
+    CHECK(m.cfg.num_labels == 3 && logits->numel == tl->numel);
+    if (logits->numel == tl->numel) CHECK_CLOSE("converted classifier logits", logits->data, want, tl->numel, 1e-5, 1e-4);
+    free(want);
+    model_free(&m);
+    tape_free(&tp);
+    free(ids); free(mask); free(labels);
+    st_close(&g);
+    // model directory -> Flax -> model directory: bitwise; and the directory form of --to flax
+    char fx[700], back[700], a[800], c[800];
+    snprintf(fx, sizeof fx, "%s/rt.msgpack", test_tmpdir());
+    snprintf(back, sizeof back, "%s/conv_back", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --to flax --input %s --output %s && %s convert --input %s --config %s/config.json --output %s",
+             test_bigs_bin(), dir, fx, test_bigs_bin(), fx, dir, back);
+    CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(a, sizeof a, "%s/model.safetensors", dir);
+    snprintf(c, sizeof c, "%s/model.safetensors", back);
+    CHECKF(files_equal(a, c), "safetensors -> flax -> safetensors is not bitwise");
+    snprintf(fx, sizeof fx, "%s/flax_dir", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --to flax --input %s --output %s && %s convert --input %s/flax_model.msgpack --output %s/conv_back2",
+             test_bigs_bin(), dir2, fx, test_bigs_bin(), fx, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(a, sizeof a, "%s/model.safetensors", dir2);
+    snprintf(c, sizeof c, "%s/conv_back2/model.safetensors", test_tmpdir());
+    CHECK(files_equal(a, c));
+}
+
+TEST(convert_errors) {
+    char cmd[4096], out[8192], path[700], cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/formats/flax_mlm/config.json", test_data_dir());
+    // a truncated checkpoint
+    snprintf(path, sizeof path, "%s/formats/flax_mlm/flax_model.msgpack", test_data_dir());
+    size_t len;
+    const char *e;
+    char *bytes = file_read_all(path, &len, &e);
+    char trunc[700];
+    snprintf(trunc, sizeof trunc, "%s/trunc.msgpack", test_tmpdir());
+    file_write_atomic(trunc, bytes, len / 2);
+    snprintf(cmd, sizeof cmd, "%s convert --input %s --config %s --output %s/x", test_bigs_bin(), trunc, cfg, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 1 && strstr(out, "not a Flax msgpack checkpoint") && strstr(out, "truncated"), "%s", out);
+    // garbage bytes, deep nesting
+    file_write_atomic(trunc, "\xc1\x00\x00", 3);
+    CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "unknown type byte"));
+    char deep[200];
+    memset(deep, 0x81, 140);  // fixmap of one entry, nested 70 deep (keys are empty strings)
+    for (int i = 0; i < 70; i++) { deep[2 * i] = (char)0x81; deep[2 * i + 1] = (char)0xa0; }
+    deep[140] = (char)0xc0;
+    file_write_atomic(trunc, deep, 141);
+    CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "deeper than 64"));
+    // a config that does not fit the tensors: every problem listed
+    char cfg2[700];
+    snprintf(cfg2, sizeof cfg2, "%s/cfg_wrong.json", test_tmpdir());
+    const char *wrong = "{\"vocab_size\": 50, \"hidden_size\": 16, \"num_hidden_layers\": 3, \"intermediate_size\": 20, \"num_ssm\": 4, \"max_position_embeddings\": 16}";
+    file_write_atomic(cfg2, wrong, strlen(wrong));
+    snprintf(cmd, sizeof cmd, "%s convert --input %s --config %s --output %s/y", test_bigs_bin(), path, cfg2, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 1 && strstr(out, "missing: s4_bert/encoder/layer/2/") && strstr(out, "mis-shaped: s4_bert/encoder/layer/0/dv/kernel"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s convert --to torch --input %s --output %s/z", test_bigs_bin(), path, test_tmpdir());
+    CHECK(test_run(cmd, out, sizeof out) == 2 && strstr(out, "not built yet"));
+    free(bytes);
+}
