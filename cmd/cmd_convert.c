@@ -1,6 +1,8 @@
 // cmd_convert.c: `bigs convert` between model directories and the official BiGS Flax checkpoints
 // (flax_model.msgpack: the tree under s4_bert/, cls/, classifier/, Dense kernels stored (in,out)).
 #include <libgen.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -9,17 +11,19 @@
 #include "core/common.h"
 #include "core/flax.h"
 #include "core/model.h"
+#include "core/safetensors.h"
 
 static const char *k_usage =
     "Usage: bigs convert --input PATH --output PATH [--config FILE] [--vocab FILE] [--to dir|flax]\n"
     "\n"
-    "  --input PATH    an official BiGS flax_model.msgpack (its config.json and vocab.txt beside it, or\n"
-    "                  given), or a model directory (with --to flax)\n"
+    "  --input PATH    an official BiGS flax_model.msgpack or a Hugging Face model.safetensors (BERT, or\n"
+    "                  BiGS with the PyTorch port's names), its config.json and vocab.txt beside it or given;\n"
+    "                  or a model directory (with --to flax)\n"
     "  --output PATH   the model directory to write (--to dir, the default); for --to flax a file ending\n"
     "                  in .msgpack, or a directory that gets flax_model.msgpack, config.json and vocab.txt\n"
     "  --config FILE   the checkpoint's config.json (BiGSConfig keys) when it is not beside --input\n"
     "  --vocab FILE    the vocab.txt to copy into the model directory\n"
-    "  --to FORMAT     dir (default) or flax. PyTorch pytorch_model.bin and Hugging Face BERT are not\n"
+    "  --to FORMAT     dir (default) or flax. PyTorch pytorch_model.bin (reading and writing) is not\n"
     "                  built yet.\n"
     "\n"
     "Example: bigs convert --input BiGS_128/flax_model.msgpack --output models/bigs-128\n";
@@ -185,6 +189,57 @@ static int to_flax(const char *input, const char *output) {
     return 0;
 }
 
+// A Hugging Face checkpoint in safetensors (BERT: BertForMaskedLM / BertForPreTraining /
+// BertForSequenceClassification; or a model directory's own file) -> model directory. Extra heads
+// (the pooler of an MLM checkpoint, the next-sentence head) and buffers are dropped with a note.
+static int from_safetensors(const char *input, const char *output, const char *config, const char *vocab) {
+    char dir[4096], cfgp[4200], vocp[4200], err[1024];
+    dir_of(input, dir, sizeof dir);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+    if (!config) {
+        if (!exists(cfgp)) fatal("%s: no config.json beside the checkpoint; give it with --config", input);
+        config = cfgp;
+    }
+    ModelConfig c;
+    config_load_path(&c, config);
+    StFile f;
+    if (st_open(&f, input, err, sizeof err)) fatal("%s", err);
+    HeadType head = st_find(&f, "cls.predictions.bias") ? HEAD_MLM : HEAD_SEQCLS;
+    const StTensor *ck = st_find(&f, "classifier.weight");
+    if (head == HEAD_SEQCLS && ck) c.num_labels = (int)ck->shape[0];
+    st_close(&f);
+    // the loader reads model.safetensors of a directory: point it at a temporary one
+    char tmpdir[4200], link[4300], cfgcopy[4300];
+    snprintf(tmpdir, sizeof tmpdir, "%s.convert-tmp", output);
+    mkdir(tmpdir, 0755);
+    snprintf(link, sizeof link, "%s/model.safetensors", tmpdir);
+    snprintf(cfgcopy, sizeof cfgcopy, "%s/config.json", tmpdir);
+    unlink(link);
+    char *abs = realpath(input, NULL);
+    if (!abs || symlink(abs, link) != 0) fatal("%s: cannot prepare the conversion in %s", input, tmpdir);
+    free(abs);
+    cJSON *cj = config_to_json(&c, NULL);
+    char *txt = cJSON_Print(cj);
+    file_write_atomic(cfgcopy, txt, strlen(txt));
+    free(txt);
+    cJSON_Delete(cj);
+    Model m;
+    char *lerr = NULL;
+    int rc = model_load_with_config(&m, tmpdir, &c, head, LOAD_NEW_HEAD, 0, &lerr);
+    unlink(link);
+    unlink(cfgcopy);
+    rmdir(tmpdir);
+    if (rc) fatal("%s", lerr);
+    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
+    if (!vocab && exists(vocp)) vocab = vocp;
+    if (!vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
+    model_save_dir(&m, output, vocab);
+    printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", input, output,
+           model_architecture(&m), m.pt.n, m.pt.count);
+    model_free(&m);
+    return 0;
+}
+
 int cmd_convert(int argc, char **argv) {
     Args a;
     args_init(&a, argc, argv, k_usage);
@@ -201,6 +256,9 @@ int cmd_convert(int argc, char **argv) {
         if (!S_ISDIR(sb.st_mode)) fatal("%s: --to flax converts a model directory", in);
         return to_flax(in, out);
     }
-    if (S_ISDIR(sb.st_mode)) fatal("%s: a directory; convert reads a flax_model.msgpack (pytorch_model.bin and HF BERT are not built yet)", in);
+    if (S_ISDIR(sb.st_mode)) fatal("%s: a directory; convert reads a flax_model.msgpack or a model.safetensors file", in);
+    size_t n = strlen(in);
+    if (n > 12 && !strcmp(in + n - 12, ".safetensors")) return from_safetensors(in, out, cfg, vocab);
+    if (n > 4 && !strcmp(in + n - 4, ".bin")) { fprintf(stderr, "bigs: reading pytorch_model.bin is not built yet in this version (use model.safetensors)\n"); return 2; }
     return from_flax(in, out, cfg, vocab);
 }

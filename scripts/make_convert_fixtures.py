@@ -130,6 +130,38 @@ def main():
                       {"input.input_ids": ids.astype(np.int64), "input.attention_mask": mask, "input.labels": labels.astype(np.int64),
                        "output.logits": logits.numpy(), "output.loss": loss.numpy().reshape(1), "output.cls_logits": cls_logits.numpy()},
                       {"made_by": "scripts/make_convert_fixtures.py", "unused": str(missing)})
+    # a Hugging Face BERT checkpoint (BertForPreTraining layout: with the pooler, the next-sentence head,
+    # the tied decoder and the position_ids buffer, which the conversion drops)
+    os.makedirs(os.path.join(OUT, "bert_hf"), exist_ok=True)
+    bcfg = {"model_type": "bert", "architectures": ["BertForPreTraining"], "vocab_size": 50, "hidden_size": 16,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 24, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 16,
+            "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+            "position_embedding_type": "absolute", "use_cache": True, "transformers_version": "4.24.0"}
+    rb = np.random.RandomState(12)
+    cb = dict(bcfg, block="stack", routing="attention", pre_norm=False, block_act="gelu_tanh", num_ssm=4,
+              pooler_type="cls", num_labels=2)
+    mb = Model(cb, "mlm").double()
+    sd = {}
+    for n, p in mb.named_parameters():
+        v = (rb.randn(*p.shape) * (1.0 if "embeddings" in n and p.dim() == 2 else 0.3)).astype(np.float32)
+        if n.endswith("LayerNorm.weight"):
+            v = (1 + 0.1 * rb.randn(*p.shape)).astype(np.float32)
+        p.data = torch.tensor(v.astype(np.float64))
+        sd[n] = v
+    sd["bert.embeddings.position_ids"] = np.arange(16, dtype=np.int64).reshape(1, 16)
+    sd["cls.predictions.decoder.weight"] = sd["bert.embeddings.word_embeddings.weight"]
+    sd["cls.predictions.decoder.bias"] = sd["cls.predictions.bias"]
+    sd["bert.pooler.dense.weight"] = (rb.randn(16, 16) * 0.3).astype(np.float32)
+    sd["bert.pooler.dense.bias"] = np.zeros(16, np.float32)
+    sd["cls.seq_relationship.weight"] = (rb.randn(2, 16) * 0.3).astype(np.float32)
+    sd["cls.seq_relationship.bias"] = np.zeros(2, np.float32)
+    write_safetensors(os.path.join(OUT, "bert_hf", "model.safetensors"), sd, {"format": "pt"})
+    with open(os.path.join(OUT, "bert_hf", "config.json"), "w") as f:
+        json.dump(bcfg, f, indent=2)
+    with torch.no_grad():
+        blogits, _ = mb(torch.tensor(ids), torch.zeros_like(torch.tensor(ids)), torch.tensor(mask), torch.tensor(labels))
+    write_safetensors(os.path.join(OUT, "bert_expected.safetensors"), {"output.logits": blogits.numpy()}, {"made_by": "scripts/make_convert_fixtures.py"})
     print("wrote", os.path.normpath(OUT))
 
 

@@ -126,3 +126,37 @@ TEST(convert_errors) {
     CHECK(test_run(cmd, out, sizeof out) == 2 && strstr(out, "not built yet"));
     free(bytes);
 }
+
+TEST(convert_hugging_face_bert_safetensors) {
+    char cmd[4096], out[8192], dir[600], path[600], err[512];
+    snprintf(dir, sizeof dir, "%s/conv_bert", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/bert_hf/model.safetensors --vocab %s/formats/flax_mlm/vocab.txt --output %s 2>&1",
+             test_bigs_bin(), test_data_dir(), test_data_dir(), dir);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BertForMaskedLM") && strstr(out, "ignoring cls.seq_relationship.weight"), "%s", out);
+    StFile g, x;
+    snprintf(path, sizeof path, "%s/formats/flax_expected.safetensors", test_data_dir());
+    if (st_open(&g, path, err, sizeof err)) { CHECKF(0, "%s", err); return; }
+    snprintf(path, sizeof path, "%s/formats/bert_expected.safetensors", test_data_dir());
+    if (st_open(&x, path, err, sizeof err)) { CHECKF(0, "%s", err); st_close(&g); return; }
+    int32_t *ids = ints(&g, "input.input_ids", NULL), *mask = ints(&g, "input.attention_mask", NULL), *labels = ints(&g, "input.labels", NULL);
+    Model m;
+    model_load_dir(&m, dir, HEAD_AUTO, 0, 0);
+    CHECK(m.cfg.block == BLOCK_STACK && m.cfg.routing == ROUTE_ATTENTION && !m.cfg.pre_norm);
+    Tape tp;
+    tape_init(&tp, 1 << 20);
+    tp.no_grad = 1;
+    Batch b = {2, 16, ids, NULL, mask};
+    Tensor *logits;
+    model_mlm(&m, &tp, &b, labels, &logits, NULL);
+    const StTensor *tl = st_find(&x, "output.logits");
+    float *want = xmalloc(sizeof(float) * (size_t)tl->numel);
+    st_to_f32(&x, tl, want);
+    CHECK(logits->numel == tl->numel);
+    if (logits->numel == tl->numel) CHECK_CLOSE("converted BERT logits", logits->data, want, tl->numel, 1e-5, 1e-4);
+    free(want);
+    free(ids); free(mask); free(labels);
+    tape_free(&tp);
+    model_free(&m);
+    st_close(&g);
+    st_close(&x);
+}
