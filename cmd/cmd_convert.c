@@ -12,19 +12,20 @@
 #include "core/flax.h"
 #include "core/model.h"
 #include "core/safetensors.h"
+#include "core/torchzip.h"
 
 static const char *k_usage =
     "Usage: bigs convert --input PATH --output PATH [--config FILE] [--vocab FILE] [--to dir|flax]\n"
     "\n"
-    "  --input PATH    an official BiGS flax_model.msgpack or a Hugging Face model.safetensors (BERT, or\n"
-    "                  BiGS with the PyTorch port's names), its config.json and vocab.txt beside it or given;\n"
-    "                  or a model directory (with --to flax)\n"
+    "  --input PATH    an official BiGS flax_model.msgpack, a pytorch_model.bin or a Hugging Face\n"
+    "                  model.safetensors (BiGS with the PyTorch port's names, or BERT), its config.json and\n"
+    "                  vocab.txt beside it or given; or a model directory (with --to flax|torch)\n"
     "  --output PATH   the model directory to write (--to dir, the default); for --to flax a file ending\n"
-    "                  in .msgpack, or a directory that gets flax_model.msgpack, config.json and vocab.txt\n"
+    "                  in .msgpack, or a directory that gets flax_model.msgpack, config.json and vocab.txt;\n"
+    "                  for --to torch a file ending in .bin, or a directory with pytorch_model.bin\n"
     "  --config FILE   the checkpoint's config.json (BiGSConfig keys) when it is not beside --input\n"
     "  --vocab FILE    the vocab.txt to copy into the model directory\n"
-    "  --to FORMAT     dir (default) or flax. PyTorch pytorch_model.bin (reading and writing) is not\n"
-    "                  built yet.\n"
+    "  --to FORMAT     dir (default), flax or torch (a pytorch_model.bin that torch.load reads)\n"
     "\n"
     "Example: bigs convert --input BiGS_128/flax_model.msgpack --output models/bigs-128\n";
 
@@ -192,7 +193,7 @@ static int to_flax(const char *input, const char *output) {
 // A Hugging Face checkpoint in safetensors (BERT: BertForMaskedLM / BertForPreTraining /
 // BertForSequenceClassification; or a model directory's own file) -> model directory. Extra heads
 // (the pooler of an MLM checkpoint, the next-sentence head) and buffers are dropped with a note.
-static int from_safetensors(const char *input, const char *output, const char *config, const char *vocab) {
+static int from_safetensors(const char *input, const char *output, const char *config, const char *vocab, const char *shown) {
     char dir[4096], cfgp[4200], vocp[4200], err[1024];
     dir_of(input, dir, sizeof dir);
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
@@ -234,8 +235,77 @@ static int from_safetensors(const char *input, const char *output, const char *c
     if (!vocab && exists(vocp)) vocab = vocp;
     if (!vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
     model_save_dir(&m, output, vocab);
-    printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", input, output,
+    printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", shown, output,
            model_architecture(&m), m.pt.n, m.pt.count);
+    model_free(&m);
+    return 0;
+}
+
+// pytorch_model.bin -> model directory: the float tensors go through a temporary safetensors file and
+// the same loading (and name checks) as model.safetensors; integer buffers (position_ids) are dropped.
+static int from_torch(const char *input, const char *output, const char *config, const char *vocab) {
+    char err[1024], dir[4096], cfgp[4200], tmp[4200];
+    TorchFile f;
+    if (torch_read(input, &f, err, sizeof err)) fatal("%s", err);
+    StWrite *w = xcalloc((size_t)f.n + 1, sizeof(StWrite));
+    int n = 0;
+    for (int i = 0; i < f.n; i++) {
+        if (!f.t[i].data) continue;
+        w[n].name = f.t[i].name;
+        w[n].dtype = ST_F32;
+        w[n].ndim = f.t[i].ndim;
+        for (int d = 0; d < f.t[i].ndim; d++) w[n].shape[d] = f.t[i].shape[d];
+        w[n++].data = f.t[i].data;
+    }
+    snprintf(tmp, sizeof tmp, "%s.convert-tmp.safetensors", output);
+    if (st_write(tmp, w, n, NULL, 0, err, sizeof err)) fatal("%s", err);
+    free(w);
+    torch_free(&f);
+    dir_of(input, dir, sizeof dir);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+    if (!config && !exists(cfgp)) { unlink(tmp); fatal("%s: no config.json beside the checkpoint; give it with --config", input); }
+    char vocp[4200];
+    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
+    int rc = from_safetensors(tmp, output, config ? config : cfgp, vocab ? vocab : exists(vocp) ? vocp : NULL, input);
+    unlink(tmp);
+    return rc;
+}
+
+// model directory -> pytorch_model.bin (with the tied decoder, as Hugging Face's state dicts hold it)
+static int to_torch(const char *input, const char *output) {
+    Model m;
+    model_load_dir(&m, input, HEAD_AUTO, 0, 0);
+    TorchWrite *w = xcalloc((size_t)m.pt.n + 2, sizeof(TorchWrite));
+    int n = 0;
+    for (int i = 0; i < m.pt.n; i++) {
+        w[n].name = m.pt.info[i].name;
+        w[n].ndim = m.pt.info[i].ndim;
+        for (int d = 0; d < w[n].ndim; d++) w[n].shape[d] = m.pt.info[i].shape[d];
+        w[n++].data = m.pt.t[i].data;
+    }
+    if (m.head == HEAD_MLM) {
+        w[n] = (TorchWrite){"cls.predictions.decoder.weight", 2, {m.word->shape[0], m.word->shape[1]}, m.word->data};
+        n++;
+        w[n] = (TorchWrite){"cls.predictions.decoder.bias", 1, {m.mlm_bias->shape[0]}, m.mlm_bias->data};
+        n++;
+    }
+    char file[4200], err[1024];
+    size_t len = strlen(output);
+    int is_file = len > 4 && !strcmp(output + len - 4, ".bin");
+    if (!is_file) {
+        if (mkdir(output, 0755) != 0 && !exists(output)) fatal("%s: cannot create", output);
+        snprintf(file, sizeof file, "%s/pytorch_model.bin", output);
+    } else snprintf(file, sizeof file, "%s", output);
+    if (torch_write(file, w, n, err, sizeof err)) fatal("%s", err);
+    if (!is_file) {
+        char src[4200], dst[4200];
+        snprintf(src, sizeof src, "%s/vocab.txt", input);
+        model_save_dir(&m, output, exists(src) ? src : NULL);
+        snprintf(dst, sizeof dst, "%s/model.safetensors", output);
+        remove(dst);
+    }
+    printf("{\"input\": \"%s\", \"output\": \"%s\", \"tensors\": %d}\n", input, file, n);
+    free(w);
     model_free(&m);
     return 0;
 }
@@ -248,17 +318,16 @@ int cmd_convert(int argc, char **argv) {
     args_common(&a);
     args_done(&a);
     if (!in || !out) args_usage_error(&a, "--input and --output are required");
-    if (!strcmp(to, "torch")) { fprintf(stderr, "bigs: convert --to torch is not built yet in this version\n"); return 2; }
-    if (strcmp(to, "dir") && strcmp(to, "flax")) args_usage_error(&a, "--to expects dir or flax, got '%s'", to);
+    if (strcmp(to, "dir") && strcmp(to, "flax") && strcmp(to, "torch")) args_usage_error(&a, "--to expects dir, flax or torch, got '%s'", to);
     struct stat sb;
     if (stat(in, &sb) != 0) fatal("%s: no such file or directory", in);
-    if (!strcmp(to, "flax")) {
-        if (!S_ISDIR(sb.st_mode)) fatal("%s: --to flax converts a model directory", in);
-        return to_flax(in, out);
+    if (strcmp(to, "dir")) {
+        if (!S_ISDIR(sb.st_mode)) fatal("%s: --to %s converts a model directory", in, to);
+        return !strcmp(to, "flax") ? to_flax(in, out) : to_torch(in, out);
     }
-    if (S_ISDIR(sb.st_mode)) fatal("%s: a directory; convert reads a flax_model.msgpack or a model.safetensors file", in);
+    if (S_ISDIR(sb.st_mode)) fatal("%s: a directory; convert reads a flax_model.msgpack, pytorch_model.bin or model.safetensors file", in);
     size_t n = strlen(in);
-    if (n > 12 && !strcmp(in + n - 12, ".safetensors")) return from_safetensors(in, out, cfg, vocab);
-    if (n > 4 && !strcmp(in + n - 4, ".bin")) { fprintf(stderr, "bigs: reading pytorch_model.bin is not built yet in this version (use model.safetensors)\n"); return 2; }
+    if (n > 12 && !strcmp(in + n - 12, ".safetensors")) return from_safetensors(in, out, cfg, vocab, in);
+    if (n > 4 && !strcmp(in + n - 4, ".bin")) return from_torch(in, out, cfg, vocab);
     return from_flax(in, out, cfg, vocab);
 }

@@ -162,6 +162,27 @@ def main():
     with torch.no_grad():
         blogits, _ = mb(torch.tensor(ids), torch.zeros_like(torch.tensor(ids)), torch.tensor(mask), torch.tensor(labels))
     write_safetensors(os.path.join(OUT, "bert_expected.safetensors"), {"output.logits": blogits.numpy()}, {"made_by": "scripts/make_convert_fixtures.py"})
+    # torch.save files: the BiGS MLM weights with the PyTorch port's names (plus its buffers and the tied
+    # decoder), and a state dict of awkward tensors: float16, bfloat16, int64, a transposed view, a slice
+    # with a storage offset, two tensors sharing one storage
+    os.makedirs(os.path.join(OUT, "torch_bigs"), exist_ok=True)
+    from collections import OrderedDict
+    port = OrderedDict((k, v.float()) for k, v in state_dict(t, "mlm").items())
+    port["bigs.embeddings.position_ids"] = torch.arange(16).expand((1, -1))
+    port["cls.predictions.decoder.weight"] = port["bigs.embeddings.word_embeddings.weight"]
+    port["cls.predictions.decoder.bias"] = port["cls.predictions.bias"]
+    torch.save(port, os.path.join(OUT, "torch_bigs", "pytorch_model.bin"))
+    with open(os.path.join(OUT, "torch_bigs", "config.json"), "w") as f:
+        json.dump(CFG, f, indent=2)
+    g = torch.Generator().manual_seed(5)
+    base = torch.randn(4, 6, generator=g)
+    views = OrderedDict([("f32", torch.randn(3, 5, generator=g)), ("f16", torch.randn(7, generator=g).half()),
+                         ("bf16", torch.randn(2, 3, generator=g).bfloat16()), ("i64", torch.arange(-3, 9).view(3, 4)),
+                         ("transposed", base.t()), ("sliced", base[1:3, 2:5]), ("shared", base)])
+    torch.save(views, os.path.join(OUT, "torch_views.bin"))
+    write_safetensors(os.path.join(OUT, "torch_views_expected.safetensors"),
+                      {k: (v.float().contiguous().numpy() if k != "i64" else v.contiguous().numpy()) for k, v in views.items()},
+                      {"made_by": "scripts/make_convert_fixtures.py"})
     print("wrote", os.path.normpath(OUT))
 
 
