@@ -253,22 +253,34 @@ int st_write(const char *path, const StWrite *ts, int n, const char *const *meta
     char *hdr = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8;  // pad with spaces to a multiple of 8
-    size_t total = 8 + padded + pos;
-    uint8_t *buf = xmalloc(total);
-    for (int k = 0; k < 8; k++) buf[k] = (uint8_t)((uint64_t)padded >> (8 * k));
-    memcpy(buf + 8, hdr, hlen);
-    memset(buf + 8 + hlen, ' ', padded - hlen);
+    // streamed to PATH.tmp (no copy of the data in memory), fsynced, then renamed into place
+    size_t plen = strlen(path) + 8;
+    char *tmp = xmalloc(plen);
+    snprintf(tmp, plen, "%s.tmp", path);
+    int rc = 0;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) rc = -1;
+    uint8_t lenb[8];
+    for (int k = 0; k < 8; k++) lenb[k] = (uint8_t)((uint64_t)padded >> (8 * k));
+    if (!rc && (fwrite(lenb, 1, 8, f) != 8 || fwrite(hdr, 1, hlen, f) != hlen)) rc = -1;
+    for (size_t k = hlen; !rc && k < padded; k++)
+        if (fputc(' ', f) == EOF) rc = -1;
     free(hdr);
-    size_t at = 8 + padded;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; !rc && i < n; i++) {
         size_t numel = 1;
         for (int k = 0; k < ts[i].ndim; k++) numel *= (size_t)ts[i].shape[k];
         size_t bytes = numel * k_dtypes[ts[i].dtype].size;
-        if (bytes) memcpy(buf + at, ts[i].data, bytes);
-        at += bytes;
+        if (bytes && fwrite(ts[i].data, 1, bytes, f) != bytes) rc = -1;
     }
-    int rc = file_write_atomic(path, buf, total);
-    if (rc != 0) snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    free(buf);
+    if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0)) rc = -1;
+    int e = errno;
+    if (f && fclose(f) != 0 && !rc) { rc = -1; e = errno; }
+    if (!rc && rename(tmp, path) != 0) { rc = -1; e = errno; }
+    if (rc) {
+        unlink(tmp);
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
+        errno = e;
+    } else fsync_dir_of(path);
+    free(tmp);
     return rc;
 }
