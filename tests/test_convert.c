@@ -6,6 +6,7 @@
 
 #include "core/common.h"
 #include "core/flax.h"
+#include "core/msgpack.h"
 #include "core/model.h"
 #include "core/safetensors.h"
 #include "core/torchzip.h"
@@ -233,5 +234,44 @@ TEST(convert_pytorch_bin_in_and_out) {
     file_write_atomic(bad, bytes, len / 3);
     snprintf(cmd, sizeof cmd, "%s convert --input %s --config %s/from_flax/config.json --output %s/evil_out", test_bigs_bin(), bad, test_tmpdir(), test_tmpdir());
     CHECKF(test_run(cmd, out, sizeof out) == 1 && strstr(out, "not a zip archive"), "%s", out);
+    free(bytes);
+}
+
+TEST(convert_unsupported_dtypes_and_opcodes) {
+    char path[700], cmd[4096], out[8192], cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/formats/flax_mlm/config.json", test_data_dir());
+    // a Flax leaf of a dtype bigs does not read
+    MpWriter w = {0}, pl = {0};
+    mp_w_array(&pl, 3);
+    mp_w_array(&pl, 1);
+    mp_w_int(&pl, 2);
+    mp_w_str(&pl, "complex64");
+    mp_w_bin(&pl, "0123456789abcdef", 16);
+    mp_w_map(&w, 1);
+    mp_w_str(&w, "x");
+    mp_w_ext(&w, 1, pl.buf, pl.len);
+    snprintf(path, sizeof path, "%s/complex.msgpack", test_tmpdir());
+    file_write_atomic(path, w.buf, w.len);
+    free(w.buf);
+    free(pl.buf);
+    snprintf(cmd, sizeof cmd, "%s convert --input %s --config %s --output %s/c1", test_bigs_bin(), path, cfg, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 1 && strstr(out, "x: unsupported dtype \"complex64\""), "%s", out);
+    // a pickle opcode outside the supported set (INST), in an otherwise valid archive
+    float v[2] = {1, 2};
+    TorchWrite t = {"a", 1, {2}, v};
+    char err[512];
+    snprintf(path, sizeof path, "%s/inst.bin", test_tmpdir());
+    CHECK(torch_write(path, &t, 1, err, sizeof err) == 0);
+    size_t len;
+    const char *e;
+    char *bytes = file_read_all(path, &len, &e);
+    char *hit = bytes ? memmem(bytes, len, "\x89" "ccollections", 13) : NULL;  // the hooks' OrderedDict global
+    CHECK(hit != NULL);
+    if (hit) {
+        hit[1] = 'i';  // 'c' GLOBAL -> 'i' INST
+        file_write_atomic(path, bytes, len);
+        TorchFile f;
+        CHECKF(torch_read(path, &f, err, sizeof err) == -1 && strstr(err, "unsupported opcode 0x69"), "%s", err);
+    }
     free(bytes);
 }
