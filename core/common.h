@@ -32,6 +32,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void threads_set(int n);
 int threads_get(void);
 
+// IEEE half and bfloat16 to float32 (exact widening), for checkpoints stored in 16 bits.
+float f16_to_f32(uint16_t h);
+float bf16_to_f32(uint16_t h);
+
 // Reads a whole file; returns NULL (and sets *err to a static message) on failure.
 char *file_read_all(const char *path, size_t *len, const char **err);
 // Writes a file atomically: PATH.tmp, fsync, rename, fsync of the directory. Returns 0 or -1 (errno set).

@@ -151,26 +151,12 @@ const FlaxLeaf *flax_find(const FlaxFile *f, const char *path) {
     return NULL;
 }
 
-static float bf16_f32(uint16_t h) { uint32_t b = (uint32_t)h << 16; float x; memcpy(&x, &b, 4); return x; }
-
-static float f16_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (!m) bits = s;
-        else { e = 113; while (!(m & 1024)) { m <<= 1; e--; } bits = s | (e << 23) | ((m & 1023) << 13); }
-    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-    else bits = s | ((e + 112) << 23) | (m << 13);
-    float x;
-    memcpy(&x, &bits, 4);
-    return x;
-}
-
 int flax_leaf_f32(const FlaxLeaf *l, float *out) {
     for (int64_t i = 0; i < l->numel; i++) {
         if (!strcmp(l->dtype, "float32")) memcpy(&out[i], l->data + 4 * i, 4);
         else if (!strcmp(l->dtype, "float64")) { double d; memcpy(&d, l->data + 8 * i, 8); out[i] = (float)d; }
-        else if (!strcmp(l->dtype, "float16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = f16_f32(h); }
-        else if (!strcmp(l->dtype, "bfloat16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = bf16_f32(h); }
+        else if (!strcmp(l->dtype, "float16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = f16_to_f32(h); }
+        else if (!strcmp(l->dtype, "bfloat16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = bf16_to_f32(h); }
         else return -1;
     }
     return 0;

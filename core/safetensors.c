@@ -180,30 +180,14 @@ const char *st_meta(const StFile *f, const char *key) {
     return NULL;
 }
 
-static float half_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (m == 0) bits = s;
-        else {  // subnormal: renormalise
-            e = 127 - 15 + 1;
-            while (!(m & 1024)) { m <<= 1; e--; }
-            bits = s | (e << 23) | ((m & 1023) << 13);
-        }
-    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-    else bits = s | ((e + 127 - 15) << 23) | (m << 13);
-    float x;
-    memcpy(&x, &bits, 4);
-    return x;
-}
-
 int st_to_f32(const StFile *f, const StTensor *t, float *out) {
     const uint8_t *p = f->data + t->begin;
     for (int64_t i = 0; i < t->numel; i++) {
         switch (t->dtype) {
         case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
         case ST_F64: { double d; memcpy(&d, p + 8 * i, 8); out[i] = (float)d; break; }
-        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = half_to_f32(h); break; }
-        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t b = (uint32_t)h << 16; memcpy(&out[i], &b, 4); break; }
+        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = f16_to_f32(h); break; }
+        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = bf16_to_f32(h); break; }
         default: return -1;
         }
     }

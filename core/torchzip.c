@@ -403,16 +403,7 @@ static float to_f32(const char *d, const uint8_t *q) {
     if (!strcmp(d, "F64")) { double x; memcpy(&x, q, 8); return (float)x; }
     uint16_t h;
     memcpy(&h, q, 2);
-    if (!strcmp(d, "BF16")) { uint32_t b = (uint32_t)h << 16; float x; memcpy(&x, &b, 4); return x; }
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (!m) bits = s;
-        else { e = 113; while (!(m & 1024)) { m <<= 1; e--; } bits = s | (e << 23) | ((m & 1023) << 13); }
-    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-    else bits = s | ((e + 112) << 23) | (m << 13);
-    float x;
-    memcpy(&x, &bits, 4);
-    return x;
+    return !strcmp(d, "BF16") ? bf16_to_f32(h) : f16_to_f32(h);
 }
 
 int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
