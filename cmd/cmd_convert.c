@@ -63,15 +63,24 @@ static void dir_of(const char *path, char *out, size_t n) {
 
 static int exists(const char *p) { struct stat sb; return stat(p, &sb) == 0; }
 
+// The config (required) and vocabulary (optional) of a checkpoint: as given, or beside it.
+static void beside(const char *input, const char **config, const char **vocab, char *cfgbuf, char *vocbuf, size_t n) {
+    char dir[4096];
+    dir_of(input, dir, sizeof dir);
+    snprintf(cfgbuf, n, "%s/config.json", dir);
+    snprintf(vocbuf, n, "%s/vocab.txt", dir);
+    if (!*config) {
+        if (!exists(cfgbuf)) fatal("%s: no config.json beside the checkpoint; give it with --config", input);
+        *config = cfgbuf;
+    }
+    if (!*vocab && exists(vocbuf)) *vocab = vocbuf;
+    if (!*vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
+}
+
 // official Flax checkpoint -> model directory
 static int from_flax(const char *input, const char *output, const char *config, const char *vocab) {
-    char dir[4096], cfgp[4200], vocp[4200], err[1024];
-    dir_of(input, dir, sizeof dir);
-    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
-    if (!config) {
-        if (!exists(cfgp)) fatal("%s: no config.json beside the checkpoint; give it with --config", input);
-        config = cfgp;
-    }
+    char cfgp[4200], vocp[4200], err[1024];
+    beside(input, &config, &vocab, cfgp, vocp, sizeof cfgp);
     ModelConfig c;
     config_load_path(&c, config);
     if (c.block != BLOCK_GATED || c.routing != ROUTE_SSM) fatal("%s: the Flax layout is the official BiGS one (gated + ssm)", config);
@@ -128,9 +137,6 @@ static int from_flax(const char *input, const char *output, const char *config, 
         nbad++;
     }
     if (nbad) { problems[plen - 1] = 0; fatal("%s does not match %s (%d problems):\n%s", input, config, nbad, problems); }
-    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
-    if (!vocab && exists(vocp)) vocab = vocp;
-    if (!vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
     model_save_dir(&m, output, vocab);
     printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", input, output,
            model_architecture(&m), m.pt.n, m.pt.count);
@@ -194,13 +200,8 @@ static int to_flax(const char *input, const char *output) {
 // BertForSequenceClassification; or a model directory's own file) -> model directory. Extra heads
 // (the pooler of an MLM checkpoint, the next-sentence head) and buffers are dropped with a note.
 static int from_safetensors(const char *input, const char *output, const char *config, const char *vocab, const char *shown) {
-    char dir[4096], cfgp[4200], vocp[4200], err[1024];
-    dir_of(input, dir, sizeof dir);
-    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
-    if (!config) {
-        if (!exists(cfgp)) fatal("%s: no config.json beside the checkpoint; give it with --config", input);
-        config = cfgp;
-    }
+    char cfgp[4200], vocp[4200], err[1024];
+    beside(shown, &config, &vocab, cfgp, vocp, sizeof cfgp);
     ModelConfig c;
     config_load_path(&c, config);
     StFile f;
@@ -231,9 +232,6 @@ static int from_safetensors(const char *input, const char *output, const char *c
     unlink(cfgcopy);
     rmdir(tmpdir);
     if (rc) fatal("%s", lerr);
-    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
-    if (!vocab && exists(vocp)) vocab = vocp;
-    if (!vocab) log_warn("no vocab.txt beside %s and no --vocab: the model directory will lack it (predict needs it)", input);
     model_save_dir(&m, output, vocab);
     printf("{\"input\": \"%s\", \"output\": \"%s\", \"architecture\": \"%s\", \"tensors\": %d, \"parameters\": %ld}\n", shown, output,
            model_architecture(&m), m.pt.n, m.pt.count);
@@ -244,7 +242,7 @@ static int from_safetensors(const char *input, const char *output, const char *c
 // pytorch_model.bin -> model directory: the float tensors go through a temporary safetensors file and
 // the same loading (and name checks) as model.safetensors; integer buffers (position_ids) are dropped.
 static int from_torch(const char *input, const char *output, const char *config, const char *vocab) {
-    char err[1024], dir[4096], cfgp[4200], tmp[4200];
+    char err[1024], tmp[4200];
     TorchFile f;
     if (torch_read(input, &f, err, sizeof err)) fatal("%s", err);
     StWrite *w = xcalloc((size_t)f.n + 1, sizeof(StWrite));
@@ -261,12 +259,7 @@ static int from_torch(const char *input, const char *output, const char *config,
     if (st_write(tmp, w, n, NULL, 0, err, sizeof err)) fatal("%s", err);
     free(w);
     torch_free(&f);
-    dir_of(input, dir, sizeof dir);
-    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
-    if (!config && !exists(cfgp)) { unlink(tmp); fatal("%s: no config.json beside the checkpoint; give it with --config", input); }
-    char vocp[4200];
-    snprintf(vocp, sizeof vocp, "%s/vocab.txt", dir);
-    int rc = from_safetensors(tmp, output, config ? config : cfgp, vocab ? vocab : exists(vocp) ? vocp : NULL, input);
+    int rc = from_safetensors(tmp, output, config, vocab, input);
     unlink(tmp);
     return rc;
 }

@@ -170,3 +170,11 @@ float bf16_to_f32(uint16_t h) {
     memcpy(&x, &b, 4);
     return x;
 }
+
+int errf(char *err, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}

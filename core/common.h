@@ -36,6 +36,9 @@ int threads_get(void);
 float f16_to_f32(uint16_t h);
 float bf16_to_f32(uint16_t h);
 
+// Formats a message into err (size n) and returns -1: for parsers that report errors to their caller.
+int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 // Reads a whole file; returns NULL (and sets *err to a static message) on failure.
 char *file_read_all(const char *path, size_t *len, const char **err);
 // Writes a file atomically: PATH.tmp, fsync, rename, fsync of the directory. Returns 0 or -1 (errno set).

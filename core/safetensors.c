@@ -23,14 +23,6 @@ static const struct { const char *name; size_t size; } k_dtypes[] = {
 size_t st_dtype_size(StDtype d) { return k_dtypes[d].size; }
 const char *st_dtype_name(StDtype d) { return k_dtypes[d].name; }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int cmp_begin(const void *a, const void *b) {
     const StTensor *x = a, *y = b;
     return x->begin < y->begin ? -1 : x->begin > y->begin;
@@ -40,39 +32,39 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 // Parses one tensor entry of the header.
 static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err, size_t errlen) {
-    if (!cJSON_IsObject(e)) return fail(err, errlen, "%s: header entry '%s' is not an object", path, t->name);
+    if (!cJSON_IsObject(e)) return errf(err, errlen, "%s: header entry '%s' is not an object", path, t->name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsString(dt)) return fail(err, errlen, "%s: tensor '%s' has no string \"dtype\"", path, t->name);
+    if (!cJSON_IsString(dt)) return errf(err, errlen, "%s: tensor '%s' has no string \"dtype\"", path, t->name);
     int d = -1;
     for (int k = 0; k < NDTYPES; k++)
         if (!strcmp(dt->valuestring, k_dtypes[k].name)) d = k;
-    if (d < 0) return fail(err, errlen, "%s: tensor '%s' has unknown dtype \"%s\"", path, t->name, dt->valuestring);
+    if (d < 0) return errf(err, errlen, "%s: tensor '%s' has unknown dtype \"%s\"", path, t->name, dt->valuestring);
     t->dtype = (StDtype)d;
-    if (!cJSON_IsArray(sh)) return fail(err, errlen, "%s: tensor '%s' has no \"shape\" array", path, t->name);
+    if (!cJSON_IsArray(sh)) return errf(err, errlen, "%s: tensor '%s' has no \"shape\" array", path, t->name);
     t->ndim = cJSON_GetArraySize(sh);
-    if (t->ndim > ST_MAX_DIMS) return fail(err, errlen, "%s: tensor '%s' has %d dims (at most %d supported)", path, t->name, t->ndim, ST_MAX_DIMS);
+    if (t->ndim > ST_MAX_DIMS) return errf(err, errlen, "%s: tensor '%s' has %d dims (at most %d supported)", path, t->name, t->ndim, ST_MAX_DIMS);
     t->numel = 1;
     for (int k = 0; k < t->ndim; k++) {
         const cJSON *x = cJSON_GetArrayItem(sh, k);
         if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble != (double)(int64_t)x->valuedouble || x->valuedouble > 9e15)
-            return fail(err, errlen, "%s: tensor '%s' shape[%d] is not a non-negative integer", path, t->name, k);
+            return errf(err, errlen, "%s: tensor '%s' shape[%d] is not a non-negative integer", path, t->name, k);
         t->shape[k] = (int64_t)x->valuedouble;
         if (t->shape[k] && t->numel > INT64_MAX / 16 / t->shape[k])
-            return fail(err, errlen, "%s: tensor '%s' is impossibly large", path, t->name);
+            return errf(err, errlen, "%s: tensor '%s' is impossibly large", path, t->name);
         t->numel *= t->shape[k];
     }
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
-        return fail(err, errlen, "%s: tensor '%s' needs \"data_offsets\": [begin, end]", path, t->name);
+        return errf(err, errlen, "%s: tensor '%s' needs \"data_offsets\": [begin, end]", path, t->name);
     double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
     if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || en < b ||
         b != (double)(int64_t)b || en != (double)(int64_t)en || en > 1e18)
-        return fail(err, errlen, "%s: tensor '%s' has invalid data_offsets", path, t->name);
+        return errf(err, errlen, "%s: tensor '%s' has invalid data_offsets", path, t->name);
     t->begin = (size_t)b;
     t->end = (size_t)en;
     if ((uint64_t)(t->end - t->begin) != (uint64_t)t->numel * k_dtypes[d].size)
-        return fail(err, errlen, "%s: tensor '%s' has %zu data bytes but its shape and dtype need %lld", path, t->name,
+        return errf(err, errlen, "%s: tensor '%s' has %zu data bytes but its shape and dtype need %lld", path, t->name,
                     t->end - t->begin, (long long)(t->numel * (int64_t)k_dtypes[d].size));
     return 0;
 }
@@ -80,20 +72,20 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
 int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return fail(err, errlen, "%s: not a regular file", path); }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return errf(err, errlen, "%s: not a regular file", path); }
     f->size = (size_t)sb.st_size;
-    if (f->size < 8) { close(fd); return fail(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
+    if (f->size < 8) { close(fd); return errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
     void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (m == MAP_FAILED) return fail(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    if (m == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
     f->map = m;
     f->path = xstrdup(path);
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | f->map[k];
     if (hlen > f->size - 8 || hlen > (100u << 20)) {
-        int rc = fail(err, errlen, "%s: header length %llu does not fit in the file of %zu bytes (truncated, or not a safetensors file)", path, (unsigned long long)hlen, f->size);
+        int rc = errf(err, errlen, "%s: header length %llu does not fit in the file of %zu bytes (truncated, or not a safetensors file)", path, (unsigned long long)hlen, f->size);
         st_close(f);
         return rc;
     }
@@ -102,26 +94,26 @@ int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     hdr[hlen] = 0;
     if (strlen(hdr) != hlen) {  // an embedded NUL is not valid JSON text
         free(hdr);
-        int rc = fail(err, errlen, "%s: header contains a NUL byte", path);
+        int rc = errf(err, errlen, "%s: header contains a NUL byte", path);
         st_close(f);
         return rc;
     }
     cJSON *root = cJSON_ParseWithLength(hdr, hlen);
     free(hdr);
     int rc = 0;
-    if (!root || !cJSON_IsObject(root)) { rc = fail(err, errlen, "%s: header is not a JSON object", path); goto done; }
+    if (!root || !cJSON_IsObject(root)) { rc = errf(err, errlen, "%s: header is not a JSON object", path); goto done; }
     f->data = f->map + 8 + hlen;
     int count = 0;
     for (cJSON *e = root->child; e; e = e->next) count += strcmp(e->string, "__metadata__") != 0;
     f->t = xcalloc((size_t)count + 1, sizeof(StTensor));
     for (cJSON *e = root->child; e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
-            if (!cJSON_IsObject(e)) { rc = fail(err, errlen, "%s: __metadata__ is not an object", path); goto done; }
+            if (!cJSON_IsObject(e)) { rc = errf(err, errlen, "%s: __metadata__ is not an object", path); goto done; }
             int nm = cJSON_GetArraySize(e);
             f->meta_keys = xcalloc((size_t)nm + 1, sizeof(char *));
             f->meta_vals = xcalloc((size_t)nm + 1, sizeof(char *));
             for (cJSON *m2 = e->child; m2; m2 = m2->next) {
-                if (!cJSON_IsString(m2)) { rc = fail(err, errlen, "%s: __metadata__ value '%s' is not a string", path, m2->string); goto done; }
+                if (!cJSON_IsString(m2)) { rc = errf(err, errlen, "%s: __metadata__ value '%s' is not a string", path, m2->string); goto done; }
                 f->meta_keys[f->nmeta] = xstrdup(m2->string);
                 f->meta_vals[f->nmeta++] = xstrdup(m2->valuestring);
             }
@@ -136,7 +128,7 @@ int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     for (int i = 0; i < f->n; i++) names[i] = f->t[i].name;
     qsort(names, (size_t)f->n, sizeof(char *), cmp_str);
     for (int i = 1; i < f->n; i++)
-        if (!strcmp(names[i - 1], names[i])) { rc = fail(err, errlen, "%s: tensor '%s' appears twice in the header", path, names[i]); break; }
+        if (!strcmp(names[i - 1], names[i])) { rc = errf(err, errlen, "%s: tensor '%s' appears twice in the header", path, names[i]); break; }
     free(names);
     if (rc) goto done;
     // the tensors tile the data buffer from 0 with no gap or overlap, up to the end of the file
@@ -144,13 +136,13 @@ int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     size_t pos = 0;
     for (int i = 0; i < f->n; i++) {
         if (f->t[i].begin != pos) {
-            rc = fail(err, errlen, "%s: tensor '%s' starts at byte %zu of the data but the previous one ends at %zu (gap or overlap)", path, f->t[i].name, f->t[i].begin, pos);
+            rc = errf(err, errlen, "%s: tensor '%s' starts at byte %zu of the data but the previous one ends at %zu (gap or overlap)", path, f->t[i].name, f->t[i].begin, pos);
             goto done;
         }
         pos = f->t[i].end;
     }
     if (8 + hlen + pos != f->size)
-        rc = fail(err, errlen, "%s: the tensors end at byte %llu but the file has %zu bytes (truncated or padded)", path, (unsigned long long)(8 + hlen + pos), f->size);
+        rc = errf(err, errlen, "%s: the tensors end at byte %llu but the file has %zu bytes (truncated or padded)", path, (unsigned long long)(8 + hlen + pos), f->size);
 done:
     cJSON_Delete(root);
     if (rc) st_close(f);

@@ -13,15 +13,6 @@
 
 #include "core/common.h"
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }
 static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
@@ -36,32 +27,32 @@ static int zip_open(Zip *z, const uint8_t *map, size_t size, char *err, size_t n
     memset(z, 0, sizeof *z);
     z->map = map;
     z->size = size;
-    if (size < 22) return fail(err, n, "too short for a zip archive");
+    if (size < 22) return errf(err, n, "too short for a zip archive");
     // the end of central directory record: within the last 64 KiB + 22 bytes
     long eocd = -1;
     for (long p = (long)size - 22; p >= 0 && p >= (long)size - 65557; p--)
         if (le32(map + p) == 0x06054b50) { eocd = p; break; }
-    if (eocd < 0) return fail(err, n, "not a zip archive (no end of central directory; truncated?)");
+    if (eocd < 0) return errf(err, n, "not a zip archive (no end of central directory; truncated?)");
     uint64_t count = le16(map + eocd + 10), cd = le32(map + eocd + 16);
     if (cd == 0xffffffffu || count == 0xffff) {  // ZIP64: the locator just before the record
-        if (eocd < 20 || le32(map + eocd - 20) != 0x07064b50) return fail(err, n, "ZIP64 archive without its locator");
+        if (eocd < 20 || le32(map + eocd - 20) != 0x07064b50) return errf(err, n, "ZIP64 archive without its locator");
         uint64_t z64 = le64(map + eocd - 12);
-        if (z64 + 56 > size || le32(map + z64) != 0x06064b50) return fail(err, n, "bad ZIP64 end of central directory");
+        if (z64 + 56 > size || le32(map + z64) != 0x06064b50) return errf(err, n, "bad ZIP64 end of central directory");
         count = le64(map + z64 + 32);
         cd = le64(map + z64 + 48);
     }
-    if (count > 1000000) return fail(err, n, "implausible zip entry count %llu", (unsigned long long)count);
+    if (count > 1000000) return errf(err, n, "implausible zip entry count %llu", (unsigned long long)count);
     z->e = xcalloc((size_t)count + 1, sizeof(ZipEntry));
     uint64_t p = cd;
     for (uint64_t i = 0; i < count; i++) {
-        if (p + 46 > size || le32(map + p) != 0x02014b50) return fail(err, n, "corrupt zip central directory");
+        if (p + 46 > size || le32(map + p) != 0x02014b50) return errf(err, n, "corrupt zip central directory");
         ZipEntry *e = &z->e[z->n];
         e->method = (int)le16(map + p + 10);
         e->csize = le32(map + p + 20);
         e->usize = le32(map + p + 24);
         uint32_t nl = le16(map + p + 28), xl = le16(map + p + 30), cl = le16(map + p + 32);
         e->offset = le32(map + p + 42);
-        if (p + 46 + nl + xl + cl > size) return fail(err, n, "corrupt zip central directory");
+        if (p + 46 + nl + xl + cl > size) return errf(err, n, "corrupt zip central directory");
         e->name = xmalloc(nl + 1);
         memcpy(e->name, map + p + 46, nl);
         e->name[nl] = 0;
@@ -90,15 +81,15 @@ static void zip_close(Zip *z) {
 // The bytes of an entry: a pointer into the map for stored entries, or a malloc'd inflated copy.
 static int zip_get(const Zip *z, const ZipEntry *e, const uint8_t **data, uint8_t **owned, char *err, size_t n) {
     *owned = NULL;
-    if (e->offset + 30 > z->size || le32(z->map + e->offset) != 0x04034b50) return fail(err, n, "%s: bad local zip header", e->name);
+    if (e->offset + 30 > z->size || le32(z->map + e->offset) != 0x04034b50) return errf(err, n, "%s: bad local zip header", e->name);
     uint64_t start = e->offset + 30 + le16(z->map + e->offset + 26) + le16(z->map + e->offset + 28);
-    if (start + e->csize > z->size) return fail(err, n, "%s: runs past the end of the file (truncated?)", e->name);
+    if (start + e->csize > z->size) return errf(err, n, "%s: runs past the end of the file (truncated?)", e->name);
     if (e->method == 0) {
-        if (e->csize != e->usize) return fail(err, n, "%s: stored entry with differing sizes", e->name);
+        if (e->csize != e->usize) return errf(err, n, "%s: stored entry with differing sizes", e->name);
         *data = z->map + start;
         return 0;
     }
-    if (e->method != 8) return fail(err, n, "%s: unsupported zip compression method %d", e->name, e->method);
+    if (e->method != 8) return errf(err, n, "%s: unsupported zip compression method %d", e->name, e->method);
     uint8_t *out = xmalloc(e->usize ? e->usize : 1);
     z_stream s;
     memset(&s, 0, sizeof s);
@@ -109,7 +100,7 @@ static int zip_get(const Zip *z, const ZipEntry *e, const uint8_t **data, uint8_
     s.avail_out = (uInt)e->usize;
     int rc = inflate(&s, Z_FINISH);
     inflateEnd(&s);
-    if (rc != Z_STREAM_END || s.total_out != e->usize) { free(out); return fail(err, n, "%s: corrupt deflate data", e->name); }
+    if (rc != Z_STREAM_END || s.total_out != e->usize) { free(out); return errf(err, n, "%s: corrupt deflate data", e->name); }
     *data = out;
     *owned = out;
     return 0;
@@ -220,7 +211,7 @@ static Val *call(VM *vm, Val *fn, Val *args) {
     return NULL;
 }
 
-#define NEED(k) do { if (pos + (k) > len) { fail(vm->err, vm->errn, "pickle: truncated at byte %zu", pos); return NULL; } } while (0)
+#define NEED(k) do { if (pos + (k) > len) { errf(vm->err, vm->errn, "pickle: truncated at byte %zu", pos); return NULL; } } while (0)
 #define POP() (vm->sp > 0 ? vm->stack[--vm->sp] : NULL)
 
 static Val *run(VM *vm, const uint8_t *p, size_t len) {
@@ -244,7 +235,7 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             NEED(1);
             int k = p[pos++];
             NEED((size_t)k);
-            if (k > 8) { fail(vm->err, vm->errn, "pickle: integer of %d bytes", k); return NULL; }
+            if (k > 8) { errf(vm->err, vm->errn, "pickle: integer of %d bytes", k); return NULL; }
             uint64_t x = 0;
             for (int q = k - 1; q >= 0; q--) x = (x << 8) | p[pos + (size_t)q];
             if (k && k < 8 && (p[pos + (size_t)k - 1] & 0x80)) x |= ~0ull << (8 * k);  // sign
@@ -281,24 +272,24 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
         case 'c': {                                                             // GLOBAL "module\nname\n"
             const uint8_t *nl1 = memchr(p + pos, '\n', len - pos);
             const uint8_t *nl2 = nl1 ? memchr(nl1 + 1, '\n', len - (size_t)(nl1 + 1 - p)) : NULL;
-            if (!nl2) { fail(vm->err, vm->errn, "pickle: truncated GLOBAL"); return NULL; }
+            if (!nl2) { errf(vm->err, vm->errn, "pickle: truncated GLOBAL"); return NULL; }
             v = vnew(vm, V_GLOBAL);
             size_t l1 = (size_t)(nl1 - (p + pos)), l2 = (size_t)(nl2 - nl1 - 1);
             v->s = xmalloc(l1 + l2 + 2);
             snprintf(v->s, l1 + l2 + 2, "%.*s.%.*s", (int)l1, (const char *)(p + pos), (int)l2, (const char *)(nl1 + 1));
             pos = (size_t)(nl2 + 1 - p);
-            if (!allowed_global(v->s)) { fail(vm->err, vm->errn, "pickle: refusing the global %s (a state dict needs none)", v->s); return NULL; }
+            if (!allowed_global(v->s)) { errf(vm->err, vm->errn, "pickle: refusing the global %s (a state dict needs none)", v->s); return NULL; }
             push(vm, v);
             break;
         }
         case 0x93: {                                                            // STACK_GLOBAL
             b = POP(); a = POP();
-            if (!a || !b || a->t != V_STR || b->t != V_STR) { fail(vm->err, vm->errn, "pickle: bad STACK_GLOBAL"); return NULL; }
+            if (!a || !b || a->t != V_STR || b->t != V_STR) { errf(vm->err, vm->errn, "pickle: bad STACK_GLOBAL"); return NULL; }
             v = vnew(vm, V_GLOBAL);
             size_t l = strlen(a->s) + strlen(b->s) + 2;
             v->s = xmalloc(l);
             snprintf(v->s, l, "%s.%s", a->s, b->s);
-            if (!allowed_global(v->s)) { fail(vm->err, vm->errn, "pickle: refusing the global %s (a state dict needs none)", v->s); return NULL; }
+            if (!allowed_global(v->s)) { errf(vm->err, vm->errn, "pickle: refusing the global %s (a state dict needs none)", v->s); return NULL; }
             push(vm, v);
             break;
         }
@@ -307,7 +298,7 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             if (op == 'q') { NEED(1); idx = p[pos++]; }
             else if (op == 'r') { NEED(4); idx = le32(p + pos); pos += 4; }
             else idx = (size_t)vm->nmemo;
-            if (!vm->sp || idx > 10000000) { fail(vm->err, vm->errn, "pickle: bad memo put"); return NULL; }
+            if (!vm->sp || idx > 10000000) { errf(vm->err, vm->errn, "pickle: bad memo put"); return NULL; }
             if ((int)idx >= vm->nmemo) {
                 vm->memo = xrealloc(vm->memo, sizeof(Val *) * (idx + 1));
                 for (size_t q = (size_t)vm->nmemo; q <= idx; q++) vm->memo[q] = NULL;
@@ -320,13 +311,13 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             size_t idx;
             if (op == 'h') { NEED(1); idx = p[pos++]; }
             else { NEED(4); idx = le32(p + pos); pos += 4; }
-            if ((int)idx >= vm->nmemo || !vm->memo[idx]) { fail(vm->err, vm->errn, "pickle: memo %zu is not set", idx); return NULL; }
+            if ((int)idx >= vm->nmemo || !vm->memo[idx]) { errf(vm->err, vm->errn, "pickle: memo %zu is not set", idx); return NULL; }
             push(vm, vm->memo[idx]);
             break;
         }
         case 't': case 'l':                                                     // TUPLE, LIST (from MARK)
             m = last_mark(vm);
-            if (m < 0) { fail(vm->err, vm->errn, "pickle: TUPLE without MARK"); return NULL; }
+            if (m < 0) { errf(vm->err, vm->errn, "pickle: TUPLE without MARK"); return NULL; }
             v = vnew(vm, V_TUPLE);
             for (int k = m + 1; k < vm->sp; k++) add_item(v, vm->stack[k]);
             vm->sp = m;
@@ -334,7 +325,7 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             break;
         case 0x85: case 0x86: case 0x87: {                                      // TUPLE1..3
             int k = op - 0x84;
-            if (vm->sp < k) { fail(vm->err, vm->errn, "pickle: stack underflow"); return NULL; }
+            if (vm->sp < k) { errf(vm->err, vm->errn, "pickle: stack underflow"); return NULL; }
             v = vnew(vm, V_TUPLE);
             for (int q = vm->sp - k; q < vm->sp; q++) add_item(v, vm->stack[q]);
             vm->sp -= k;
@@ -343,13 +334,13 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
         }
         case 'a':                                                               // APPEND
             b = POP();
-            if (!b || !vm->sp || vm->stack[vm->sp - 1]->t != V_TUPLE) { fail(vm->err, vm->errn, "pickle: bad APPEND"); return NULL; }
+            if (!b || !vm->sp || vm->stack[vm->sp - 1]->t != V_TUPLE) { errf(vm->err, vm->errn, "pickle: bad APPEND"); return NULL; }
             add_item(vm->stack[vm->sp - 1], b);
             break;
         case 'e': case 'u':                                                     // APPENDS, SETITEMS
             m = last_mark(vm);
             if (m < 1 || vm->stack[m - 1]->t != (op == 'e' ? V_TUPLE : V_DICT) || (op == 'u' && (vm->sp - m - 1) % 2)) {
-                fail(vm->err, vm->errn, "pickle: bad %s", op == 'e' ? "APPENDS" : "SETITEMS");
+                errf(vm->err, vm->errn, "pickle: bad %s", op == 'e' ? "APPENDS" : "SETITEMS");
                 return NULL;
             }
             for (int k = m + 1; k < vm->sp; k++) add_item(vm->stack[m - 1], vm->stack[k]);
@@ -357,14 +348,14 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             break;
         case 's':                                                               // SETITEM
             b = POP(); a = POP();
-            if (!a || !b || !vm->sp || vm->stack[vm->sp - 1]->t != V_DICT) { fail(vm->err, vm->errn, "pickle: bad SETITEM"); return NULL; }
+            if (!a || !b || !vm->sp || vm->stack[vm->sp - 1]->t != V_DICT) { errf(vm->err, vm->errn, "pickle: bad SETITEM"); return NULL; }
             add_item(vm->stack[vm->sp - 1], a);
             add_item(vm->stack[vm->sp - 1], b);
             break;
         case 'Q': {                                                             // BINPERSID: ('storage', type, key, location, numel)
             a = POP();
             if (!a || a->t != V_TUPLE || a->n < 5 || a->items[1]->t != V_GLOBAL || a->items[2]->t != V_STR || !storage_dtype(a->items[1]->s)) {
-                fail(vm->err, vm->errn, "pickle: unsupported persistent id (not a torch storage)");
+                errf(vm->err, vm->errn, "pickle: unsupported persistent id (not a torch storage)");
                 return NULL;
             }
             v = vnew(vm, V_STORAGE);
@@ -377,22 +368,22 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
         case 'R':                                                               // REDUCE
             b = POP(); a = POP();
             if (!a || !b || a->t != V_GLOBAL || b->t != V_TUPLE || !(v = call(vm, a, b))) {
-                fail(vm->err, vm->errn, "pickle: unsupported call%s%s", a && a->t == V_GLOBAL ? " of " : "", a && a->t == V_GLOBAL ? a->s : "");
+                errf(vm->err, vm->errn, "pickle: unsupported call%s%s", a && a->t == V_GLOBAL ? " of " : "", a && a->t == V_GLOBAL ? a->s : "");
                 return NULL;
             }
             push(vm, v);
             break;
         case 'b':                                                               // BUILD: the state of an OrderedDict or a parameter: ignored
-            if (!POP() || !vm->sp) { fail(vm->err, vm->errn, "pickle: bad BUILD"); return NULL; }
+            if (!POP() || !vm->sp) { errf(vm->err, vm->errn, "pickle: bad BUILD"); return NULL; }
             break;
         case '.':                                                               // STOP
-            return vm->sp == 1 ? vm->stack[0] : (fail(vm->err, vm->errn, "pickle: %d values left at STOP", vm->sp), (Val *)NULL);
+            return vm->sp == 1 ? vm->stack[0] : (errf(vm->err, vm->errn, "pickle: %d values left at STOP", vm->sp), (Val *)NULL);
         default:
-            fail(vm->err, vm->errn, "pickle: unsupported opcode 0x%02x at byte %zu", op, pos - 1);
+            errf(vm->err, vm->errn, "pickle: unsupported opcode 0x%02x at byte %zu", op, pos - 1);
             return NULL;
         }
     }
-    fail(vm->err, vm->errn, "pickle: no STOP (truncated)");
+    errf(vm->err, vm->errn, "pickle: no STOP (truncated)");
     return NULL;
 }
 
@@ -409,29 +400,29 @@ static float to_f32(const char *d, const uint8_t *q) {
 int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return fail(err, n, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return errf(err, n, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     fstat(fd, &sb);
     size_t size = (size_t)sb.st_size;
     const uint8_t *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
-    if (size && map == MAP_FAILED) return fail(err, n, "%s: cannot map: %s", path, strerror(errno));
+    if (size && map == MAP_FAILED) return errf(err, n, "%s: cannot map: %s", path, strerror(errno));
     Zip z;
     char msg[512];
     int rc = 0;
-    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = fail(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_map; }
+    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = errf(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_map; }
     size_t plen;
     const ZipEntry *pk = zip_find_suffix(&z, "/data.pkl", &plen);
-    if (!pk) { rc = fail(err, n, "%s: no data.pkl in the archive (not a PyTorch checkpoint)", path); goto out_zip; }
+    if (!pk) { rc = errf(err, n, "%s: no data.pkl in the archive (not a PyTorch checkpoint)", path); goto out_zip; }
     const uint8_t *pdata;
     uint8_t *powned;
-    if (zip_get(&z, pk, &pdata, &powned, msg, sizeof msg)) { rc = fail(err, n, "%s: %s", path, msg); goto out_zip; }
+    if (zip_get(&z, pk, &pdata, &powned, msg, sizeof msg)) { rc = errf(err, n, "%s: %s", path, msg); goto out_zip; }
     VM vm = {0};
     vm.err = msg;
     vm.errn = sizeof msg;
     Val *root = run(&vm, pdata, pk->usize);
-    if (!root) rc = fail(err, n, "%s: %s", path, msg);
-    else if (root->t != V_DICT) rc = fail(err, n, "%s: the pickle is not a state dict", path);
+    if (!root) rc = errf(err, n, "%s: %s", path, msg);
+    else if (root->t != V_DICT) rc = errf(err, n, "%s: the pickle is not a state dict", path);
     // a checkpoint may wrap the state dict: {"state_dict": {...}} or {"model": {...}}
     for (int k = 0; !rc && 2 * k + 1 < root->n; k++)
         if (root->items[2 * k]->t == V_STR && (!strcmp(root->items[2 * k]->s, "state_dict") || !strcmp(root->items[2 * k]->s, "model")) &&
@@ -452,17 +443,17 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
             snprintf(ename, sizeof ename, "%.*sdata/%s", (int)(plen + 1), pk->name, t->storage->s);
             const ZipEntry *se = NULL;
             for (int q = 0; q < z.n && !se; q++) if (!strcmp(z.e[q].name, ename)) se = &z.e[q];
-            if (!se) { rc = fail(err, n, "%s: storage %s of %s is missing", path, t->storage->s, o->name); break; }
+            if (!se) { rc = errf(err, n, "%s: storage %s of %s is missing", path, t->storage->s, o->name); break; }
             const uint8_t *sd;
             uint8_t *sown;
-            if (zip_get(&z, se, &sd, &sown, msg, sizeof msg)) { rc = fail(err, n, "%s: %s", path, msg); break; }
+            if (zip_get(&z, se, &sd, &sown, msg, sizeof msg)) { rc = errf(err, n, "%s: %s", path, msg); break; }
             size_t es = dsize(o->dtype), selems = se->usize / es;
             // the largest element index the view reaches must lie inside the storage
             int64_t last = t->offset;
             for (int d = 0; d < o->ndim; d++) if (t->size[d] > 0) last += (t->size[d] - 1) * t->stride[d];
             if (o->numel > 0 && (last < 0 || (uint64_t)last >= selems)) {
                 free(sown);
-                rc = fail(err, n, "%s: %s reaches outside its storage (offset %lld, %zu elements)", path, o->name, (long long)t->offset, selems);
+                rc = errf(err, n, "%s: %s reaches outside its storage (offset %lld, %zu elements)", path, o->name, (long long)t->offset, selems);
                 break;
             }
             if (o->dtype[0] == 'F' || o->dtype[0] == 'B') {
@@ -601,7 +592,7 @@ int torch_write(const char *path, const TorchWrite *t, int n, char *err, size_t 
     zip_add(&z, &ents[ne++], "archive/version", "3\n", 2);
     if (z.len >= 0xffffffffu) {
         free(p.b); free(z.b); free(ents);
-        return fail(err, errn, "%s: archives over 4 GiB (ZIP64) are not written yet", path);
+        return errf(err, errn, "%s: archives over 4 GiB (ZIP64) are not written yet", path);
     }
     size_t cd = z.len;
     for (int i = 0; i < ne; i++) {
@@ -615,7 +606,7 @@ int torch_write(const char *path, const TorchWrite *t, int n, char *err, size_t 
     ble32(&z, 0x06054b50); ble16(&z, 0); ble16(&z, 0); ble16(&z, (uint32_t)ne); ble16(&z, (uint32_t)ne);
     ble32(&z, (uint32_t)cdlen); ble32(&z, (uint32_t)cd); ble16(&z, 0);
     int rc = file_write_atomic(path, z.b, z.len);
-    if (rc) fail(err, errn, "%s: cannot write: %s", path, strerror(errno));
+    if (rc) errf(err, errn, "%s: cannot write: %s", path, strerror(errno));
     free(p.b);
     free(z.b);
     free(ents);
