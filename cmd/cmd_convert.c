@@ -92,6 +92,13 @@ static int from_flax(const char *input, const char *output, const char *config, 
         if (strip && !strncmp(f.leaves[i].path, "params/", 7)) memmove(f.leaves[i].path, f.leaves[i].path + 7, strlen(f.leaves[i].path + 7) + 1);
     HeadType head = flax_find(&f, "classifier/kernel") ? HEAD_SEQCLS : HEAD_MLM;
     if (head == HEAD_SEQCLS) c.num_labels = (int)flax_find(&f, "classifier/kernel")->shape[1];
+    if (head == HEAD_SEQCLS && c.num_labels == 3 && !c.id2label[0][0]) {
+        // the official GLUE script takes MNLI's labels in Hugging Face datasets' order
+        strcpy(c.id2label[0], "entailment");
+        strcpy(c.id2label[1], "neutral");
+        strcpy(c.id2label[2], "contradiction");
+        log_info("note: a 3-way classifier without label names: taken as MNLI in the official script's order (entailment, neutral, contradiction)");
+    }
     Model m;
     model_build(&m, &c, head);
     char *problems = xcalloc(1, 1);

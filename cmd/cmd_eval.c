@@ -54,6 +54,11 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     float *score = xmalloc(sizeof(float) * (size_t)(nex + 1));
     double t0 = now_seconds();
     glue_predict(&m, &e, B, t->C, pred, score);
+    int perm[CONFIG_MAX_LABELS];
+    if (t->C == 1 && task_label_permutation(t, &m.cfg, perm)) {  // the model's classes by their names
+        for (long i = 0; i < nex; i++) pred[i] = perm[pred[i]];
+        log_info("note: %s orders the labels differently from %s; predictions are mapped by label name", model, t->name);
+    }
     char def[64];
     if (test && !pred_path) {
         if (t->glue) snprintf(def, sizeof def, "%s", !strcmp(t->name, "mnli") && strstr(split, "mismatched") ? "MNLI-mm.tsv" : t->glue->submission);

@@ -275,3 +275,32 @@ TEST(convert_unsupported_dtypes_and_opcodes) {
     }
     free(bytes);
 }
+
+TEST(convert_official_mnli_label_order) {
+    // an official 3-way classifier without label names is MNLI in Hugging Face datasets' order; eval and
+    // finetune map its classes to the GLUE files' labels by name
+    char cmd[4096], out[8192], dir[600], glue[600];
+    snprintf(dir, sizeof dir, "%s/conv_mnli", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_cls/flax_model.msgpack --config %s/formats/flax_mlm/config.json "
+             "--vocab %s/formats/flax_mlm/vocab.txt --output %s 2>&1 && cat %s/config.json",
+             test_bigs_bin(), test_data_dir(), test_data_dir(), test_data_dir(), dir, dir);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "\"0\":\t\"entailment\"") && strstr(out, "\"2\":\t\"contradiction\""), "%s", out);
+    snprintf(glue, sizeof glue, "%s/mnli_small", test_tmpdir());
+    mkdir(glue, 0755);
+    char path[700];
+    const char *hdr = "index\tpromptID\tpairID\tgenre\ts1b\ts2b\ts1p\ts2p\tsentence1\tsentence2\tlabel1\tgold_label\n";
+    snprintf(path, sizeof path, "%s/dev_matched.tsv", glue);
+    FILE *f = fopen(path, "w");
+    fputs(hdr, f);
+    fputs("0\t1\t1e\tfiction\t-\t-\t-\t-\tw1 w2\tw3\tneutral\tneutral\n1\t2\t2e\tfiction\t-\t-\t-\t-\tw4\tw5 w6\tentailment\tentailment\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/train.tsv", glue);
+    f = fopen(path, "w");
+    fputs(hdr, f);
+    fputs("0\t1\t1e\tfiction\t-\t-\t-\t-\tw1 w2\tw3\tcontradiction\tcontradiction\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s eval --task mnli --data %s --model %s 2>&1", test_bigs_bin(), glue, dir);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "mapped by label name") && strstr(out, "\"accuracy\""), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --task mnli --data %s --model %s --output %s/ft_mnli_perm --set train.max_steps=1 2>&1", test_bigs_bin(), glue, dir, test_tmpdir());
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "rows are reordered by label name"), "%s", out);
+}

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +151,22 @@ void task_read(const TaskSpec *t, const char *dir, const char *split, GlueSet *r
         }
 }
 
+int task_label_permutation(const TaskSpec *t, const ModelConfig *c, int *perm) {
+    int K = c->num_labels, moved = 0;
+    for (int k = 0; k < K; k++) perm[k] = k;
+    if (!t->labels || K != t->num_labels) return 0;
+    int p[CONFIG_MAX_LABELS];
+    for (int k = 0; k < K; k++) {
+        p[k] = -1;
+        for (int j = 0; j < K; j++)
+            if (!strcasecmp(c->id2label[k], t->labels[j])) p[k] = j;
+        if (p[k] < 0) return 0;  // unnamed or other names: the class ids are taken as they are
+        moved |= p[k] != k;
+    }
+    memcpy(perm, p, sizeof(int) * (size_t)K);
+    return moved;
+}
+
 const char *task_prediction_text(const TaskSpec *t, const ScrollsSet *ss, long i, int pred) {
     if (t->C > 1) return ss->ex[i].options[pred];
     return t->labels[pred];
@@ -249,6 +266,23 @@ int finetune_run(const FinetuneArgs *a) {
     g_quiet = quiet;
     if (rc) fatal("%s", lerr);
     if (was != ts.head) log_info("note: %s has no head for %s: the pooler and classifier are initialised fresh", a->model, ts.name);
+    ModelConfig orig;
+    config_load_path(&orig, a->model);
+    int lperm[CONFIG_MAX_LABELS];
+    if (was == HEAD_SEQCLS && orig.num_labels == ts.num_labels && task_label_permutation(&ts, &orig, lperm)) {
+        // the model's classes in another order (official MNLI checkpoints): move the classifier's rows
+        int H = mc.hidden_size;
+        float *w = xmalloc(sizeof(float) * (size_t)ts.num_labels * H), *bias = xmalloc(sizeof(float) * (size_t)ts.num_labels);
+        for (int k = 0; k < ts.num_labels; k++) {
+            memcpy(w + (long)lperm[k] * H, m.classifier.w->data + (long)k * H, sizeof(float) * (size_t)H);
+            bias[lperm[k]] = m.classifier.b->data[k];
+        }
+        memcpy(m.classifier.w->data, w, sizeof(float) * (size_t)ts.num_labels * H);
+        memcpy(m.classifier.b->data, bias, sizeof(float) * (size_t)ts.num_labels);
+        free(w);
+        free(bias);
+        log_info("note: %s orders the labels differently from %s; the classifier's rows are reordered by label name", a->model, ts.name);
+    }
     if (grow) log_info("note: the position table grows to %d rows (the learned rows repeated) for inputs of %d tokens", L, L);
     params_alloc_grad(&m.pt);
     char vocab[4096];

@@ -49,5 +49,9 @@ const char *task_names(void);
 void task_read(const TaskSpec *t, const char *dir, const char *split, GlueSet *rows, ScrollsSet *ss);
 // Metrics of predictions on a labelled split: GLUE's, or SCROLLS exact_match (x100).
 cJSON *task_metrics(const TaskSpec *t, const int *pred, const float *score, const GlueSet *rows, const ScrollsSet *ss, double *main);
+// When a classifier's id2label names are the task's labels in another order (the official BiGS MNLI
+// checkpoints use Hugging Face datasets' order: entailment, neutral, contradiction), perm[k] is the task's
+// index of the model's class k and the function returns 1; otherwise perm is the identity and it returns 0.
+int task_label_permutation(const TaskSpec *t, const ModelConfig *c, int *perm);
 // The text of an example's prediction (SCROLLS): a label name or the chosen option.
 const char *task_prediction_text(const TaskSpec *t, const ScrollsSet *ss, long i, int pred);
