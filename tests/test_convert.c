@@ -33,49 +33,55 @@ static int files_equal(const char *a, const char *b) {
     return eq;
 }
 
-TEST(convert_official_flax_reproduces_the_reference) {
-    char cmd[4096], out[8192], dir[600], dir2[600], path[600], err[512];
-    StFile g;
+// Runs a converted model on the fixture's inputs (flax_expected.safetensors) and compares its logits with
+// tensor `name` of the golden file `golden` (1e-4 relative).
+static void check_logits(const char *model_dir, const char *golden, const char *name) {
+    char path[700], err[512];
+    StFile in, g;
     snprintf(path, sizeof path, "%s/formats/flax_expected.safetensors", test_data_dir());
-    if (st_open(&g, path, err, sizeof err)) { CHECKF(0, "%s", err); return; }
-    int32_t *ids = ints(&g, "input.input_ids", NULL), *mask = ints(&g, "input.attention_mask", NULL), *labels = ints(&g, "input.labels", NULL);
-    // masked LM, HF layout (top-level s4_bert and cls), config.json and vocab.txt beside it
-    snprintf(dir, sizeof dir, "%s/conv_mlm", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_mlm/flax_model.msgpack --output %s", test_bigs_bin(), test_data_dir(), dir);
-    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BiGSForMaskedLM"), "%s", out);
+    if (st_open(&in, path, err, sizeof err)) { CHECKF(0, "%s", err); return; }
+    snprintf(path, sizeof path, "%s/formats/%s", test_data_dir(), golden);
+    if (st_open(&g, path, err, sizeof err)) { CHECKF(0, "%s", err); st_close(&in); return; }
+    int32_t *ids = ints(&in, "input.input_ids", NULL), *mask = ints(&in, "input.attention_mask", NULL), *labels = ints(&in, "input.labels", NULL);
     Model m;
-    model_load_dir(&m, dir, HEAD_AUTO, 0, 0);
+    model_load_dir(&m, model_dir, HEAD_AUTO, 0, 0);
     Tape tp;
     tape_init(&tp, 1 << 20);
     tp.no_grad = 1;
     Batch b = {2, 16, ids, NULL, mask};
     Tensor *logits;
-    model_mlm(&m, &tp, &b, labels, &logits, NULL);
-    const StTensor *tl = st_find(&g, "output.logits");
-    float *want = xmalloc(sizeof(float) * (size_t)tl->numel);
-    st_to_f32(&g, tl, want);
-    CHECK(logits->numel == tl->numel);
-    if (logits->numel == tl->numel) CHECK_CLOSE("converted MLM logits", logits->data, want, tl->numel, 1e-5, 1e-4);
-    free(want);
+    if (m.head == HEAD_MLM) model_mlm(&m, &tp, &b, labels, &logits, NULL);
+    else model_classify(&m, &tp, &b, NULL, NULL, &logits);
+    const StTensor *tl = st_find(&g, name);
+    CHECKF(tl && logits->numel == tl->numel, "%s: no %s, or %ld logits", model_dir, name, logits->numel);
+    if (tl && logits->numel == tl->numel) {
+        float *want = xmalloc(sizeof(float) * (size_t)tl->numel);
+        st_to_f32(&g, tl, want);
+        char what[800];
+        snprintf(what, sizeof what, "%s against %s", model_dir, name);
+        CHECK_CLOSE(what, logits->data, want, tl->numel, 1e-5, 1e-4);
+        free(want);
+    }
+    free(ids); free(mask); free(labels);
+    tape_free(&tp);
     model_free(&m);
+    st_close(&in);
+    st_close(&g);
+}
+
+TEST(convert_official_flax_reproduces_the_reference) {
+    char cmd[4096], out[8192], dir[600], dir2[600];
+    // masked LM, HF layout (top-level s4_bert and cls), config.json and vocab.txt beside it
+    snprintf(dir, sizeof dir, "%s/conv_mlm", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_mlm/flax_model.msgpack --output %s", test_bigs_bin(), test_data_dir(), dir);
+    CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BiGSForMaskedLM"), "%s", out);
+    check_logits(dir, "flax_expected.safetensors", "output.logits");
     // classification head, tree under "params", one leaf stored as a chunked array, config given
     snprintf(dir2, sizeof dir2, "%s/conv_cls", test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/flax_cls/flax_model.msgpack --config %s/formats/flax_mlm/config.json --output %s 2>&1",
              test_bigs_bin(), test_data_dir(), test_data_dir(), dir2);
     CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BiGSForSequenceClassification"), "%s", out);
-    model_load_dir(&m, dir2, HEAD_AUTO, 0, 0);
-    tape_reset(&tp);
-    model_classify(&m, &tp, &b, NULL, NULL, &logits);
-    tl = st_find(&g, "output.cls_logits");
-    want = xmalloc(sizeof(float) * (size_t)tl->numel);
-    st_to_f32(&g, tl, want);
-    CHECK(m.cfg.num_labels == 3 && logits->numel == tl->numel);
-    if (logits->numel == tl->numel) CHECK_CLOSE("converted classifier logits", logits->data, want, tl->numel, 1e-5, 1e-4);
-    free(want);
-    model_free(&m);
-    tape_free(&tp);
-    free(ids); free(mask); free(labels);
-    st_close(&g);
+    check_logits(dir2, "flax_expected.safetensors", "output.cls_logits");
     // model directory -> Flax -> model directory: bitwise; and the directory form of --to flax
     char fx[700], back[700], a[800], c[800];
     snprintf(fx, sizeof fx, "%s/rt.msgpack", test_tmpdir());
@@ -130,37 +136,15 @@ TEST(convert_errors) {
 }
 
 TEST(convert_hugging_face_bert_safetensors) {
-    char cmd[4096], out[8192], dir[600], path[600], err[512];
+    char cmd[4096], out[8192], dir[600];
     snprintf(dir, sizeof dir, "%s/conv_bert", test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s convert --input %s/formats/bert_hf/model.safetensors --vocab %s/formats/flax_mlm/vocab.txt --output %s 2>&1",
              test_bigs_bin(), test_data_dir(), test_data_dir(), dir);
     CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BertForMaskedLM") && strstr(out, "ignoring cls.seq_relationship.weight"), "%s", out);
-    StFile g, x;
-    snprintf(path, sizeof path, "%s/formats/flax_expected.safetensors", test_data_dir());
-    if (st_open(&g, path, err, sizeof err)) { CHECKF(0, "%s", err); return; }
-    snprintf(path, sizeof path, "%s/formats/bert_expected.safetensors", test_data_dir());
-    if (st_open(&x, path, err, sizeof err)) { CHECKF(0, "%s", err); st_close(&g); return; }
-    int32_t *ids = ints(&g, "input.input_ids", NULL), *mask = ints(&g, "input.attention_mask", NULL), *labels = ints(&g, "input.labels", NULL);
-    Model m;
-    model_load_dir(&m, dir, HEAD_AUTO, 0, 0);
-    CHECK(m.cfg.block == BLOCK_STACK && m.cfg.routing == ROUTE_ATTENTION && !m.cfg.pre_norm);
-    Tape tp;
-    tape_init(&tp, 1 << 20);
-    tp.no_grad = 1;
-    Batch b = {2, 16, ids, NULL, mask};
-    Tensor *logits;
-    model_mlm(&m, &tp, &b, labels, &logits, NULL);
-    const StTensor *tl = st_find(&x, "output.logits");
-    float *want = xmalloc(sizeof(float) * (size_t)tl->numel);
-    st_to_f32(&x, tl, want);
-    CHECK(logits->numel == tl->numel);
-    if (logits->numel == tl->numel) CHECK_CLOSE("converted BERT logits", logits->data, want, tl->numel, 1e-5, 1e-4);
-    free(want);
-    free(ids); free(mask); free(labels);
-    tape_free(&tp);
-    model_free(&m);
-    st_close(&g);
-    st_close(&x);
+    ModelConfig c;
+    config_load_path(&c, dir);
+    CHECK(c.block == BLOCK_STACK && c.routing == ROUTE_ATTENTION && !c.pre_norm && c.pooler_type == POOL_CLS);
+    check_logits(dir, "bert_expected.safetensors", "output.logits");
 }
 
 TEST(torch_bin_reader_handles_views_dtypes_and_shared_storage) {
