@@ -246,10 +246,13 @@ def official_port_namespace():
     src = subprocess.run(["git", "-C", "/work/.mirror/jxiw+BiGS/repo", "show", "HEAD:BiGS/modeling_bigs.py"],
                          check=True, capture_output=True, text=True).stdout
     parts = []
-    for cls in ("def log_step_initializer", "class S4DKernel", "class S4dLayer", "class BiGSLayer"):
+    for cls in ("def log_step_initializer", "class S4DKernel", "class S4dLayer", "class BiGSLayer",
+                "class BiGSEmbeddings", "class BiGSPooler", "class BiGSPredictionHeadTransform",
+                "class BiGSLMPredictionHead"):
         m = re.search(r"^" + cls + r".*?(?=^\S)", src, re.S | re.M)
         parts.append(m.group(0))
-    ns = {"torch": torch, "nn": torch.nn, "math": math, "has_pykeops": False}
+    ns = {"torch": torch, "nn": torch.nn, "math": math, "has_pykeops": False,
+          "ACT2FN": {"gelu": torch.nn.functional.gelu}}
     exec("\n".join(parts), ns)
     return ns
 
@@ -297,6 +300,48 @@ def check_official_port():
     cfg_t = R.config_fill({**cfg, "block_act": "gelu_tanh"})
     d_tanh = (layer(X) - R.gated_block(cfg_t, R.as_leaves(P32), pre, X, None, False)).abs().max().item()
     print(f"official port vs block_act=gelu_tanh: max|diff| {d_tanh:.2e} (expected > 0)")
+    check_official_port_end_to_end(ns, PortCfg)
+
+
+def check_official_port_end_to_end(ns, PortCfg):
+    """Whole MLM and seqcls forward (embeddings, 2 layers, heads) through the port's modules vs forward()."""
+    cfg = R.config_fill({**TINY, "block": "gated", "routing": "ssm", "pre_norm": True, "block_act": "gelu"})
+    g = np.random.default_rng(321)
+    P32 = random_params(cfg, "mlm", g)
+    P32.update(random_params(cfg, "seqcls", g))            # adds pooler and classifier
+    batch = random_batch(cfg, "mlm", g)
+
+    class FullCfg(PortCfg):
+        vocab_size, type_vocab_size, pad_token_id = cfg["vocab_size"], cfg["type_vocab_size"], 0
+        hidden_dropout_prob, hidden_act, pooler_type = 0.0, "gelu", "non_padding_mean"
+    c = FullCfg()
+    mods = {"bigs.embeddings": ns["BiGSEmbeddings"](c), "cls.predictions": ns["BiGSLMPredictionHead"](c),
+            "bigs.pooler": ns["BiGSPooler"](c)}
+    for i in range(cfg["num_hidden_layers"]):
+        mods[f"bigs.encoder.layer.{i}"] = ns["BiGSLayer"](c)
+    for pre, m in mods.items():
+        m.double().eval()
+        sd = {k[len(pre) + 1:]: v.double() for k, v in P32.items() if k.startswith(pre + ".")}
+        if pre == "cls.predictions":
+            sd["decoder.weight"] = P32["bigs.embeddings.word_embeddings.weight"].double()   # tied
+        m.load_state_dict(sd, strict=False)   # decoder.bias is the port's alias of bias; buffers not params
+        missing = (set(m.state_dict()) - {"position_ids", "token_type_ids", "decoder.bias"}) ^ set(sd)
+        assert not missing, f"{pre}: names differ from the official port: {sorted(missing)}"
+    with torch.no_grad():
+        X = mods["bigs.embeddings"](batch["input_ids"], batch["token_type_ids"])
+        for i in range(cfg["num_hidden_layers"]):
+            X = mods[f"bigs.encoder.layer.{i}"](X)
+        sel = batch["labels"].reshape(-1) != -100
+        logits_port = mods["cls.predictions"](X).reshape(-1, cfg["vocab_size"])[sel]
+        pooled_port = mods["bigs.pooler"](X, batch["attention_mask"].double())
+        P = R.as_leaves(P32)
+        logits_ref = R.forward(cfg, "mlm", P, batch)["logits"]
+        X_ref = R.encode(cfg, P, batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        pooled_ref = R.pool(cfg, P, X_ref, batch["attention_mask"])
+    d1 = (logits_port - logits_ref).abs().max().item()
+    d2 = (pooled_port - pooled_ref).abs().max().item()
+    print(f"official port end to end (erf block gelu, pre-norm, padded batch): MLM logits {d1:.2e}, pooled {d2:.2e}")
+    assert d1 < 1e-11 and d2 < 1e-12
 
 
 def check_safetensors_vector():
@@ -332,6 +377,38 @@ def check_mask_values(stem, overrides, head, seed):
             R.mask_bias = keep
     print(f"{stem}: mask value -1e4 vs finfo.min {diffs[0]:.1e}, -inf vs finfo.min {diffs[1]:.1e}")
     assert max(diffs) < 1e-12
+
+
+def check_bert_layer():
+    """STACK+attention block vs torch.nn.TransformerEncoderLayer (independent code, same math as a BERT
+    layer: fused q/k/v in_proj, out_proj, post- or pre-norm, erf-gelu FFN, key padding mask)."""
+    torch.manual_seed(1)
+    for pre_norm in (False, True):
+        cfg = R.config_fill({**TINY, "block": "stack", "routing": "attention", "pre_norm": pre_norm})
+        H, I, NH = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_attention_heads"]
+        P = R.as_leaves(random_params(cfg, None, np.random.default_rng(7)))
+        p = "bert.encoder.layer.0."
+        tl = torch.nn.TransformerEncoderLayer(H, NH, I, dropout=0.0, activation="gelu",
+                                              layer_norm_eps=cfg["layer_norm_eps"], batch_first=True,
+                                              norm_first=pre_norm).double()
+        a = p + "attention.self."
+        cat = lambda leaf: torch.cat([P[a + w + leaf] for w in ("query", "key", "value")]).detach()
+        sd = {"self_attn.in_proj_weight": cat(".weight"), "self_attn.in_proj_bias": cat(".bias")}
+        for dst, src in (("self_attn.out_proj", "attention.output.dense"), ("linear1", "intermediate.dense"),
+                         ("linear2", "output.dense"), ("norm1", "attention.output.LayerNorm"),
+                         ("norm2", "output.LayerNorm")):
+            for leaf in ("weight", "bias"):
+                sd[f"{dst}.{leaf}"] = P[f"{p}{src}.{leaf}"].detach()
+        tl.load_state_dict(sd)
+        X = torch.randn(B, L, H)
+        am = torch.ones(B, L, dtype=torch.int64)
+        am[1, 9:] = 0
+        am[2, 6:] = 0
+        Yt = tl(X, src_key_padding_mask=am == 0)
+        Yr = R.stack_block(cfg, P, p, X, am, False)
+        d = (Yt - Yr)[am.bool()].abs().max().item()      # torch may zero padded query rows: compare tokens
+        print(f"BERT layer (pre_norm={pre_norm}) vs nn.TransformerEncoderLayer: max|diff| {d:.2e}")
+        assert d < 1e-12
 
 
 def check_padding_semantics(cfg, head, P32, batch, out):
@@ -384,6 +461,7 @@ def main():
             if overrides["routing"] == "attention":
                 check_mask_values(stem, overrides, head, 1000 + seed)
         check_official_port()
+        check_bert_layer()
         print("all checks passed")
 
 
