@@ -6,6 +6,12 @@ OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration -Wno-format-truncation -fno-trapping-math -fopenmp -D_GNU_SOURCE
 LDLIBS  := -lopenblas -lfftw3f -lcjson -lz -lm -fopenmp
 BUILD   ?= build
+# Open MPI for multi-process training: on when mpicc is installed (make MPI=0 to build without)
+MPI     ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DBIGS_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC  := $(wildcard core/*.c train/*.c data/*.c cmd/cmd_*.c)
@@ -27,18 +33,22 @@ help:
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make clean      remove build outputs"
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h)
+# objects are rebuilt when MPI is switched on or off
+$(BUILD)/.mpi-$(MPI):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.mpi-* && touch $@
+
+$(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h) $(BUILD)/.mpi-$(MPI)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -c $< -o $@
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -I. -c $< -o $@
 
 $(BUILD)/bigs: $(BUILD)/cmd/main.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/test_bigs: $(TEST_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 test: $(BUILD)/bigs $(BUILD)/test_bigs
 	BIGS=$(BUILD)/bigs $(BUILD)/test_bigs

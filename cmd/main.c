@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "core/common.h"
+#include "core/dist.h"
 
 const Command g_commands[] = {
     {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},
@@ -28,10 +29,10 @@ static void usage(FILE *f) {
                "Example: bigs info configs/bigs-tiny.json\n");
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
-    if (!strcmp(argv[1], "--version")) { printf("bigs %s\n", BIGS_VERSION); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("bigs %s (%s)\n", BIGS_VERSION, dist_build()); return 0; }
     for (const Command *c = g_commands; c->name; c++) {
         if (strcmp(c->name, argv[1]) != 0) continue;
         if (!c->run) {
@@ -43,4 +44,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bigs: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    dist_init(&argc, &argv);  // joins the job when started by mpirun
+    int rc = run(argc, argv);
+    dist_finalize();
+    return rc;
 }

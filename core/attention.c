@@ -36,11 +36,11 @@ static void softmax_rows(float *S, const int32_t *mask, int L) {
 // dst (L,L) <- src with dropout applied (element counter offset `base`), or a copy when p = 0
 static void drop_block(float *dst, const float *src, int L, float p, uint64_t key, uint64_t base) {
     if (p <= 0.0f) { memcpy(dst, src, sizeof(float) * (size_t)L * L); return; }
-    dropout_forward(dst, src, (long)L * L, p, rng_mix(key, base));
+    dropout_forward(dst, src, (long)L * L, p, rng_mix(key, base), 0);
 }
 
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key) {
+                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key, long b0) {
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
     float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
@@ -52,7 +52,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
             softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
             const float *A = P;
-            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)b * NH + h); A = Pd; }
+            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
             // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
         }
@@ -60,7 +60,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
 }
 
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
-                        const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key) {
+                        const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key, long b0) {
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
     float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
@@ -69,7 +69,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         for (int h = 0; h < NH; h++) {
             long off = (long)b * L * H + (long)h * dh;
             const float *P = probs + ((long)b * NH + h) * L * L, *A = P;
-            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)b * NH + h); A = Pd; }
+            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
             // dV_bh += A^T (L,L) @ dO_bh (L,dh)
             if (dv) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
             // dA (L,L) = dO_bh @ V_bh^T
@@ -77,7 +77,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             if (Pd) {  // through the dropout: the same mask, the same scale
                 float *tmp = Pd;
                 memset(tmp, 0, sizeof(float) * (size_t)L * L);
-                dropout_backward(tmp, dP, (long)L * L, p, rng_mix(key, (uint64_t)b * NH + h));
+                dropout_backward(tmp, dP, (long)L * L, p, rng_mix(key, (uint64_t)(b0 + b) * NH + h), 0);
                 memcpy(dP, tmp, sizeof(float) * (size_t)L * L);
             }
             // softmax backward: dS = P * (dP - rowsum(dP * P))

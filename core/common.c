@@ -1,6 +1,8 @@
 // common.c: error reporting, checked allocation, timing, atomic file writes.
 #include "core/common.h"
 
+#include "core/dist.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,6 +18,7 @@ int g_quiet = 0;
 static void vreport(const char *prefix, const char *fmt, va_list ap) {
     fflush(stdout);
     fprintf(stderr, "bigs: %s", prefix);
+    if (dist_world() > 1) fprintf(stderr, "[rank %d] ", dist_rank());
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
@@ -25,6 +28,7 @@ void fatal(const char *fmt, ...) {
     va_start(ap, fmt);
     vreport("error: ", fmt, ap);
     va_end(ap);
+    dist_abort(1);  // one rank failing ends the whole job, with this message first
     exit(1);
 }
 
@@ -33,6 +37,7 @@ void fatal_usage(const char *fmt, ...) {
     va_start(ap, fmt);
     vreport("error: ", fmt, ap);
     va_end(ap);
+    dist_abort(2);
     exit(2);
 }
 
@@ -46,6 +51,7 @@ void log_info(const char *fmt, ...) {
 }
 
 void log_warn(const char *fmt, ...) {
+    if (dist_rank() != 0) return;  // the ranks see the same data and settings: one copy is enough
     va_list ap;
     va_start(ap, fmt);
     vreport("warning: ", fmt, ap);
@@ -87,7 +93,10 @@ double now_seconds(void) {
 void openblas_set_num_threads(int n);
 
 void threads_set(int n) {
-    if (n <= 0) n = omp_get_num_procs();
+    if (n <= 0) {  // all cores, shared among the job's processes on this host
+        n = omp_get_num_procs() / dist_local_world();
+        if (n < 1) n = 1;
+    }
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }

@@ -271,15 +271,15 @@ void gather_backward(float *dtable, const float *dout, const int32_t *idx, int n
 // ----------------------------------------------------------------------------
 // dropout: the mask is a function of (key, element index), regenerated in backward (nothing saved)
 
-void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key) {
+void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key, uint64_t first) {
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) out[i] = rng_uniform_at(key, (uint64_t)i) >= p ? inp[i] * scale : 0.0f;
+    for (long i = 0; i < n; i++) out[i] = rng_uniform_at(key, first + (uint64_t)i) >= p ? inp[i] * scale : 0.0f;
 }
 
-void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key) {
+void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key, uint64_t first) {
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++)
-        if (rng_uniform_at(key, (uint64_t)i) >= p) dinp[i] += dout[i] * scale;
+        if (rng_uniform_at(key, first + (uint64_t)i) >= p) dinp[i] += dout[i] * scale;
 }

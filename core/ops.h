@@ -43,8 +43,10 @@ void gather_forward(float *out, const float *table, const int32_t *idx, int n, i
 void gather_backward(float *dtable, const float *dout, const int32_t *idx, int n, int H, long table_rows);
 
 // Inverted dropout: element i is kept when rng_uniform_at(key, i) >= p, then scaled by 1/(1-p).
-void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key);
-void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key);
+// Element i keeps its value (scaled by 1/(1-p)) when uniform(key, first + i) >= p: `first` numbers the
+// elements as in the whole global batch when this process holds a slice of it (data parallelism).
+void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key, uint64_t first);
+void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key, uint64_t first);
 
 // ---- SSM (ssm.c)
 // Diagonal ZOH kernel, B=1: K[l] = Re(sum_n C_n (exp(dt A_n)-1)/A_n exp(l dt A_n)), A_n = min(A_re,-1e-4) + i A_im,
@@ -69,9 +71,9 @@ void fftconv_reference(float *y, const float *u, const float *K, const float *D,
 // key_mask (B,L): 1 = attend, 0 = padding key (never attended; a row with no valid key attends
 // uniformly). probs (B,NH,L,L) saved softmax. Dropout p on the probabilities with key `key`.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key);
+                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key, long b0);
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
-                        const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key);
+                        const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key, long b0);
 
 // ---- pooling and losses (loss.c)
 // out (B,H) = mean over positions with mask 1 (mask NULL: all L positions) of inp (B,L,H).

@@ -192,9 +192,10 @@ Tensor *op_dropout(Tape *tp, Tensor *x, float p) {
     BIGS_ASSERT(p < 1.0f);
     uint64_t key = rng_mix(tp->dropout_key, tp->dropout_count++);
     Tensor *y = like(tp, x, tensor_dim(x, -1), "dropout");
-    dropout_forward(y->data, x->data, x->numel, p, key);
+    long first = tp->rows > 0 ? tp->row0 * (x->numel / tp->rows) : 0;
+    dropout_forward(y->data, x->data, x->numel, p, key, (uint64_t)first);
     TapeEntry *e = record(tp, OP_DROPOUT, y, x, NULL, NULL, NULL);
-    if (e) { e->f = p; e->key = key; }
+    if (e) { e->f = p; e->key = key; e->first = first; }
     return y;
 }
 
@@ -229,9 +230,11 @@ Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *k
     uint64_t key = p > 0.0f ? rng_mix(tp->dropout_key, tp->dropout_count++) : 0;
     Tensor *y = like(tp, q, H, "attention");
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L);
-    attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key);
+    long b0 = tp->rows > 0 ? tp->row0 * (B / tp->rows) : 0;
+    attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key, b0);
     TapeEntry *e = record(tp, OP_ATTENTION, y, q, k, v, NULL);
     if (e) {
+        e->first = b0;
         e->saved[0] = probs;
         e->dims[0] = B; e->dims[1] = L; e->dims[2] = H; e->dims[3] = NH;
         e->f = p;
@@ -322,7 +325,7 @@ static void entry_backward(Tape *tp, TapeEntry *e) {
     case OP_FLIP: if (G(tp, a)) flip_backward(a->grad, dy, a->shape[0], a->shape[1], a->shape[2]); break;
     case OP_GATHER: if (G(tp, a)) gather_backward(a->grad, dy, e->ints, n[0], n[1], a->shape[0]); break;
     case OP_VIEW: if (G(tp, a)) acc_forward(a->grad, dy, a->numel); break;
-    case OP_DROPOUT: if (G(tp, a)) dropout_backward(a->grad, dy, a->numel, e->f, e->key); break;
+    case OP_DROPOUT: if (G(tp, a)) dropout_backward(a->grad, dy, a->numel, e->f, e->key, (uint64_t)e->first); break;
     case OP_SSM_KERNEL: {
         // the kernel computes all four gradients at once; a frozen input gets a throwaway buffer
         float *g[4];
@@ -337,7 +340,7 @@ static void entry_backward(Tape *tp, TapeEntry *e) {
         break;
     case OP_ATTENTION:
         attention_backward(G(tp, a), G(tp, b), G(tp, c), dy, e->saved[0], a->data, b->data, c->data, n[0], n[1], n[2],
-                           n[3], e->f, e->key);
+                           n[3], e->f, e->key, e->first);
         break;
     case OP_MEANPOOL: if (G(tp, a)) meanpool_backward(a->grad, dy, e->ints, n[0], n[1], n[2]); break;
     case OP_FIRSTPOOL: if (G(tp, a)) firstpool_backward(a->grad, dy, n[0], n[1], n[2]); break;

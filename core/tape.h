@@ -24,6 +24,7 @@ typedef struct {
     int dims[6];
     float f;               // eps, dropout p, ...
     uint64_t key;          // dropout stream
+    long first;            // dropout: global number of the first element (or batch row, attention)
 } TapeEntry;
 
 typedef struct {
@@ -34,6 +35,10 @@ typedef struct {
     int training;           // dropout active
     uint64_t dropout_key;   // set per step; each dropout op draws the next sub-stream
     uint64_t dropout_count;
+    // Data parallelism: this process's batch is rows [row0, row0 + rows) of the global batch; dropout
+    // numbers its draws as in the global batch, so N processes drop what one process would.
+    long row0;
+    int rows;               // 0: the batch is the whole batch
 } Tape;
 
 void tape_init(Tape *tp, size_t arena_block_bytes);

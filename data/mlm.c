@@ -60,23 +60,26 @@ void mlm_batch_free(MlmBatch *b) {
     free(b->labels);
 }
 
-void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key) {
+void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total) {
     char err[1024];
     b->tokens = 0;
     b->predicted = 0;
-    for (int i = 0; i < b->B; i++) {
+    for (long o = 0; o < (long)b->B * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
+    for (long g = 0; g < total; g++) {
         const int32_t *seq;
         uint32_t len = 0;
         uint64_t uid = 0;
-        if (i < rows && loader_next(ld, &seq, &len, &uid, err, sizeof err)) fatal("%s", err);
-        if (i >= rows) {
-            for (long o = (long)i * b->L; o < (long)(i + 1) * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
-            continue;
-        }
-        long o = (long)i * b->L;
-        uint64_t k = static_key ? rng_mix(static_key, uid) : rng_mix(key, (uint64_t)i);
+        if (loader_next(ld, &seq, &len, &uid, err, sizeof err)) fatal("%s", err);
+        long i = g - first;
+        if (i < 0 || i >= b->B) continue;  // another process's row
+        long o = i * b->L;
+        uint64_t k = static_key ? rng_mix(static_key, uid) : rng_mix(key, (uint64_t)g);
         b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, k, b->ids + o, b->mask + o, b->labels + o);
         b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
     }
+}
+
+void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key) {
+    mlm_batch_take(b, ld, ms, key, static_key, 0, rows);
 }
 

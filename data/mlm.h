@@ -36,3 +36,7 @@ void mlm_batch_free(MlmBatch *b);
 // key being drawn per step by the caller. Static masking: under rng_mix(static_key, sequence id), the
 // same mask every epoch. Fatal on a corrupted shard (the message names shard and block).
 void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key);
+// Data parallelism: consumes the `total` sequences of a global batch from the loader and keeps those
+// numbered [first, first + B) in b (rows past `total` padded). Masks are keyed by the global number,
+// so the processes of a job together build exactly the batch one process would.
+void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total);

@@ -14,6 +14,12 @@ const char *test_tmpdir(void);    // a fresh temporary folder for this run, remo
 // Runs a shell command, captures stdout and stderr (2>&1) into out (NUL-terminated, truncated to n),
 // returns its exit status (or -1 when it could not run or was killed).
 int test_run(const char *cmd, char *out, size_t n);
+// Shards of a tiny synthetic language (vocab 2000, specials 0/100-103) in dir: nseq training and
+// nseq/8 validation sequences of up to L tokens, with meta.json (test_pretrain.c).
+void test_make_mlm_shards(const char *dir, int nseq, int L);
+int test_files_equal(const char *a, const char *b);  // same bytes?
+// A GLUE task folder in the official layout with 12 train, 6 dev and 4 test rows (test_glue.c).
+void test_make_glue_task_dir(const char *dir, const char *task);
 
 #define TEST(name)                                                             \
     static void name(void);                                                    \

@@ -23,16 +23,6 @@ static int32_t *ints(const StFile *f, const char *name, long *n) {
     return o;
 }
 
-static int files_equal(const char *a, const char *b) {
-    size_t la, lb;
-    const char *e;
-    char *x = file_read_all(a, &la, &e), *y = file_read_all(b, &lb, &e);
-    int eq = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return eq;
-}
-
 // Runs a converted model on the fixture's inputs (flax_expected.safetensors) and compares its logits with
 // tensor `name` of the golden file `golden` (1e-4 relative).
 static void check_logits(const char *model_dir, const char *golden, const char *name) {
@@ -91,14 +81,14 @@ TEST(convert_official_flax_reproduces_the_reference) {
     CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(a, sizeof a, "%s/model.safetensors", dir);
     snprintf(c, sizeof c, "%s/model.safetensors", back);
-    CHECKF(files_equal(a, c), "safetensors -> flax -> safetensors is not bitwise");
+    CHECKF(test_files_equal(a, c), "safetensors -> flax -> safetensors is not bitwise");
     snprintf(fx, sizeof fx, "%s/flax_dir", test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s convert --to flax --input %s --output %s && %s convert --input %s/flax_model.msgpack --output %s/conv_back2",
              test_bigs_bin(), dir2, fx, test_bigs_bin(), fx, test_tmpdir());
     CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(a, sizeof a, "%s/model.safetensors", dir2);
     snprintf(c, sizeof c, "%s/conv_back2/model.safetensors", test_tmpdir());
-    CHECK(files_equal(a, c));
+    CHECK(test_files_equal(a, c));
 }
 
 TEST(convert_errors) {
@@ -183,13 +173,13 @@ TEST(convert_pytorch_bin_in_and_out) {
     CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(a, sizeof a, "%s/from_bin/model.safetensors", test_tmpdir());
     snprintf(b, sizeof b, "%s/from_flax/model.safetensors", test_tmpdir());
-    CHECKF(files_equal(a, b), "pytorch_model.bin and flax_model.msgpack of the same weights convert differently");
+    CHECKF(test_files_equal(a, b), "pytorch_model.bin and flax_model.msgpack of the same weights convert differently");
     // model directory -> pytorch_model.bin -> model directory: bitwise
     snprintf(cmd, sizeof cmd, "%s convert --to torch --input %s/from_flax --output %s/rt.bin && %s convert --input %s/rt.bin --config %s/from_flax/config.json --output %s/from_rt",
              test_bigs_bin(), test_tmpdir(), test_tmpdir(), test_bigs_bin(), test_tmpdir(), test_tmpdir(), test_tmpdir());
     CHECKF(test_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(c, sizeof c, "%s/from_rt/model.safetensors", test_tmpdir());
-    CHECKF(files_equal(b, c), "safetensors -> torch -> safetensors is not bitwise");
+    CHECKF(test_files_equal(b, c), "safetensors -> torch -> safetensors is not bitwise");
     // torch.load reads our file, with the same values (where Debian's python3-torch is installed)
     if (test_run("/usr/bin/python3 -c 'import torch' 2>/dev/null", out, sizeof out) == 0) {
         snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"import torch; sd = torch.load('%s/rt.bin'); "

@@ -244,7 +244,7 @@ static void k_misc(float *out, long n, const float *in) {
     float *p = out + 50 * TH + TB * TH + X;
     gelu_backward(p, in, in + X, X, 1);
     gelu_backward(p + X, in, in + X, X, 0);
-    dropout_forward(p + 2 * X, in, X, 0.1f, 99);
+    dropout_forward(p + 2 * X, in, X, 0.1f, 99, 0);
     float *probs = p + 3 * X;
     int cnt = crossentropy_forward(probs + X, probs, in, tg, TB * TL, TH, -100);  // logits (R=TB*TL, V=TH)
     crossentropy_backward(probs + X + 1, 1.0f, probs, tg, TB * TL, TH, -100, cnt);

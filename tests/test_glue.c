@@ -63,7 +63,7 @@ static void write_tsv(const char *dir, const char *file, const char *header, int
     fclose(f);
 }
 
-static void make_task_dir(const char *dir, const char *task) {
+void test_make_glue_task_dir(const char *dir, const char *task) {
     mkdir(dir, 0755);
     const char *hdr = NULL, *thdr = NULL;
     if (!strcmp(task, "cola")) { hdr = NULL; thdr = "index\tsentence"; }
@@ -95,7 +95,7 @@ TEST(glue_readers_follow_the_official_layouts) {
     for (int k = 0; k < 9; k++) {
         const GlueTask *t = glue_task(tasks[k]);
         snprintf(dir, sizeof dir, "%s/glue_%s", test_tmpdir(), tasks[k]);
-        make_task_dir(dir, tasks[k]);
+        test_make_glue_task_dir(dir, tasks[k]);
         GlueSet s;
         glue_split_path(t, dir, "train", path, sizeof path);
         CHECKF(glue_read(t, path, 0, &s, err, sizeof err) == 0, "%s", err);
@@ -144,7 +144,7 @@ TEST(glue_finetune_eval_predict_every_task) {
     for (int k = 0; k < 9; k++) {
         char dir[600], outdir[600], sub[700];
         snprintf(dir, sizeof dir, "%s/glue_%s", test_tmpdir(), tasks[k]);
-        make_task_dir(dir, tasks[k]);
+        test_make_glue_task_dir(dir, tasks[k]);
         snprintf(outdir, sizeof outdir, "%s/ft_%s", test_tmpdir(), tasks[k]);
         snprintf(cmd, sizeof cmd, "%s finetune --task %s --data %s --model %s --output %s --quiet --threads 1 "
                  "--set train.num_train_epochs=2 --set train.per_device_train_batch_size=4 --set train.learning_rate=1e-3",
@@ -174,7 +174,7 @@ TEST(glue_finetune_eval_predict_every_task) {
         if (k == 5) {
             char ax[600];
             snprintf(ax, sizeof ax, "%s/glue_ax", test_tmpdir());
-            make_task_dir(ax, "ax");
+            test_make_glue_task_dir(ax, "ax");
             snprintf(cmd, sizeof cmd, "cd %s && %s eval --task ax --data %s --model %s", test_tmpdir(), test_bigs_bin(), ax, outdir);
             CHECKF(run(cmd, out, sizeof out) == 0 && strstr(out, "\"predictions\":\"AX.tsv\""), "ax: %s", out);
             snprintf(cmd, sizeof cmd, "%s eval --task mnli --split dev_mismatched --data %s --model %s", test_bigs_bin(), dir, outdir);
@@ -212,7 +212,7 @@ TEST(glue_finetune_refuses_a_vocabulary_that_does_not_fit) {
     model_save_dir(&m, base, vocab);
     model_free(&m);
     snprintf(dir, sizeof dir, "%s/glue_sst2_v", test_tmpdir());
-    make_task_dir(dir, "sst2");
+    test_make_glue_task_dir(dir, "sst2");
     snprintf(cmd, sizeof cmd, "%s finetune --task sst2 --data %s --model %s --output %s/ftv", test_bigs_bin(), dir, base, test_tmpdir());
     CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "vocab.txt has 6 tokens but the model's vocab_size is 30522"));
 }

@@ -14,7 +14,7 @@
 
 // A tiny "language": each sequence walks a cycle t -> (7t + 3) mod 50 from a random start, so a model
 // can learn to predict a masked token from its neighbours.
-static void make_shards(const char *dir, int nseq, int L) {
+void test_make_mlm_shards(const char *dir, int nseq, int L) {
     mkdir(dir, 0755);
     char path[700], err[512];
     const char *splits[2] = {"train", "validation"};
@@ -51,7 +51,7 @@ static void write_config(const char *path) {
     fclose(f);
 }
 
-static int files_equal(const char *a, const char *b) {
+int test_files_equal(const char *a, const char *b) {
     size_t la, lb;
     const char *e;
     char *x = file_read_all(a, &la, &e), *y = file_read_all(b, &lb, &e);
@@ -79,7 +79,7 @@ TEST(pretrain_learns_and_resumes_bitwise) {
     snprintf(cfg, sizeof cfg, "%s/pt_config.json", test_tmpdir());
     snprintf(out1, sizeof out1, "%s/pt_run1", test_tmpdir());
     snprintf(out2, sizeof out2, "%s/pt_run2", test_tmpdir());
-    make_shards(data, 400, 32);
+    test_make_mlm_shards(data, 400, 32);
     write_config(cfg);
     // an uninterrupted run
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out1);
@@ -122,16 +122,16 @@ TEST(pretrain_learns_and_resumes_bitwise) {
     CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
     snprintf(a, sizeof a, "%s/model.safetensors", out1);
     snprintf(b, sizeof b, "%s/model.safetensors", out2);
-    CHECKF(files_equal(a, b), "the resumed run's parameters differ from the uninterrupted run's");
+    CHECKF(test_files_equal(a, b), "the resumed run's parameters differ from the uninterrupted run's");
     snprintf(a, sizeof a, "%s/checkpoint-40/optimizer.safetensors", out1);
     snprintf(b, sizeof b, "%s/checkpoint-40/optimizer.safetensors", out2);
-    CHECK(files_equal(a, b));
+    CHECK(test_files_equal(a, b));
 }
 
 TEST(pretrain_bad_input_is_a_clear_error) {
     char cfg[512], cmd[4096], log[8192], data[512];
     snprintf(data, sizeof data, "%s/pt_data_bad", test_tmpdir());
-    make_shards(data, 40, 32);
+    test_make_mlm_shards(data, 40, 32);
     snprintf(cfg, sizeof cfg, "%s/pt_bad.json", test_tmpdir());
     FILE *f = fopen(cfg, "w");
     fputs("{\"model\": {\"vocab_size\": 2000}, \"train\": {\"max_stepz\": 3}}", f);
@@ -168,7 +168,7 @@ TEST(pretrain_signal_nan_init_and_vocab_checks) {
     snprintf(out1, sizeof out1, "%s/pt2_ref", test_tmpdir());
     snprintf(out2, sizeof out2, "%s/pt2_sig", test_tmpdir());
     snprintf(out3, sizeof out3, "%s/pt2_nan", test_tmpdir());
-    make_shards(data, 400, 32);
+    test_make_mlm_shards(data, 400, 32);
     write_config(cfg);
     const char *more = "--set train.max_steps=300 --set train.save_steps=1000 --set train.eval_steps=0 --set train.static_masking=true";
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet %s", test_bigs_bin(), cfg, data, out1, more);
@@ -189,7 +189,7 @@ TEST(pretrain_signal_nan_init_and_vocab_checks) {
     CHECK(test_run(cmd, log, sizeof log) == 0);
     snprintf(a, sizeof a, "%s/model.safetensors", out1);
     snprintf(b, sizeof b, "%s/model.safetensors", out2);
-    CHECKF(files_equal(a, b), "stopped by SIGTERM and resumed: the parameters differ from the uninterrupted run");
+    CHECKF(test_files_equal(a, b), "stopped by SIGTERM and resumed: the parameters differ from the uninterrupted run");
     // a NaN loss stops the run with a message, before writing a checkpoint of that step
     snprintf(cmd, sizeof cmd, "BIGS_INJECT_NAN_AT_STEP=12 %s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out3);
     CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "step 12: the loss is not finite"));
@@ -222,8 +222,8 @@ TEST(pretrain_length_extension) {
     snprintf(cfg, sizeof cfg, "%s/le_config.json", test_tmpdir());
     snprintf(out, sizeof out, "%s/le_base", test_tmpdir());
     snprintf(out2, sizeof out2, "%s/le_long", test_tmpdir());
-    make_shards(data, 200, 32);
-    make_shards(data64, 200, 64);
+    test_make_mlm_shards(data, 200, 32);
+    test_make_mlm_shards(data64, 200, 64);
     write_config(cfg);
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --set train.max_steps=20", test_bigs_bin(), cfg, data, out);
     CHECK(test_run(cmd, log, sizeof log) == 0);

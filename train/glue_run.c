@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/dist.h"
 #include "core/jsonio.h"
 #include "core/rng.h"
 #include "train/optim.h"
@@ -43,12 +44,18 @@ void glue_encoded_free(Encoded *e) {
 }
 
 // Fills a (rows, Lb) batch from examples idx[0..rows); returns Lb.
-static int make_batch(const Model *m, const Encoded *e, const int *idx, int rows, int32_t *ids, int32_t *types, int32_t *mask) {
+// The padded length of a batch of these rows: the longest row (padding "longest") or the fixed length.
+static int batch_len(const Model *m, const Encoded *e, const int *idx, int rows) {
     int Lb = e->L;
     if (m->cfg.padding == PAD_LONGEST) {
         Lb = 1;
         for (int r = 0; r < rows; r++) Lb = e->len[idx[r]] > Lb ? e->len[idx[r]] : Lb;
     }
+    return Lb;
+}
+
+// Fills rows of (ids, types, mask), each padded to Lb.
+static void make_batch(const Model *m, const Encoded *e, const int *idx, int rows, int Lb, int32_t *ids, int32_t *types, int32_t *mask) {
     for (int r = 0; r < rows; r++) {
         int n = e->len[idx[r]];
         for (int j = 0; j < Lb; j++) {
@@ -58,7 +65,6 @@ static int make_batch(const Model *m, const Encoded *e, const int *idx, int rows
             mask[o] = j < n;
         }
     }
-    return Lb;
 }
 
 void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score) {
@@ -70,10 +76,15 @@ void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *sc
     tape_init(&tp, 0);
     tp.no_grad = 1;
     int K = C > 1 ? C : m->cfg.num_labels, nex = e->n / C;
-    for (int s = 0; s < nex; s += B) {
+    // data parallel: each process predicts every world-th batch; the results are summed over the job
+    if (pred) memset(pred, 0, sizeof(int) * (size_t)nex);
+    if (score) memset(score, 0, sizeof(float) * (size_t)nex);
+    for (int s = 0, k = 0; s < nex; s += B, k++) {
+        if (k % dist_world() != dist_rank()) continue;
         int nb = nex - s < B ? nex - s : B;
         for (int r = 0; r < nb * C; r++) idx[r] = s * C + r;
-        int Lb = make_batch(m, e, idx, nb * C, ids, types, mask);
+        int Lb = batch_len(m, e, idx, nb * C);
+        make_batch(m, e, idx, nb * C, Lb, ids, types, mask);
         tape_reset(&tp);
         Batch b = {nb * C, Lb, ids, types, mask};
         Tensor *logits;
@@ -90,6 +101,8 @@ void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *sc
     }
     tape_free(&tp);
     free(ids); free(types); free(mask); free(idx);
+    if (pred) dist_sum_int(pred, (size_t)nex);
+    if (score) dist_sum_f32(score, (size_t)nex);
 }
 
 // ----------------------------------------------------------------------------
@@ -299,22 +312,27 @@ int finetune_run(const FinetuneArgs *a) {
     Encoded etrain, edev;
     glue_encode(ts.glue, tok, &train, L, tc.single_segment, &etrain);
     glue_encode(ts.glue, tok, &dev, L, tc.single_segment, &edev);
-    long per_epoch = (ntrain + B - 1) / B;
+    // data parallel: a step takes a global batch of world*B examples; process r trains on its rows
+    // [r*B, (r+1)*B) of it (fewer, or none, in an epoch's last batch)
+    int rank = dist_rank(), world = dist_world(), lead = dist_lead();
+    long G = (long)B * world;
+    long per_epoch = (ntrain + G - 1) / G;
     long total = tc.max_steps > 0 ? tc.max_steps : (long)ceil(tc.num_train_epochs * per_epoch);
     long warmup = tc.warmup_steps > 0 ? tc.warmup_steps : (long)ceil(tc.warmup_ratio * total);
-    if (mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
+    if (lead && mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->output);
-    unlink(mpath);
+    if (lead) unlink(mpath);
     log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),
-             ts.name, ntrain, ndev, total, B, tc.learning_rate, L, threads_get());
+             ts.name, ntrain, ndev, total, (int)G, tc.learning_rate, L, threads_get());
+    if (world > 1) log_info("data parallel: %d processes of %d examples each (%s)", world, B, dist_build());
     AdamW opt;
     adamw_init(&opt, &m.pt, tc.decay_ssm);
     size_t R = (size_t)B * C;  // rows of a batch
     int32_t *ids = xmalloc(sizeof(int32_t) * R * L), *types = xmalloc(sizeof(int32_t) * R * L), *mask = xmalloc(sizeof(int32_t) * R * L);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)B);
     float *targets = xmalloc(sizeof(float) * (size_t)B);
-    int *perm = xmalloc(sizeof(int) * (size_t)ntrain), *rowidx = xmalloc(sizeof(int) * R), *dpred = xmalloc(sizeof(int) * (size_t)ndev);
+    int *perm = xmalloc(sizeof(int) * (size_t)ntrain), *rowidx = xmalloc(sizeof(int) * (size_t)G * C), *dpred = xmalloc(sizeof(int) * (size_t)ndev);
     float *dscore = xmalloc(sizeof(float) * (size_t)ndev);
     Tape tp;
     tape_init(&tp, 0);
@@ -327,45 +345,58 @@ int finetune_run(const FinetuneArgs *a) {
         rng_init(&r, (uint64_t)tc.seed, 0xe90c0000ull + (uint64_t)epoch);
         for (long i = 0; i < ntrain; i++) perm[i] = (int)i;
         for (long i = ntrain - 1; i > 0; i--) { long j = (long)rng_below(&r, (uint64_t)i + 1); int t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
-        for (long s = 0; s < ntrain && step < total; s += B) {
-            int rows = ntrain - s < B ? (int)(ntrain - s) : B;  // examples in this batch
-            for (int k = 0; k < rows; k++)
+        for (long s = 0; s < ntrain && step < total; s += G) {
+            int grows = ntrain - s < G ? (int)(ntrain - s) : (int)G;  // examples in this global batch
+            int first = rank * B, rows = grows - first < B ? grows - first : B;  // this process's share
+            if (rows < 0) rows = 0;
+            for (int k = 0; k < grows; k++)
                 for (int c = 0; c < C; c++) rowidx[k * C + c] = perm[s + k] * C + c;
-            int Lb = make_batch(&m, &etrain, rowidx, rows * C, ids, types, mask);
-            for (int k = 0; k < rows; k++) { labels[k] = train.ex[perm[s + k] * C].label; targets[k] = train.ex[perm[s + k] * C].score; }
-            tape_reset(&tp);
-            tp.training = 1;
-            tp.dropout_key = rng_key((uint64_t)tc.seed, (2ull << 40) + (uint64_t)step);
+            int Lb = batch_len(&m, &etrain, rowidx, grows * C);  // padded as the whole global batch
             params_zero_grad(&m.pt);
-            Batch b = {rows * C, Lb, ids, types, mask};
-            Tensor *loss = C > 1 ? model_multiple_choice(&m, &tp, &b, C, labels, NULL) : model_classify(&m, &tp, &b, labels, targets, NULL);
-            tape_backward(&tp, loss, NULL);
+            double lsum = 0;  // this process's loss, weighted by its share of the global batch
+            if (rows > 0) {
+                const int *mine = rowidx + (long)first * C;
+                make_batch(&m, &etrain, mine, rows * C, Lb, ids, types, mask);
+                for (int k = 0; k < rows; k++) { labels[k] = train.ex[mine[k * C]].label; targets[k] = train.ex[mine[k * C]].score; }
+                tape_reset(&tp);
+                tp.training = 1;
+                tp.dropout_key = rng_key((uint64_t)tc.seed, (2ull << 40) + (uint64_t)step);
+                tp.row0 = first;
+                tp.rows = rows;
+                Batch b = {rows * C, Lb, ids, types, mask};
+                Tensor *loss = C > 1 ? model_multiple_choice(&m, &tp, &b, C, labels, NULL) : model_classify(&m, &tp, &b, labels, targets, NULL);
+                float share = (float)rows / (float)grows;  // the loss is the mean over the global batch
+                tape_backward(&tp, loss, &share);
+                lsum = (double)loss->data[0] * share;
+            }
+            dist_sum_f32(m.pt.grad, (size_t)m.pt.size);
+            dist_sum_f64(&lsum, 1);
             double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
-            if (!isfinite(loss->data[0]) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
+            if (!isfinite(lsum) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
             double lr = tc.learning_rate * lr_factor(tc.lr_scheduler_type, step, warmup, total, tc.min_lr_ratio);
             adamw_step(&opt, &m.pt, lr, tc.adam_beta1, tc.adam_beta2, tc.adam_epsilon, tc.weight_decay);
             step++;
-            loss_sum += loss->data[0];
+            loss_sum += lsum;
             nloss++;
-            last_loss = loss->data[0];
+            last_loss = lsum;
             if (step % tc.logging_steps == 0 || step == total) {
                 cJSON *j = cJSON_CreateObject();
                 cJSON_AddNumberToObject(j, "step", (double)step);
                 cJSON_AddNumberToObject(j, "loss", loss_sum / nloss);
                 cJSON_AddNumberToObject(j, "lr", lr);
                 cJSON_AddNumberToObject(j, "grad_norm", gnorm);
-                cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + rows) / (double)ntrain);
+                cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + grows) / (double)ntrain);
                 if (!g_quiet) {
                     fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | %.1f steps/s%s", tty ? "\r" : "", step, total, loss_sum / nloss, lr,
                             step / (now_seconds() - t0), tty ? "   " : "\n");
                     fflush(stderr);
                 }
-                json_append_line(mpath, j);
+                if (lead) json_append_line(mpath, j);
                 cJSON_Delete(j);
                 loss_sum = 0;
                 nloss = 0;
             }
-            int epoch_end = s + rows >= ntrain;
+            int epoch_end = s + grows >= ntrain;
             if ((tc.eval_steps > 0 && step % tc.eval_steps == 0) || epoch_end || step == total) {
                 glue_predict(&m, &edev, tc.per_device_eval_batch_size, C, dpred, dscore);
                 double main;
@@ -376,14 +407,14 @@ int finetune_run(const FinetuneArgs *a) {
                 free(txt);
                 cJSON *line = cJSON_Duplicate(met, 1);
                 cJSON_AddNumberToObject(line, "step", (double)step);
-                json_append_line(mpath, line);
+                if (lead) json_append_line(mpath, line);
                 cJSON_Delete(line);
                 if (main > best) {  // the best dev checkpoint is the final model, as the official results are reported
                     best = main;
                     best_step = step;
                     cJSON_Delete(best_metrics);
                     best_metrics = met;
-                    model_save_dir(&m, a->output, vocab);
+                    if (lead) model_save_dir(&m, a->output, vocab);
                 } else cJSON_Delete(met);
             }
         }
@@ -396,7 +427,7 @@ int finetune_run(const FinetuneArgs *a) {
     }
     cJSON_AddNumberToObject(ev, "step", (double)best_step);
     snprintf(path, sizeof path, "%s/eval_results.json", a->output);
-    json_write_file(path, ev);
+    if (lead) json_write_file(path, ev);
     cJSON *all = cJSON_Duplicate(ev, 1);
     cJSON_AddStringToObject(all, "task", ts.name);
     cJSON_AddNumberToObject(all, "global_step", (double)step);
@@ -405,10 +436,12 @@ int finetune_run(const FinetuneArgs *a) {
     cJSON_AddNumberToObject(all, "train_examples", (double)ntrain);
     cJSON_AddNumberToObject(all, "eval_examples", (double)ndev);
     snprintf(path, sizeof path, "%s/all_results.json", a->output);
-    json_write_file(path, all);
-    char *line = cJSON_PrintUnformatted(all);
-    printf("%s\n", line);
-    free(line);
+    if (lead) {
+        json_write_file(path, all);
+        char *line = cJSON_PrintUnformatted(all);
+        printf("%s\n", line);
+        free(line);
+    }
     log_info("done: the best dev model (step %ld) is in %s", best_step, a->output);
     cJSON_Delete(all);
     cJSON_Delete(ev);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/dist.h"
 #include "core/jsonio.h"
 #include "core/rng.h"
 #include "train/checkpoint.h"
@@ -59,19 +60,22 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     Tape tp;
     tape_init(&tp, 0);
     tp.no_grad = 1;
-    double total = 0;
-    long correct = 0, count = 0;
+    // sums over this process's share of the batches (every world-th), reduced over the job below
+    double sums[5] = {0};  // loss * count, correct, count, tokens, sequences
     for (long k = 0; k < batches; k++) {
         int rows = left < B ? (int)left : B;
         left -= rows;
-        mlm_batch_next(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), rows, 0);
+        int mine = k % dist_world() == dist_rank();
+        // another process's batch is read past (first = B: no row kept), so the sequences stay in step
+        mlm_batch_take(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), 0, mine ? 0 : B, rows);
+        if (!mine) continue;
         tape_reset(&tp);
         Batch in = {B, L, b.ids, NULL, b.mask};
         Tensor *logits;
         int n;
         Tensor *loss = model_mlm(m, &tp, &in, b.labels, &logits, &n);
-        total += (double)loss->data[0] * n;
-        count += n;
+        if (n) sums[0] += (double)loss->data[0] * n;
+        sums[2] += n;
         int V = logits->shape[1], row = 0;
         for (int i = 0; i < B * L; i++) {
             if (b.labels[i] == -100) continue;
@@ -79,18 +83,33 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
             int best = 0;
             for (int v = 1; v < V; v++)
                 if (lg[v] > lg[best]) best = v;
-            correct += best == b.labels[i];
+            sums[1] += best == b.labels[i];
         }
-        r.tokens += b.tokens;
-        r.sequences += rows;
+        sums[3] += b.tokens;
+        sums[4] += rows;
     }
-    r.loss = count ? total / count : 0;
-    r.accuracy = count ? (double)correct / count : 0;
+    dist_sum_f64(sums, 5);
+    r.loss = sums[2] ? sums[0] / sums[2] : 0;
+    r.accuracy = sums[2] ? sums[1] / sums[2] : 0;
+    r.tokens = (long)sums[3];
+    r.sequences = (long)sums[4];
     r.perplexity = exp(r.loss);
     tape_free(&tp);
     mlm_batch_free(&b);
     val->pos = saved;
     return r;
+}
+
+// Every process applies the same update to the same parameters, so they stay bitwise equal; this checks
+// it (a hash per process, compared over the job) before a checkpoint is written.
+static void params_check_same(const Model *m, long step) {
+    if (dist_world() == 1) return;
+    uint64_t h = 1469598103934665603ull;
+    const uint32_t *w = (const uint32_t *)m->pt.data;
+    for (long i = 0; i < m->pt.size; i++) h = (h ^ w[i]) * 1099511628211ull;
+    long v = (long)(h >> 1);
+    if (dist_min_long(v) != dist_max_long(v))
+        fatal("step %ld: the processes' parameters differ (a non-deterministic reduction?); not saving", step);
 }
 
 // ----------------------------------------------------------------------------
@@ -196,6 +215,11 @@ int pretrain_run(const PretrainArgs *a) {
     ms.max_pred = mlm_max_pred_for(tc.max_predictions_per_seq, L);
     if (ms.vocab_size != m.cfg.vocab_size)
         fatal("%s was prepared with a vocabulary of %d tokens but the model has vocab_size %d", a->data_dir, ms.vocab_size, m.cfg.vocab_size);
+    // Data parallelism: every process follows the same global stream of sequences and trains on its
+    // own rows of each global batch (rank r: rows [r*B, (r+1)*B) of world*B), so the data order, the
+    // masks and the dropout draws do not depend on how many processes share the work.
+    int rank = dist_rank(), world = dist_world(), lead = dist_lead();
+    long G = (long)B * world;  // sequences per global micro-batch
     Loader train, val;
     if (loader_open(&train, a->data_dir, "train", rng_key((uint64_t)tc.seed, STREAM_DATA), 0, 1, 1, err, sizeof err)) fatal("%s", err);
     int have_val = loader_open(&val, a->data_dir, "validation", 0, 0, 1, 0, err, sizeof err) == 0;
@@ -216,13 +240,13 @@ int pretrain_run(const PretrainArgs *a) {
         free(text);
     }
     long total = tc.max_steps;
-    if (total <= 0) total = (long)ceil(tc.num_train_epochs * (double)train.n_seqs / ((double)B * accum));
+    if (total <= 0) total = (long)ceil(tc.num_train_epochs * (double)train.n_seqs / ((double)G * accum));
     long warmup = tc.warmup_steps > 0 ? tc.warmup_steps : (long)ceil(tc.warmup_ratio * total);
     // the run's state
     AdamW opt;
     adamw_init(&opt, &m.pt, tc.decay_ssm);
     long step = 0;
-    if (mkdir(a->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", a->output_dir, strerror(errno));
+    if (lead && mkdir(a->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", a->output_dir, strerror(errno));
     snprintf(path, sizeof path, "%s/metrics.jsonl", a->output_dir);
     if (resume_dir) {
         cJSON *state = NULL;
@@ -230,13 +254,21 @@ int pretrain_run(const PretrainArgs *a) {
         const cJSON *gs = cJSON_GetObjectItemCaseSensitive(state, "global_step"), *dp = cJSON_GetObjectItemCaseSensitive(state, "data_position");
         if (!cJSON_IsNumber(gs) || !cJSON_IsArray(dp) || cJSON_GetArraySize(dp) != 3) fatal("%s/trainer_state.json: global_step or data_position missing", resume_dir);
         step = (long)gs->valuedouble;
+        const cJSON *gb = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
+        if (cJSON_IsNumber(gb) && (long)gb->valuedouble != G * accum)
+            log_warn("%s was trained with %ld sequences a step; this run takes %ld (%d processes x %d x %d accumulation)", resume_dir,
+                     (long)gb->valuedouble, G * accum, world, B, accum);
         train.pos = (LoaderPos){(long)cJSON_GetArrayItem(dp, 0)->valuedouble, (long)cJSON_GetArrayItem(dp, 1)->valuedouble, (long)cJSON_GetArrayItem(dp, 2)->valuedouble};
         cJSON_Delete(state);
         log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
-    } else if (!a->resume) {
+    } else if (!a->resume && lead) {
         unlink(path);  // a fresh run starts a fresh log
     }
-    {   // the effective configuration, for the record
+    // every process must start from the same step: they all read the output folder (shared storage)
+    if (dist_min_long(step) != dist_max_long(step))
+        fatal("the processes found different checkpoints in %s (this one: step %ld): the output folder must be the same shared folder on every host",
+              a->output_dir, step);
+    if (lead) {   // the effective configuration, for the record
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "model", config_to_json(&m.cfg, NULL));
         cJSON_AddItemToObject(j, "train", train_config_to_json(&tc));
@@ -245,8 +277,9 @@ int pretrain_run(const PretrainArgs *a) {
         json_write_file(cfgp, j);
         cJSON_Delete(j);
     }
-    log_info("pretraining %s: %ld parameters, %ld steps of %d x %d sequences of %d tokens, lr %g, %d threads",
-             config_variant_name(&m.cfg), m.pt.count, total, B, accum, L, tc.learning_rate, threads_get());
+    log_info("pretraining %s: %ld parameters, %ld steps of %ld x %d sequences of %d tokens, lr %g, %d threads",
+             config_variant_name(&m.cfg), m.pt.count, total, G, accum, L, tc.learning_rate, threads_get());
+    if (world > 1) log_info("data parallel: %d processes of %d sequences each (%s)", world, B, dist_build());
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     // test hook: behave as if SIGTERM arrived right after this step (deterministic stop/resume tests)
@@ -255,6 +288,9 @@ int pretrain_run(const PretrainArgs *a) {
     // test hook: a NaN loss at this step (the non-finite check must stop the run cleanly)
     const char *nan_env = getenv("BIGS_INJECT_NAN_AT_STEP");
     long nan_at = nan_env ? atol(nan_env) : -1;
+    // test hook: process BIGS_TEST_KILL_RANK dies (SIGKILL) during step BIGS_TEST_KILL_AT_STEP
+    const char *kill_env = getenv("BIGS_TEST_KILL_AT_STEP"), *kill_rank = getenv("BIGS_TEST_KILL_RANK");
+    long kill_at = kill_env && (!kill_rank || atoi(kill_rank) == rank) ? atol(kill_env) : -1;
     MlmBatch b;
     mlm_batch_alloc(&b, B, L);
     Tape tp;
@@ -271,25 +307,44 @@ int pretrain_run(const PretrainArgs *a) {
         last_eval = first_eval;
         evals++;
         log_info("step 0: validation loss %.4f, perplexity %.1f, accuracy %.3f", first_eval.loss, first_eval.perplexity, first_eval.accuracy);
-        log_eval(path, 0, &first_eval);
+        if (lead) log_eval(path, 0, &first_eval);
     }
     while (step < total) {
         params_zero_grad(&m.pt);
-        double step_loss = 0;
+        // summed over the job at the end of the step: loss, tokens, stop request
+        double red[3] = {0, 0, 0};
         for (int k = 0; k < accum; k++) {
             uint64_t micro = (uint64_t)step * (uint64_t)accum + (uint64_t)k;
-            mlm_batch_next(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro), B,
-                       tc.static_masking ? rng_key((uint64_t)tc.seed, STREAM_MASK) : 0);
-            tape_reset(&tp);
-            tp.training = 1;
-            tp.dropout_key = rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
-            Batch in = {B, L, b.ids, NULL, b.mask};
-            Tensor *loss = model_mlm(&m, &tp, &in, b.labels, NULL, NULL);
-            float scale = 1.0f / (float)accum;  // the mean over micro-batches, as Hugging Face
-            tape_backward(&tp, loss, &scale);
-            step_loss += loss->data[0] / accum;
-            tokens_window += b.tokens;
+            mlm_batch_take(&b, &train, &ms, rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_MASK << 40) + micro),
+                           tc.static_masking ? rng_key((uint64_t)tc.seed, STREAM_MASK) : 0, (long)rank * B, G);
+            // the loss is the mean over the global micro-batch's predicted tokens: each process weighs
+            // its mean by its share of them, and the gradients are summed over processes below
+            int n_global = b.predicted;
+            dist_sum_int(&n_global, 1);
+            if (b.predicted > 0) {
+                tape_reset(&tp);
+                tp.training = 1;
+                tp.dropout_key = rng_key((uint64_t)tc.seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
+                tp.row0 = (long)rank * B;
+                tp.rows = B;
+                Batch in = {B, L, b.ids, NULL, b.mask};
+                Tensor *loss = model_mlm(&m, &tp, &in, b.labels, NULL, NULL);
+                double share = (double)b.predicted / n_global;
+                float scale = (float)(share / accum);  // the mean over micro-batches, as Hugging Face
+                tape_backward(&tp, loss, &scale);
+                red[0] += loss->data[0] * share / accum;
+            }
+            red[1] += b.tokens;
         }
+        red[2] = g_stop_signal;
+        if (step + 1 == kill_at) raise(SIGKILL);
+        dist_sum_f32(m.pt.grad, (size_t)m.pt.size);
+        dist_sum_f64(red, 3);
+        double step_loss = red[0];
+        tokens_window += (long)red[1];
+        // a stop request counts once every process knows of it (a signal arriving after this sum is seen at
+        // the next step), so they all stop after the same step
+        int stop = red[2] != 0;
         if (step + 1 == nan_at) step_loss = NAN;
         double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
         if (!isfinite(step_loss) || !isfinite(gnorm)) {
@@ -314,7 +369,7 @@ int pretrain_run(const PretrainArgs *a) {
             cJSON_AddNumberToObject(j, "grad_norm", gnorm);
             cJSON_AddNumberToObject(j, "tokens_per_sec", round(tps));
             cJSON_AddNumberToObject(j, "epoch", (double)train.pos.epoch);
-            json_append_line(path, j);
+            if (lead) json_append_line(path, j);
             cJSON_Delete(j);
             if (!g_quiet) {
                 fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | grad %.2f | %.0f tok/s | ETA %s%s", tty ? "\r" : "", step, total,
@@ -332,10 +387,12 @@ int pretrain_run(const PretrainArgs *a) {
             evals++;
             if (tty && !g_quiet) fputc('\n', stderr);
             log_info("step %ld: validation loss %.4f, perplexity %.1f, accuracy %.3f", step, last_eval.loss, last_eval.perplexity, last_eval.accuracy);
-            log_eval(path, step, &last_eval);
+            if (lead) log_eval(path, step, &last_eval);
         }
-        if (step == stop_after) g_stop_signal = SIGTERM;
-        int stop = g_stop_signal != 0;
+        if (step == stop_after) {
+            stop = 1;
+            g_stop_signal = SIGTERM;
+        }
         if ((tc.save_steps > 0 && step % tc.save_steps == 0) || step == total || stop) {
             cJSON *state = cJSON_CreateObject();
             cJSON_AddNumberToObject(state, "global_step", (double)step);
@@ -346,7 +403,10 @@ int pretrain_run(const PretrainArgs *a) {
             cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)train.pos.index));
             cJSON_AddNumberToObject(state, "seed", tc.seed);
             cJSON_AddNumberToObject(state, "loss", last_loss);
-            if (ckpt_save(a->output_dir, step, &m, &opt, state, vocab_src, tc.save_total_limit, err, sizeof err)) {
+            cJSON_AddNumberToObject(state, "train_batch_size", (double)(G * accum));
+            cJSON_AddNumberToObject(state, "world_size", world);
+            params_check_same(&m, step);
+            if (lead && ckpt_save(a->output_dir, step, &m, &opt, state, vocab_src, tc.save_total_limit, err, sizeof err)) {
                 cJSON_Delete(state);
                 fatal("saving the checkpoint of step %ld failed: %s. The previous checkpoints are intact.", step, err);
             }
@@ -354,13 +414,14 @@ int pretrain_run(const PretrainArgs *a) {
         }
         if (stop) {
             if (tty && !g_quiet) fputc('\n', stderr);
+            if (!g_stop_signal) g_stop_signal = SIGTERM;  // the request came from another process
             log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", (int)g_stop_signal, step);
             stopped = (int)g_stop_signal;
             break;
         }
     }
     if (tty && !g_quiet) fputc('\n', stderr);
-    if (!stopped) {
+    if (!stopped && lead) {
         model_save_dir(&m, a->output_dir, vocab_src);
         cJSON *res = cJSON_CreateObject();
         cJSON_AddNumberToObject(res, "global_step", (double)step);
@@ -394,5 +455,6 @@ int pretrain_run(const PretrainArgs *a) {
     if (have_val) loader_close(&val);
     model_free(&m);
     free(resume_dir);
+    dist_barrier();  // the job ends when the files are written
     return stopped ? 128 + stopped : 0;
 }
