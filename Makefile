@@ -27,7 +27,8 @@ help:
 	@echo "make test       build and run the test suite (last line: N passed, N failed)"
 	@echo "make debug      the same binaries with ASan+UBSan in build-debug/"
 	@echo "make test-debug run the suite under the sanitizers"
-	@echo "make deps       install the Debian packages bigs needs (apt-get)"
+	@echo "make deps       install the Debian packages bigs needs (apt-get; MPI=1 adds Open MPI)"
+	@echo "make MPI=0|1    build without/with Open MPI (default: with, when mpicc is installed)"
 	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
 	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
@@ -70,7 +71,7 @@ bench-scaling: $(BUILD)/bench_scaling
 	scripts/plot_scaling.sh $(BUILD)/scaling.jsonl $(BUILD)/scaling.png
 
 deps:
-	@pkgs="libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev"; missing=""; \
+	@pkgs="libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev$(if $(filter 1,$(MPI)), openmpi-bin libopenmpi-dev)"; missing=""; \
 	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
