@@ -6,7 +6,7 @@
 
 static const char *k_usage =
     "Usage: bigs finetune --task NAME --data DIR --model MODEL_DIR --output DIR [--config FILE]\n"
-    "                     [--set KEY=VALUE ...] [--seed N] [--cased] [--threads N] [--quiet]\n"
+    "                     [--set KEY=VALUE ...] [--seed N] [--cased] [--resume] [--threads N] [--quiet]\n"
     "\n"
     "Finetunes a pretrained (or converted, or already finetuned) model on a GLUE or SCROLLS task; the best\n"
     "dev checkpoint by the task's main metric becomes the model in --output.\n"
@@ -19,6 +19,8 @@ static const char *k_usage =
     "  --set KEY=VALUE   train.learning_rate=3e-5, train.num_train_epochs=5, train.single_segment=true,\n"
     "                    model.padding=longest, model.classifier_dropout=0.1 (repeatable)\n"
     "  --cased           the vocabulary is cased (default: uncased)\n"
+    "  --resume          continue from the newest checkpoint-N/ in --output (written every train.save_steps,\n"
+    "                    default 500, and on SIGINT/SIGTERM, which exit with 130/143)\n"
     "\n"
     "Defaults (the official recipe): lr 2e-5, 3 epochs, batch 16, weight decay 0.01, 10% warmup then\n"
     "linear decay, AdamW betas 0.9/0.999 eps 1e-6, evaluation every 500 steps and at each epoch end,\n"
@@ -42,6 +44,7 @@ int cmd_finetune(int argc, char **argv) {
     f.sets = sets;
     f.seed = args_int(&a, "--seed", -1);
     f.cased = args_flag(&a, "--cased");
+    f.resume = args_flag(&a, "--resume");
     args_common(&a);
     args_done(&a);
     if (!f.task || !f.data || !f.model || !f.output) args_usage_error(&a, "--task, --data, --model and --output are required");

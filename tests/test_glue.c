@@ -216,3 +216,56 @@ TEST(glue_finetune_refuses_a_vocabulary_that_does_not_fit) {
     snprintf(cmd, sizeof cmd, "%s finetune --task sst2 --data %s --model %s --output %s/ftv", test_bigs_bin(), dir, base, test_tmpdir());
     CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "vocab.txt has 6 tokens but the model's vocab_size is 30522"));
 }
+
+// finetune writes checkpoints; stopped (as by SIGTERM) mid-epoch or at an epoch's end and resumed, it ends
+// bitwise where an uninterrupted run ends, with the same best dev step and metrics.
+TEST(glue_finetune_stops_and_resumes_bitwise) {
+    char base[600], dir[600], o[3][600], cmd[4096], out[16384], vocab[600], a[700], b[700];
+    snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
+    snprintf(base, sizeof base, "%s/glue_resume_base", test_tmpdir());
+    ModelConfig c;
+    config_defaults(&c);
+    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = 32;
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 5);
+    model_save_dir(&m, base, vocab);
+    model_free(&m);
+    snprintf(dir, sizeof dir, "%s/glue_resume_rte", test_tmpdir());
+    test_make_glue_task_dir(dir, "rte");
+    // 12 examples, batch 4: 3 steps an epoch, 9 in all; checkpoints every 2 steps
+    const char *opts = "--threads 1 --quiet --set train.num_train_epochs=3 --set train.per_device_train_batch_size=4 "
+                       "--set train.learning_rate=1e-3 --set train.save_steps=2";
+    const int stop_at[3] = {0, 3, 4};  // uninterrupted; at an epoch's end; mid-epoch
+    for (int k = 0; k < 3; k++) {
+        snprintf(o[k], sizeof o[k], "%s/glue_resume_%d", test_tmpdir(), k);
+        char env[64] = "";
+        if (stop_at[k]) snprintf(env, sizeof env, "BIGS_STOP_AFTER_STEP=%d ", stop_at[k]);
+        snprintf(cmd, sizeof cmd, "%s%s finetune --task rte --data %s --model %s --output %s %s", env, test_bigs_bin(), dir, base, o[k], opts);
+        int rc = test_run(cmd, out, sizeof out);
+        CHECKF(rc == (stop_at[k] ? 143 : 0), "finetune (stop after %d) exited %d: %s", stop_at[k], rc, out);
+        if (!stop_at[k]) continue;
+        snprintf(a, sizeof a, "%s/checkpoint-%d/trainer_state.json", o[k], stop_at[k]);
+        struct stat sb;
+        CHECKF(stat(a, &sb) == 0, "the stop should leave %s", a);
+        snprintf(a, sizeof a, "%s/all_results.json", o[k]);
+        CHECK(stat(a, &sb) != 0);  // not finished: no results yet
+        snprintf(cmd, sizeof cmd, "%s finetune --task rte --data %s --model %s --output %s %s --resume", test_bigs_bin(), dir, base, o[k], opts);
+        rc = test_run(cmd, out, sizeof out);
+        CHECKF(rc == 0 && strstr(out, "\"global_step\":9"), "resume after %d: %d %s", stop_at[k], rc, out);
+        snprintf(a, sizeof a, "%s/model.safetensors", o[0]);
+        snprintf(b, sizeof b, "%s/model.safetensors", o[k]);
+        CHECKF(test_files_equal(a, b), "stopped after %d and resumed: the best model differs from the uninterrupted run's", stop_at[k]);
+        snprintf(a, sizeof a, "%s/checkpoint-9/model.safetensors", o[0]);
+        snprintf(b, sizeof b, "%s/checkpoint-9/model.safetensors", o[k]);
+        CHECKF(test_files_equal(a, b), "stopped after %d and resumed: the last parameters differ", stop_at[k]);
+        snprintf(a, sizeof a, "%s/eval_results.json", o[0]);
+        snprintf(b, sizeof b, "%s/eval_results.json", o[k]);
+        CHECKF(test_files_equal(a, b), "stopped after %d and resumed: eval_results.json differs", stop_at[k]);
+    }
+    // a checkpoint of another task is refused
+    snprintf(dir, sizeof dir, "%s/glue_resume_mrpc", test_tmpdir());
+    test_make_glue_task_dir(dir, "mrpc");
+    snprintf(cmd, sizeof cmd, "%s finetune --task mrpc --data %s --model %s --output %s %s --resume", test_bigs_bin(), dir, base, o[1], opts);
+    CHECK(test_run(cmd, out, sizeof out) == 1 && strstr(out, "is a checkpoint of task rte, not mrpc"));
+}

@@ -216,4 +216,17 @@ TEST(mpi_finetune_two_processes_equal_one) {
     CHECKF(strstr(log, "\"global_step\":6") && strstr(log, "data parallel: 2 processes"), "%s", log);
     double d = param_distance(o2, o1);
     CHECKF(d >= 0 && d < 1e-5, "finetune, 2 x batch 4 vs 1 x batch 8: relative distance %g", d);
+    // stopped under MPI after step 1 (mid-epoch), resumed by one process with the same global batch
+    char o3[600], c1[700], c3[700];
+    snprintf(o3, sizeof o3, "%s/mpi_ft_two_then_one", t);
+    snprintf(cmd, sizeof cmd, MPIRUN " -np 2 -x BIGS_STOP_AFTER_STEP=1 %s finetune --task rte --data %s --model %s --output %s "
+             "--set train.per_device_train_batch_size=4 %s --quiet", test_bigs_bin(), dir, base, o3, common);
+    CHECK(run(cmd, log, sizeof log) == 143);
+    snprintf(cmd, sizeof cmd, "%s finetune --task rte --data %s --model %s --output %s --set train.per_device_train_batch_size=8 %s --resume",
+             test_bigs_bin(), dir, base, o3, common);
+    CHECK(run(cmd, log, sizeof log) == 0 && strstr(log, "checkpoint-1"));
+    snprintf(c1, sizeof c1, "%s/checkpoint-6", o1);
+    snprintf(c3, sizeof c3, "%s/checkpoint-6", o3);
+    d = param_distance(c3, c1);
+    CHECKF(d >= 0 && d < 1e-5, "finetune, 2 processes then 1 vs 1 throughout: relative distance %g", d);
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -150,3 +151,14 @@ int ckpt_load_optimizer(const char *ckpt_dir, const Model *m, AdamW *opt, cJSON 
     if (!*state) { snprintf(err, n, "%s: not valid JSON", path); return -1; }
     return 0;
 }
+
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+void stop_signals_install(void) {
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+}
+
+int stop_signal_received(void) { return (int)g_stop_signal; }
+void stop_signal_set(int sig) { g_stop_signal = sig; }

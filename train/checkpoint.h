@@ -17,5 +17,11 @@ char *ckpt_latest(const char *out_dir);
 // Loads a checkpoint's optimizer moments (by name, checked) and trainer state (*state, caller frees).
 // The model itself is loaded with model_load_dir. Returns 0 or -1 with err.
 int ckpt_load_optimizer(const char *ckpt_dir, const Model *m, AdamW *opt, cJSON **state, char *err, size_t n);
+// SIGINT/SIGTERM ask a training run to stop after the current step (with a checkpoint); the number of
+// the signal received, or 0.
+void stop_signals_install(void);
+int stop_signal_received(void);
+void stop_signal_set(int sig);  // as if sig had arrived (test hooks, a stop requested by another process)
+
 // Removes a directory tree (checkpoint rotation; temporary folders of an interrupted save).
 int remove_tree(const char *path);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "core/dist.h"
 #include "core/jsonio.h"
 #include "core/rng.h"
+#include "train/checkpoint.h"
 #include "train/optim.h"
 #include "train/train_config.h"
 
@@ -220,6 +222,7 @@ int finetune_run(const FinetuneArgs *a) {
     tc.lr_scheduler_type = SCHED_LINEAR;
     tc.per_device_train_batch_size = 16;
     tc.eval_steps = 500;
+    tc.save_steps = 500;
     tc.logging_steps = 50;
     tc.max_seq_length = ts.scrolls ? 4096 : 0;  // 0: the model's max_position_embeddings; SCROLLS: long documents
     char err[1024];
@@ -322,12 +325,53 @@ int finetune_run(const FinetuneArgs *a) {
     if (lead && mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->output);
-    if (lead) unlink(mpath);
     log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),
              ts.name, ntrain, ndev, total, (int)G, tc.learning_rate, L, threads_get());
     if (world > 1) log_info("data parallel: %d processes of %d examples each (%s)", world, B, dist_build());
     AdamW opt;
     adamw_init(&opt, &m.pt, tc.decay_ssm);
+    double best = -INFINITY;
+    cJSON *best_metrics = NULL;
+    long best_step = 0, step = 0, start_epoch = 0, start_offset = 0;
+    // --resume: parameters, AdamW moments, step, data position and the best dev result so far
+    char *resume_dir = a->resume ? ckpt_latest(a->output) : NULL;
+    if (a->resume && !resume_dir) log_info("no checkpoint in %s: starting from the beginning", a->output);
+    if (resume_dir) {
+        Model ck;
+        ModelConfig ckc = m.cfg;
+        if (model_load_with_config(&ck, resume_dir, &ckc, ts.head, 0, 0, &lerr)) fatal("%s", lerr);
+        if (ck.pt.size != m.pt.size) fatal("%s does not hold a %s model of this shape", resume_dir, ts.name);
+        memcpy(m.pt.data, ck.pt.data, sizeof(float) * (size_t)m.pt.size);
+        model_free(&ck);
+        cJSON *state = NULL;
+        if (ckpt_load_optimizer(resume_dir, &m, &opt, &state, err, sizeof err)) fatal("%s", err);
+        const cJSON *gs = cJSON_GetObjectItemCaseSensitive(state, "global_step"), *ep = cJSON_GetObjectItemCaseSensitive(state, "epoch"),
+                    *off = cJSON_GetObjectItemCaseSensitive(state, "epoch_offset"), *task = cJSON_GetObjectItemCaseSensitive(state, "task");
+        if (!cJSON_IsNumber(gs) || !cJSON_IsNumber(ep) || !cJSON_IsNumber(off))
+            fatal("%s/trainer_state.json: global_step, epoch or epoch_offset missing (not a finetuning checkpoint?)", resume_dir);
+        if (!cJSON_IsString(task) || strcmp(task->valuestring, ts.name))
+            fatal("%s is a checkpoint of task %s, not %s", resume_dir, cJSON_IsString(task) ? task->valuestring : "?", ts.name);
+        step = (long)gs->valuedouble;
+        start_epoch = (long)ep->valuedouble;
+        start_offset = (long)off->valuedouble;
+        const cJSON *bs = cJSON_GetObjectItemCaseSensitive(state, "best_step"), *bm = cJSON_GetObjectItemCaseSensitive(state, "best_metric");
+        if (cJSON_IsNumber(bs) && cJSON_IsNumber(bm) && bs->valuedouble > 0) {
+            best_step = (long)bs->valuedouble;
+            best = bm->valuedouble;
+            best_metrics = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(state, "best_metrics"), 1);
+        }
+        cJSON_Delete(state);
+        log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
+    } else if (lead) {
+        unlink(mpath);  // a fresh run starts a fresh log
+    }
+    if (dist_min_long(step) != dist_max_long(step))
+        fatal("the processes found different checkpoints in %s (this one: step %ld): the output folder must be the same shared folder on every host",
+              a->output, step);
+    stop_signals_install();
+    const char *stop_env = getenv("BIGS_STOP_AFTER_STEP");  // test hook, as in pretrain
+    long stop_after = stop_env ? atol(stop_env) : -1, start_step = step;
+    int stopped = 0;
     size_t R = (size_t)B * C;  // rows of a batch
     int32_t *ids = xmalloc(sizeof(int32_t) * R * L), *types = xmalloc(sizeof(int32_t) * R * L), *mask = xmalloc(sizeof(int32_t) * R * L);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)B);
@@ -336,16 +380,15 @@ int finetune_run(const FinetuneArgs *a) {
     float *dscore = xmalloc(sizeof(float) * (size_t)ndev);
     Tape tp;
     tape_init(&tp, 0);
-    double best = -INFINITY, t0 = now_seconds(), loss_sum = 0, last_loss = NAN;
-    cJSON *best_metrics = NULL;
-    long best_step = 0, step = 0, nloss = 0;
+    double t0 = now_seconds(), loss_sum = 0, last_loss = NAN;
+    long nloss = 0;
     int tty = isatty(2);
-    for (long epoch = 0; step < total; epoch++) {
+    for (long epoch = start_epoch; step < total && !stopped; epoch++) {
         Rng r;
         rng_init(&r, (uint64_t)tc.seed, 0xe90c0000ull + (uint64_t)epoch);
         for (long i = 0; i < ntrain; i++) perm[i] = (int)i;
         for (long i = ntrain - 1; i > 0; i--) { long j = (long)rng_below(&r, (uint64_t)i + 1); int t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
-        for (long s = 0; s < ntrain && step < total; s += G) {
+        for (long s = epoch == start_epoch ? start_offset : 0; s < ntrain && step < total; s += G) {
             int grows = ntrain - s < G ? (int)(ntrain - s) : (int)G;  // examples in this global batch
             int first = rank * B, rows = grows - first < B ? grows - first : B;  // this process's share
             if (rows < 0) rows = 0;
@@ -353,7 +396,7 @@ int finetune_run(const FinetuneArgs *a) {
                 for (int c = 0; c < C; c++) rowidx[k * C + c] = perm[s + k] * C + c;
             int Lb = batch_len(&m, &etrain, rowidx, grows * C);  // padded as the whole global batch
             params_zero_grad(&m.pt);
-            double lsum = 0;  // this process's loss, weighted by its share of the global batch
+            double lsum[2] = {0, stop_signal_received()};  // this process's weighted loss; a stop request
             if (rows > 0) {
                 const int *mine = rowidx + (long)first * C;
                 make_batch(&m, &etrain, mine, rows * C, Lb, ids, types, mask);
@@ -367,18 +410,19 @@ int finetune_run(const FinetuneArgs *a) {
                 Tensor *loss = C > 1 ? model_multiple_choice(&m, &tp, &b, C, labels, NULL) : model_classify(&m, &tp, &b, labels, targets, NULL);
                 float share = (float)rows / (float)grows;  // the loss is the mean over the global batch
                 tape_backward(&tp, loss, &share);
-                lsum = (double)loss->data[0] * share;
+                lsum[0] = (double)loss->data[0] * share;
             }
             dist_sum_f32(m.pt.grad, (size_t)m.pt.size);
-            dist_sum_f64(&lsum, 1);
+            dist_sum_f64(lsum, 2);
+            int stop = lsum[1] != 0;  // every process stops after the same step
             double gnorm = grad_clip(&m.pt, tc.max_grad_norm);
-            if (!isfinite(lsum) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
+            if (!isfinite(lsum[0]) || !isfinite(gnorm)) fatal("step %ld: the loss or gradient is not finite; stopping (lower learning_rate?)", step + 1);
             double lr = tc.learning_rate * lr_factor(tc.lr_scheduler_type, step, warmup, total, tc.min_lr_ratio);
             adamw_step(&opt, &m.pt, lr, tc.adam_beta1, tc.adam_beta2, tc.adam_epsilon, tc.weight_decay);
             step++;
-            loss_sum += lsum;
+            loss_sum += lsum[0];
             nloss++;
-            last_loss = lsum;
+            last_loss = lsum[0];
             if (step % tc.logging_steps == 0 || step == total) {
                 cJSON *j = cJSON_CreateObject();
                 cJSON_AddNumberToObject(j, "step", (double)step);
@@ -388,7 +432,7 @@ int finetune_run(const FinetuneArgs *a) {
                 cJSON_AddNumberToObject(j, "epoch", (double)epoch + (double)(s + grows) / (double)ntrain);
                 if (!g_quiet) {
                     fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | %.1f steps/s%s", tty ? "\r" : "", step, total, loss_sum / nloss, lr,
-                            step / (now_seconds() - t0), tty ? "   " : "\n");
+                            (step - start_step) / (now_seconds() - t0), tty ? "   " : "\n");
                     fflush(stderr);
                 }
                 if (lead) json_append_line(mpath, j);
@@ -417,34 +461,66 @@ int finetune_run(const FinetuneArgs *a) {
                     if (lead) model_save_dir(&m, a->output, vocab);
                 } else cJSON_Delete(met);
             }
+            if (step == stop_after) stop = 1;
+            if ((tc.save_steps > 0 && step % tc.save_steps == 0) || step == total || stop) {
+                cJSON *state = cJSON_CreateObject();
+                cJSON_AddStringToObject(state, "task", ts.name);
+                cJSON_AddNumberToObject(state, "global_step", (double)step);
+                cJSON_AddNumberToObject(state, "max_steps", (double)total);
+                // where the next batch starts: (epoch, example offset in that epoch's order)
+                cJSON_AddNumberToObject(state, "epoch", (double)(epoch_end ? epoch + 1 : epoch));
+                cJSON_AddNumberToObject(state, "epoch_offset", (double)(epoch_end ? 0 : s + grows));
+                cJSON_AddNumberToObject(state, "seed", tc.seed);
+                cJSON_AddNumberToObject(state, "loss", last_loss);
+                cJSON_AddNumberToObject(state, "train_batch_size", (double)G);
+                cJSON_AddNumberToObject(state, "best_step", (double)best_step);
+                if (best_metrics) {
+                    cJSON_AddNumberToObject(state, "best_metric", best);
+                    cJSON_AddItemToObject(state, "best_metrics", cJSON_Duplicate(best_metrics, 1));
+                }
+                if (lead && ckpt_save(a->output, step, &m, &opt, state, vocab, tc.save_total_limit, err, sizeof err)) {
+                    cJSON_Delete(state);
+                    fatal("saving the checkpoint of step %ld failed: %s. The previous checkpoints are intact.", step, err);
+                }
+                cJSON_Delete(state);
+            }
+            if (stop) {
+                if (!stop_signal_received()) stop_signal_set(SIGTERM);
+                stopped = stop_signal_received();
+                if (tty && !g_quiet) fputc('\n', stderr);
+                log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", stopped, step);
+                break;
+            }
         }
     }
-    cJSON *ev = cJSON_CreateObject();
-    for (cJSON *k = best_metrics ? best_metrics->child : NULL; k; k = k->next) {
-        char name[64];
-        snprintf(name, sizeof name, "eval_%s", k->string);
-        cJSON_AddNumberToObject(ev, name, k->valuedouble);
+    if (!stopped) {  // the results of a finished run
+        cJSON *ev = cJSON_CreateObject();
+        for (cJSON *k = best_metrics ? best_metrics->child : NULL; k; k = k->next) {
+            char name[64];
+            snprintf(name, sizeof name, "eval_%s", k->string);
+            cJSON_AddNumberToObject(ev, name, k->valuedouble);
+        }
+        cJSON_AddNumberToObject(ev, "step", (double)best_step);
+        snprintf(path, sizeof path, "%s/eval_results.json", a->output);
+        if (lead) json_write_file(path, ev);
+        cJSON *all = cJSON_Duplicate(ev, 1);
+        cJSON_AddStringToObject(all, "task", ts.name);
+        cJSON_AddNumberToObject(all, "global_step", (double)step);
+        cJSON_AddNumberToObject(all, "train_loss", last_loss);
+        cJSON_AddNumberToObject(all, "train_runtime", now_seconds() - t0);
+        cJSON_AddNumberToObject(all, "train_examples", (double)ntrain);
+        cJSON_AddNumberToObject(all, "eval_examples", (double)ndev);
+        snprintf(path, sizeof path, "%s/all_results.json", a->output);
+        if (lead) {
+            json_write_file(path, all);
+            char *line = cJSON_PrintUnformatted(all);
+            printf("%s\n", line);
+            free(line);
+        }
+        log_info("done: the best dev model (step %ld) is in %s", best_step, a->output);
+        cJSON_Delete(all);
+        cJSON_Delete(ev);
     }
-    cJSON_AddNumberToObject(ev, "step", (double)best_step);
-    snprintf(path, sizeof path, "%s/eval_results.json", a->output);
-    if (lead) json_write_file(path, ev);
-    cJSON *all = cJSON_Duplicate(ev, 1);
-    cJSON_AddStringToObject(all, "task", ts.name);
-    cJSON_AddNumberToObject(all, "global_step", (double)step);
-    cJSON_AddNumberToObject(all, "train_loss", last_loss);
-    cJSON_AddNumberToObject(all, "train_runtime", now_seconds() - t0);
-    cJSON_AddNumberToObject(all, "train_examples", (double)ntrain);
-    cJSON_AddNumberToObject(all, "eval_examples", (double)ndev);
-    snprintf(path, sizeof path, "%s/all_results.json", a->output);
-    if (lead) {
-        json_write_file(path, all);
-        char *line = cJSON_PrintUnformatted(all);
-        printf("%s\n", line);
-        free(line);
-    }
-    log_info("done: the best dev model (step %ld) is in %s", best_step, a->output);
-    cJSON_Delete(all);
-    cJSON_Delete(ev);
     cJSON_Delete(best_metrics);
     free(ids); free(types); free(mask); free(labels); free(targets); free(perm); free(rowidx); free(dpred); free(dscore);
     scrolls_free(&strain);
@@ -457,5 +533,7 @@ int finetune_run(const FinetuneArgs *a) {
     glue_free(&dev);
     tok_free(tok);
     model_free(&m);
-    return 0;
+    free(resume_dir);
+    dist_barrier();
+    return stopped ? 128 + stopped : 0;
 }

@@ -11,6 +11,7 @@ typedef struct {
     int nsets;
     long seed;      // < 0: the config's
     int cased;
+    int resume;                 // continue from the newest checkpoint in output
 } FinetuneArgs;
 
 int finetune_run(const FinetuneArgs *a);

@@ -20,8 +20,6 @@
 // uninterrupted one exactly without saving generator state.
 enum { STREAM_INIT = 1, STREAM_DROPOUT = 2, STREAM_MASK = 3, STREAM_DATA = 4, STREAM_EVAL = 5 };
 
-static volatile sig_atomic_t g_stop_signal = 0;
-static void on_signal(int sig) { g_stop_signal = sig; }
 
 void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash) {
     char path[4096];
@@ -280,8 +278,7 @@ int pretrain_run(const PretrainArgs *a) {
     log_info("pretraining %s: %ld parameters, %ld steps of %ld x %d sequences of %d tokens, lr %g, %d threads",
              config_variant_name(&m.cfg), m.pt.count, total, G, accum, L, tc.learning_rate, threads_get());
     if (world > 1) log_info("data parallel: %d processes of %d sequences each (%s)", world, B, dist_build());
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    stop_signals_install();
     // test hook: behave as if SIGTERM arrived right after this step (deterministic stop/resume tests)
     const char *stop_env = getenv("BIGS_STOP_AFTER_STEP");
     long stop_after = stop_env ? atol(stop_env) : -1;
@@ -336,7 +333,7 @@ int pretrain_run(const PretrainArgs *a) {
             }
             red[1] += b.tokens;
         }
-        red[2] = g_stop_signal;
+        red[2] = stop_signal_received();
         if (step + 1 == kill_at) raise(SIGKILL);
         dist_sum_f32(m.pt.grad, (size_t)m.pt.size);
         dist_sum_f64(red, 3);
@@ -391,7 +388,7 @@ int pretrain_run(const PretrainArgs *a) {
         }
         if (step == stop_after) {
             stop = 1;
-            g_stop_signal = SIGTERM;
+            stop_signal_set(SIGTERM);
         }
         if ((tc.save_steps > 0 && step % tc.save_steps == 0) || step == total || stop) {
             cJSON *state = cJSON_CreateObject();
@@ -414,9 +411,9 @@ int pretrain_run(const PretrainArgs *a) {
         }
         if (stop) {
             if (tty && !g_quiet) fputc('\n', stderr);
-            if (!g_stop_signal) g_stop_signal = SIGTERM;  // the request came from another process
-            log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", (int)g_stop_signal, step);
-            stopped = (int)g_stop_signal;
+            if (!stop_signal_received()) stop_signal_set(SIGTERM);  // the request came from another process
+            stopped = stop_signal_received();
+            log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", stopped, step);
             break;
         }
     }
