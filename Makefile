@@ -52,14 +52,14 @@ $(BUILD)/bench_%: $(BUILD)/scripts/bench_%.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 test: $(BUILD)/bigs $(BUILD)/test_bigs
-	BIGS=$(BUILD)/bigs $(BUILD)/test_bigs
+	BIGS_EXPECT_MPI=$(MPI) BIGS=$(BUILD)/bigs $(BUILD)/test_bigs
 
 debug:
 	$(MAKE) BUILD=build-debug CFLAGS="-O1 -g -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration -Wno-format-truncation -fno-trapping-math -fopenmp -D_GNU_SOURCE $(SAN)" LDLIBS="$(LDLIBS) $(SAN)" all
 
 # LeakSanitizer is off: libgomp and OpenBLAS keep thread pools alive at exit by design.
 test-debug: debug
-	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BIGS=build-debug/bigs build-debug/test_bigs
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BIGS_EXPECT_MPI=$(MPI) BIGS=build-debug/bigs build-debug/test_bigs
 
 bench: $(BUILD)/bench_ops $(BUILD)/bench_scaling
 	$(BUILD)/bench_ops

@@ -7,6 +7,9 @@
 #include "core/common.h"
 
 static int g_rank = 0, g_world = 1, g_local = 1, g_active = 0;
+static double g_seconds = 0;
+
+double dist_seconds(void) { return g_seconds; }
 
 int dist_rank(void) { return g_rank; }
 int dist_world(void) { return g_world; }
@@ -57,11 +60,13 @@ const char *dist_build(void) {
 // Large buffers go in pieces: MPI counts are ints.
 static void sum_chunks(void *buf, size_t n, size_t elem, MPI_Datatype t) {
     if (!g_active || g_world == 1) return;
+    double t0 = now_seconds();
     const size_t chunk = (size_t)1 << 24;
     for (size_t o = 0; o < n; o += chunk) {
         size_t k = n - o < chunk ? n - o : chunk;
         MPI_Allreduce(MPI_IN_PLACE, (char *)buf + o * elem, (int)k, t, MPI_SUM, MPI_COMM_WORLD);
     }
+    g_seconds += now_seconds() - t0;
 }
 
 void dist_sum_f32(float *buf, size_t n) { sum_chunks(buf, n, sizeof(float), MPI_FLOAT); }

@@ -14,6 +14,9 @@ int dist_lead(void);              // rank 0: the process that logs and writes fi
 int dist_local_world(void);       // processes of the job on this host
 const char *dist_build(void);     // "Open MPI x.y.z" or "no MPI"
 
+// Seconds this process has spent in collectives (communication plus waiting for the others).
+double dist_seconds(void);
+
 // In-place sums over all ranks; every rank receives the same bits.
 void dist_sum_f32(float *buf, size_t n);
 void dist_sum_f64(double *buf, size_t n);

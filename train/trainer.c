@@ -424,6 +424,7 @@ int pretrain_run(const PretrainArgs *a) {
         cJSON_AddNumberToObject(res, "global_step", (double)step);
         cJSON_AddNumberToObject(res, "train_loss", last_loss);
         cJSON_AddNumberToObject(res, "train_runtime", now_seconds() - t_start);
+        if (world > 1) cJSON_AddNumberToObject(res, "allreduce_seconds", dist_seconds());
         if (evals) {
             cJSON_AddNumberToObject(res, "eval_loss", last_eval.loss);
             cJSON_AddNumberToObject(res, "eval_perplexity", last_eval.perplexity);
