@@ -2,6 +2,7 @@
 // themselves at startup and run in the order files were linked. A test fails when any CHECK fails.
 #pragma once
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef void (*test_fn)(void);
@@ -18,6 +19,9 @@ int test_run(const char *cmd, char *out, size_t n);
 // nseq/8 validation sequences of up to L tokens, with meta.json (test_pretrain.c).
 void test_make_mlm_shards(const char *dir, int nseq, int L);
 int test_files_equal(const char *a, const char *b);  // same bytes?
+// A tiny BiGS MLM model directory (H=16, NL=1, I=24, N=4, `positions` positions, the uncased test
+// vocabulary), initialised with `seed` (test_glue.c).
+void test_make_tiny_model(const char *dir, int positions, uint64_t seed);
 // A GLUE task folder in the official layout with 12 train, 6 dev and 4 test rows (test_glue.c).
 void test_make_glue_task_dir(const char *dir, const char *task);
 

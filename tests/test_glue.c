@@ -127,18 +127,23 @@ TEST(glue_readers_follow_the_official_layouts) {
 
 static int run(const char *cmd, char *out, size_t n) { return test_run(cmd, out, n); }
 
-TEST(glue_finetune_eval_predict_every_task) {
-    char base[600], cmd[4096], out[16384], vocab[600];
+void test_make_tiny_model(const char *dir, int positions, uint64_t seed) {
+    char vocab[600];
     snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
-    snprintf(base, sizeof base, "%s/glue_base", test_tmpdir());
     ModelConfig c;
     config_defaults(&c);
-    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = 32;
+    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = positions;
     Model m;
     model_build(&m, &c, HEAD_MLM);
-    model_init_weights(&m, 3);
-    model_save_dir(&m, base, vocab);
+    model_init_weights(&m, seed);
+    model_save_dir(&m, dir, vocab);
     model_free(&m);
+}
+
+TEST(glue_finetune_eval_predict_every_task) {
+    char base[600], cmd[4096], out[16384];
+    snprintf(base, sizeof base, "%s/glue_base", test_tmpdir());
+    test_make_tiny_model(base, 32, 3);
     const char *tasks[] = {"cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"};
     const char *subs[] = {"CoLA.tsv", "SST-2.tsv", "MRPC.tsv", "STS-B.tsv", "QQP.tsv", "MNLI-m.tsv", "QNLI.tsv", "RTE.tsv", "WNLI.tsv"};
     for (int k = 0; k < 9; k++) {
@@ -220,17 +225,9 @@ TEST(glue_finetune_refuses_a_vocabulary_that_does_not_fit) {
 // finetune writes checkpoints; stopped (as by SIGTERM) mid-epoch or at an epoch's end and resumed, it ends
 // bitwise where an uninterrupted run ends, with the same best dev step and metrics.
 TEST(glue_finetune_stops_and_resumes_bitwise) {
-    char base[600], dir[600], o[3][600], cmd[4096], out[16384], vocab[600], a[700], b[700];
-    snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
+    char base[600], dir[600], o[3][600], cmd[4096], out[16384], a[700], b[700];
     snprintf(base, sizeof base, "%s/glue_resume_base", test_tmpdir());
-    ModelConfig c;
-    config_defaults(&c);
-    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = 32;
-    Model m;
-    model_build(&m, &c, HEAD_MLM);
-    model_init_weights(&m, 5);
-    model_save_dir(&m, base, vocab);
-    model_free(&m);
+    test_make_tiny_model(base, 32, 5);
     snprintf(dir, sizeof dir, "%s/glue_resume_rte", test_tmpdir());
     test_make_glue_task_dir(dir, "rte");
     // 12 examples, batch 4: 3 steps an epoch, 9 in all; checkpoints every 2 steps

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "core/common.h"
-#include "core/model.h"
 #include "core/safetensors.h"
 #include "tests/test.h"
 
@@ -192,18 +191,10 @@ TEST(mpi_dead_process_stops_the_job_checkpoint_intact) {
 
 TEST(mpi_finetune_two_processes_equal_one) {
     if (!mpi_ready()) return;
-    char base[600], dir[600], o1[600], o2[600], cmd[8192], log[16384], vocab[600];
+    char base[600], dir[600], o1[600], o2[600], cmd[8192], log[16384];
     const char *t = test_tmpdir();
-    snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
     snprintf(base, sizeof base, "%s/mpi_ft_base", t);
-    ModelConfig c;
-    config_defaults(&c);
-    c.hidden_size = 16, c.num_hidden_layers = 1, c.intermediate_size = 24, c.num_ssm = 4, c.max_position_embeddings = 32;
-    Model m;
-    model_build(&m, &c, HEAD_MLM);
-    model_init_weights(&m, 3);
-    model_save_dir(&m, base, vocab);
-    model_free(&m);
+    test_make_tiny_model(base, 32, 3);
     snprintf(dir, sizeof dir, "%s/mpi_rte", t);
     test_make_glue_task_dir(dir, "rte");
     snprintf(o1, sizeof o1, "%s/mpi_ft_one", t);

@@ -108,6 +108,13 @@ TEST(pretrain_learns_and_resumes_bitwise) {
     CHECKF(rc == 0 && cJSON_IsNumber(el) && fabs(el->valuedouble - last) < 1e-5 && cJSON_GetObjectItem(ev, "sequences")->valueint == 50,
            "eval printed: %s (pretrain's last eval_loss %g)", log, last);
     cJSON_Delete(ev);
+    // the masks belong to the sequences: another batch size gives the same numbers
+    snprintf(cmd, sizeof cmd, "%s eval --task mlm --data %s --model %s --batch-size 7 --threads 1", test_bigs_bin(), data, out1);
+    rc = test_run(cmd, log, sizeof log);
+    ev = cJSON_Parse(log);
+    el = ev ? cJSON_GetObjectItem(ev, "loss") : NULL;
+    CHECKF(rc == 0 && cJSON_IsNumber(el) && fabs(el->valuedouble - last) < 1e-5, "eval with batch 7: %s (batch 16: %g)", log, last);
+    cJSON_Delete(ev);
     struct stat sb;
     snprintf(a, sizeof a, "%s/checkpoint-10", out1);
     CHECKF(stat(a, &sb) != 0, "save_total_limit 3 should have removed %s", a);

@@ -65,7 +65,9 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
         left -= rows;
         int mine = k % dist_world() == dist_rank();
         // another process's batch is read past (first = B: no row kept), so the sequences stay in step
-        mlm_batch_take(&b, val, ms, rng_key(seed, ((uint64_t)STREAM_EVAL << 40) + (uint64_t)k), 0, mine ? 0 : B, rows);
+        // masks keyed by sequence (as static masking), so the result depends neither on the batch size nor
+        // on the number of processes
+        mlm_batch_take(&b, val, ms, 0, rng_key(seed, STREAM_EVAL), mine ? 0 : B, rows);
         if (!mine) continue;
         tape_reset(&tp);
         Batch in = {B, L, b.ids, NULL, b.mask};
