@@ -117,11 +117,8 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
     return 0;
 }
 
-int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
-    memset(f, 0, sizeof *f);
-    const char *e;
-    f->bytes = (uint8_t *)file_read_all(path, &f->size, &e);
-    if (!f->bytes) { snprintf(err, n, "%s: cannot read: %s", path, e); return -1; }
+// Parses f->bytes[0..f->size) (owned by f); on failure closes f.
+static int flax_parse(FlaxFile *f, const char *path, char *err, size_t n) {
     char msg[512];
     if (mp_parse(f->bytes, f->size, &f->root, msg, sizeof msg)) {
         snprintf(err, n, "%s: not a Flax msgpack checkpoint (%s)", path, msg);
@@ -135,6 +132,22 @@ int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
         return -1;
     }
     return 0;
+}
+
+int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    const char *e;
+    f->bytes = (uint8_t *)file_read_all(path, &f->size, &e);
+    if (!f->bytes) { snprintf(err, n, "%s: cannot read: %s", path, e); return -1; }
+    return flax_parse(f, path, err, n);
+}
+
+int flax_open_mem(FlaxFile *f, const void *data, size_t size, const char *name, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    f->bytes = xmalloc(size);
+    memcpy(f->bytes, data, size);
+    f->size = size;
+    return flax_parse(f, name, err, n);
 }
 
 void flax_close(FlaxFile *f) {

@@ -69,19 +69,13 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
     return 0;
 }
 
-int st_open(StFile *f, const char *path, char *err, size_t errlen) {
-    memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return errf(err, errlen, "%s: not a regular file", path); }
-    f->size = (size_t)sb.st_size;
-    if (f->size < 8) { close(fd); return errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
-    f->map = m;
-    f->path = xstrdup(path);
+// Validates the header of f->map[0..f->size) and fills the tensor table; on failure closes f.
+static int st_parse(StFile *f, const char *path, char *err, size_t errlen) {
+    if (f->size < 8) {
+        int rc = errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size);
+        st_close(f);
+        return rc;
+    }
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | f->map[k];
     if (hlen > f->size - 8 || hlen > (100u << 20)) {
@@ -149,8 +143,33 @@ done:
     return rc;
 }
 
+int st_open(StFile *f, const char *path, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return errf(err, errlen, "%s: not a regular file", path); }
+    f->size = (size_t)sb.st_size;
+    if (f->size < 8) { close(fd); return errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
+    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    f->map = m;
+    f->mapped = 1;
+    f->path = xstrdup(path);
+    return st_parse(f, path, err, errlen);
+}
+
+int st_open_mem(StFile *f, const void *data, size_t size, const char *name, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    f->map = data;
+    f->size = size;
+    f->path = xstrdup(name);
+    return st_parse(f, name, err, errlen);
+}
+
 void st_close(StFile *f) {
-    if (f->map) munmap((void *)f->map, f->size);
+    if (f->map && f->mapped) munmap((void *)f->map, f->size);
     for (int i = 0; i < f->n; i++) free(f->t[i].name);
     for (int i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_vals[i]); }
     free(f->t);

@@ -407,10 +407,18 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     const uint8_t *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (size && map == MAP_FAILED) return errf(err, n, "%s: cannot map: %s", path, strerror(errno));
+    int rc = torch_read_mem(map, size, path, f, err, n);
+    if (size) munmap((void *)map, size);
+    return rc;
+}
+
+int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    const uint8_t *map = data;
     Zip z;
     char msg[512];
     int rc = 0;
-    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = errf(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_map; }
+    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = errf(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_zip; }
     size_t plen;
     const ZipEntry *pk = zip_find_suffix(&z, "/data.pkl", &plen);
     if (!pk) { rc = errf(err, n, "%s: no data.pkl in the archive (not a PyTorch checkpoint)", path); goto out_zip; }
@@ -477,8 +485,6 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     if (rc) torch_free(f);
 out_zip:
     zip_close(&z);
-out_map:
-    if (size) munmap((void *)map, size);
     return rc;
 }
 

@@ -133,9 +133,14 @@ int shard_writer_close(ShardWriter *w, char *err, size_t n) {
 // reader
 
 int shard_open(Shard *s, const char *path, char *err, size_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { memset(s, 0, sizeof *s); return errf(err, n, "%s: cannot open: %s", path, strerror(errno)); }
+    return shard_open_stream(s, f, path, err, n);
+}
+
+int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n) {
     memset(s, 0, sizeof *s);
-    s->f = fopen(path, "rb");
-    if (!s->f) return errf(err, n, "%s: cannot open: %s", path, strerror(errno));
+    s->f = f;
     s->path = xstrdup(path);
     uint8_t h[SHARD_HEADER_BYTES];
     int rc = 0;
