@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#ifdef _OPENMP  // the fuzz build (make fuzz) compiles the parsers without OpenMP
 #include <omp.h>
+#endif
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,12 +89,20 @@ double now_seconds(void) {
 void openblas_set_num_threads(int n);
 
 void threads_set(int n) {
+#ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
+#else
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
     openblas_set_num_threads(n);
 }
 
+#ifdef _OPENMP
 int threads_get(void) { return omp_get_max_threads(); }
+#else
+int threads_get(void) { return 1; }
+#endif
 
 char *file_read_all(const char *path, size_t *len, const char **err) {
     FILE *f = fopen(path, "rb");
