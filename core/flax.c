@@ -29,6 +29,7 @@ static int parse_array(const MpNode *ext, FlaxLeaf *l, MpNode *tmp, const char *
         for (int k = 0; k < l->ndim; k++) {
             const MpNode *d = &tmp->items[0].items[k];
             if (d->type != MP_INT || d->i < 0 || d->i > (1ll << 40)) { snprintf(err, n, "%s: bad shape", path); rc = -1; break; }
+            if (d->i && l->numel > (INT64_MAX / 16) / d->i) { snprintf(err, n, "%s: impossibly large shape", path); rc = -1; break; }
             l->shape[k] = d->i;
             l->numel *= d->i;
         }
@@ -75,7 +76,10 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
             char key[16];
             snprintf(key, sizeof key, "%d", k);
             const MpNode *d = mp_map_get(shape, key);
-            if (!d || d->type != MP_INT || d->i < 0) { snprintf(err, n, "%s: malformed chunked array shape", path); return -1; }
+            if (!d || d->type != MP_INT || d->i < 0 || (d->i && l.numel > (INT64_MAX / 16) / d->i)) {
+                snprintf(err, n, "%s: malformed chunked array shape", path);
+                return -1;
+            }
             l.shape[k] = d->i;
             l.numel *= d->i;
         }
@@ -85,11 +89,17 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
             snprintf(key, sizeof key, "%zu", c);
             const MpNode *ch = mp_map_get(chunks, key);
             FlaxLeaf part = {0};
-            MpNode tmp;
+            MpNode tmp = {0};  // freed on every path, also when the chunk is missing
             if (!ch || ch->type != MP_EXT || parse_array(ch, &part, &tmp, path, err, n)) {
                 mp_free(&tmp);
                 free(l.owned);
                 if (!ch || ch->type != MP_EXT) snprintf(err, n, "%s: chunk %zu missing or not an array", path, c);
+                return -1;
+            }
+            if (c > 0 && strcmp(part.dtype, l.dtype)) {
+                mp_free(&tmp);
+                free(l.owned);
+                snprintf(err, n, "%s: chunk %zu is %s, chunk 0 is %s", path, c, part.dtype, l.dtype);
                 return -1;
             }
             es = dtype_size(part.dtype);

@@ -159,7 +159,8 @@ int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n) 
     if (fseek(s->f, 0, SEEK_END) != 0) { rc = errf(err, n, "%s: cannot seek", path); goto out; }
     uint64_t size = (uint64_t)ftell(s->f);
     uint64_t ilen = 24ull * s->n_blocks;
-    if (index_off < SHARD_HEADER_BYTES || index_off + ilen + 4 != size) { rc = errf(err, n, "%s: the index does not fit the file (truncated?)", path); goto out; }
+    // index_off comes from the file: compared by subtraction so that a huge value cannot wrap around
+    if (index_off < SHARD_HEADER_BYTES || index_off > size || size - index_off < 4 || size - index_off - 4 != ilen) { rc = errf(err, n, "%s: the index does not fit the file (truncated?)", path); goto out; }
     uint8_t *idx = xmalloc(ilen + 4);
     if (fseek(s->f, (long)index_off, SEEK_SET) != 0 || fread(idx, 1, ilen + 4, s->f) != ilen + 4) { free(idx); rc = errf(err, n, "%s: cannot read the index", path); goto out; }
     if (get32(idx + ilen) != (uint32_t)crc32(0L, idx, (uInt)ilen)) { free(idx); rc = errf(err, n, "%s: the index is corrupted (CRC mismatch)", path); goto out; }
@@ -174,6 +175,13 @@ int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n) 
         k->n_seqs = get32(e + 16);
         k->crc = get32(e + 20);
         if (k->offset != pos || k->offset + k->csize > index_off) { rc = errf(err, n, "%s: block %u lies outside the data area (corrupted index)", path, b); break; }
+        // zlib expands at most about 1032:1 and every sequence takes at least its 4-byte length: checked
+        // here, so that reading a block never allocates for sizes the data cannot have
+        if (k->usize > 1032ull * k->csize + 64 || 4ull * k->n_seqs > k->usize) {
+            rc = errf(err, n, "%s: block %u records %u bytes and %u sequences for %u compressed bytes (corrupted index)", path, b,
+                      k->usize, k->n_seqs, k->csize);
+            break;
+        }
         pos += k->csize;
         seqs += k->n_seqs;
     }
