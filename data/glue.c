@@ -2,6 +2,7 @@
 #include "data/glue.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,8 @@ static int glue_read_lines(const GlueTask *t, LineReader *lr, const char *path, 
             if (t->num_labels == 1) {
                 char *end;
                 e->score = strtof(lab, &end);
-                if (*lab == 0 || *end != 0) {
-                    snprintf(err, n, "%s:%ld: the score \"%s\" is not a number", path, line, lab);
+                if (*lab == 0 || *end != 0 || !isfinite(e->score)) {  // strtof also takes "nan", "inf" and 1e40
+                    snprintf(err, n, "%s:%ld: the score \"%.40s\" is not a finite number", path, line, lab);
                     rc = -1;
                 }
             } else {

@@ -13,6 +13,7 @@
 #include "core/flax.h"
 #include "core/safetensors.h"
 #include "core/torchzip.h"
+#include "data/glue.h"
 #include "data/shard.h"
 #include "tests/test.h"
 
@@ -86,4 +87,24 @@ TEST(fuzz_regressions_are_rejected) {
         closedir(d);
     }
     CHECKF(total >= 15, "only %d regression inputs found", total);
+}
+
+// STS-B scores go straight into the regression loss: strtof's "nan", "inf" and overflowing numbers must
+// be refused like any other non-number.
+TEST(fuzz_glue_scores_must_be_finite) {
+    const GlueTask *t = glue_task("stsb");
+    const char *hdr = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n";
+    const char *bad[] = {"nan", "-inf", "1e40", "infinity"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char text[512], err[1024] = "";
+        snprintf(text, sizeof text, "%s0\tg\tf\ty\t0\tn\tn\tA man.\tA dog.\t%s\n", hdr, bad[k]);
+        GlueSet s;
+        int rc = glue_read_mem(t, text, strlen(text), "dev.tsv", 0, &s, err, sizeof err);
+        CHECKF(rc == -1 && strstr(err, "dev.tsv:2:") && strstr(err, "finite"), "score %s: rc %d, %s", bad[k], rc, err);
+    }
+    char ok[512], err[1024];
+    snprintf(ok, sizeof ok, "%s0\tg\tf\ty\t0\tn\tn\tA man.\tA dog.\t4.25\n", hdr);
+    GlueSet s;
+    CHECKF(glue_read_mem(t, ok, strlen(ok), "dev.tsv", 0, &s, err, sizeof err) == 0 && s.n == 1 && s.ex[0].score == 4.25f, "%s", err);
+    glue_free(&s);
 }

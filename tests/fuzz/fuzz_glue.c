@@ -1,6 +1,7 @@
 // fuzz_glue.c: GLUE TSV files (data/glue.c). The first byte picks the task (mod 10) and the split
 // kind (bit 7: a test file); the rest is the file. Accepted sets are scored as finetuning does.
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 
 #include "data/glue.h"
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const GlueExample *e = &s.ex[i];
         FUZZ_CHECK(e->a && (t->pair ? e->b != NULL : e->b == NULL), "row %ld texts", i);
         FUZZ_CHECK(test ? e->label == -1 : t->num_labels == 1 || (e->label >= 0 && e->label < t->num_labels), "row %ld label %d", i, e->label);
+        FUZZ_CHECK(isfinite(e->score), "row %ld score %g", i, e->score);
         pred[i] = (int)(i % (t->num_labels > 1 ? t->num_labels : 1));
         score[i] = (float)(i % 5);
     }
