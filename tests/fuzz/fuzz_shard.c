@@ -1,7 +1,9 @@
 // fuzz_shard.c: token shards (data/shard.c) as the loader reads them: header, index, then every block.
 // The harness first rewrites the three kinds of CRC (header, index, each block) to match, since
 // random mutations would otherwise stop at the first CRC check and never reach the index and block
-// decoding; the CRC checks themselves are covered by the normal suite.
+// decoding; the CRC checks themselves are covered by the normal suite. Mutated zlib streams rarely
+// decompress, so an input starting with byte 0 is instead the uncompressed content of one block,
+// after three u32 (sequences, vocab_size, max_len): the harness compresses it into a shard.
 #include <string.h>
 #include <zlib.h>
 
@@ -25,10 +27,42 @@ static void fix_crcs(uint8_t *b, size_t size) {
     put32(b + index + 24 * nblocks, (uint32_t)crc32(0L, b + index, (uInt)(24 * nblocks)));
 }
 
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+// A one-block shard around raw block content (the layout of data/shard.h); returns its size.
+static size_t make_shard(const uint8_t *data, size_t size, uint8_t **out) {
+    const uint8_t *raw = data + 13;
+    size_t rawn = size - 13;
+    uLongf clen = compressBound((uLong)rawn);
+    uint8_t *b = malloc(SHARD_HEADER_BYTES + clen + 28);
+    compress2(b + SHARD_HEADER_BYTES, &clen, raw, (uLong)rawn, 1);
+    uint64_t index = SHARD_HEADER_BYTES + clen;
+    memcpy(b, "BIGSSHRD", 8);
+    put32(b + 8, SHARD_VERSION);
+    put32(b + 12, get32(data + 5));  // vocab_size
+    put64(b + 16, 0);
+    put32(b + 24, get32(data + 9));  // max_len
+    put64(b + 28, get32(data + 1));  // sequences
+    put64(b + 36, 0);
+    put32(b + 44, 1);
+    put64(b + 48, index);
+    put64(b + index, SHARD_HEADER_BYTES);
+    put32(b + index + 8, (uint32_t)clen);
+    put32(b + index + 12, (uint32_t)rawn);
+    put32(b + index + 16, get32(data + 1));
+    *out = b;
+    return index + 28;  // CRCs are filled by fix_crcs
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;  // fmemopen needs at least one byte
-    uint8_t *b = malloc(size);
-    memcpy(b, data, size);
+    uint8_t *b;
+    if (data[0] == 0 && size >= 13) {
+        size = make_shard(data, size, &b);
+    } else {
+        b = malloc(size);
+        memcpy(b, data, size);
+    }
     fix_crcs(b, size);
     FILE *f = fmemopen(b, size, "rb");
     Shard s;

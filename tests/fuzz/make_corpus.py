@@ -79,7 +79,9 @@ def torchzip():
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED if kind == "deflated" else zipfile.ZIP_STORED) as z:
             for info in src.infolist():
-                with z.open(info.filename, "w", force_zip64=kind == "zip64") as w:
+                fixed = zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible bytes
+                fixed.compress_type = z.compression
+                with z.open(fixed, "w", force_zip64=kind == "zip64") as w:
                     w.write(src.read(info.filename))
         put("torchzip", "torch_views_" + kind + ".bin", buf.getvalue())
 
@@ -105,6 +107,10 @@ def shard():
     put("shard", "small.bin", shard_file([[101, 7, 8, 102], [101, 9, 102], [5] * 16, [], [999]]))
     put("shard", "empty.bin", shard_file([]))
     put("shard", "one_block.bin", shard_file([[1, 2, 3]] * 5, vocab=30522, max_len=128, block_seqs=8))
+    # raw block content for fuzz_shard.c's byte-0 mode: 0, sequences, vocab_size, max_len, then the block
+    seqs = [[101, 7, 8, 102], [], [5] * 16]
+    raw = b"".join(struct.pack("<I", len(q)) + struct.pack("<%dI" % len(q), *q) for q in seqs)
+    put("shard", "raw_block.bin", b"\x00" + struct.pack("<III", len(seqs), 1000, 16) + raw)
 
 
 # ---- glue: first byte = task index (glue.c order) | 0x80 for a test file, then the TSV
@@ -184,8 +190,8 @@ def pickle_tensor(offset, sizes, strides, numel=4):
 def torch_zip(pkl, storage=struct.pack("<4f", 1, 2, 3, 4)):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/data/0", storage)
+        z.writestr(zipfile.ZipInfo("archive/data.pkl", date_time=(2020, 1, 1, 0, 0, 0)), pkl)
+        z.writestr(zipfile.ZipInfo("archive/data/0", date_time=(2020, 1, 1, 0, 0, 0)), storage)
     return buf.getvalue()
 
 
