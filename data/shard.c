@@ -150,6 +150,8 @@ int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n) 
     s->version = get32(h + 8);
     if (s->version != SHARD_VERSION) { rc = errf(err, n, "%s: shard format version %u, this bigs reads version %d (re-run bigs prepare)", path, s->version, SHARD_VERSION); goto out; }
     s->vocab_size = get32(h + 12);
+    // ids are handed out as int32: a larger vocabulary would turn valid ids negative
+    if (s->vocab_size == 0 || s->vocab_size > INT32_MAX) { rc = errf(err, n, "%s: vocab_size %u in the header is not 1..%d (corrupted header)", path, s->vocab_size, INT32_MAX); goto out; }
     s->vocab_hash = get64(h + 16);
     s->max_len = get32(h + 24);
     s->n_seqs = get64(h + 28);
@@ -217,7 +219,11 @@ int shard_read_block(const Shard *s, uint32_t b, int32_t **ids, size_t *ids_cap,
         if (pos + 4 > k->usize) { rc = errf(err, n, "%s: block %u: sequence %u runs past the block", s->path, b, i); goto out; }
         uint32_t len = get32(u + pos);
         pos += 4;
-        if (len > s->max_len || pos + 4ull * len > k->usize) { rc = errf(err, n, "%s: block %u: sequence %u has an impossible length %u", s->path, b, i, len); goto out; }
+        // this sequence and the length fields of the ones after it must fit: ids holds only ntok tokens
+        if (len > s->max_len || pos + 4ull * len + 4ull * (k->n_seqs - 1 - i) > k->usize) {
+            rc = errf(err, n, "%s: block %u: sequence %u has an impossible length %u", s->path, b, i, len);
+            goto out;
+        }
         (*offs)[i] = (uint32_t)t;
         for (uint32_t j = 0; j < len; j++) {
             uint32_t id = get32(u + pos + 4 * (size_t)j);

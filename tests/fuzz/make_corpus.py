@@ -87,18 +87,20 @@ def torchzip():
 
 
 # ---- shard: the format of data/shard.h
-def shard_file(seqs, vocab=1000, max_len=16, block_seqs=2):
-    blocks, data, index = [], b"", b""
-    for i in range(0, len(seqs), block_seqs):
-        raw = b"".join(struct.pack("<I", len(s)) + struct.pack("<%dI" % len(s), *s) for s in seqs[i:i + block_seqs])
-        blocks.append((raw, len(seqs[i:i + block_seqs])))
+def shard_file(seqs, vocab=1000, max_len=16, block_seqs=2, blocks=None):
+    data, index = b"", b""
+    if blocks is None:  # else given as (uncompressed bytes, sequence count)
+        blocks = []
+        for i in range(0, len(seqs), block_seqs):
+            raw = b"".join(struct.pack("<I", len(s)) + struct.pack("<%dI" % len(s), *s) for s in seqs[i:i + block_seqs])
+            blocks.append((raw, len(seqs[i:i + block_seqs])))
     pos = 60
     for raw, n in blocks:
         c = zlib.compress(raw, 6)
         index += struct.pack("<QIIII", pos, len(c), len(raw), n, zlib.crc32(c))
         data += c
         pos += len(c)
-    h = b"BIGSSHRD" + struct.pack("<IIQIQQIQ", 1, vocab, 0xABC, max_len, len(seqs), sum(map(len, seqs)), len(blocks), pos)
+    h = b"BIGSSHRD" + struct.pack("<IIQIQQIQ", 1, vocab, 0xABC, max_len, sum(n for _, n in blocks), sum(map(len, seqs)), len(blocks), pos)
     h += struct.pack("<I", zlib.crc32(h))
     return h + data + index + struct.pack("<I", zlib.crc32(index))
 
@@ -239,6 +241,11 @@ def regressions(name):
         struct.pack_into("<I", wrap, 44, nb)                                                    # index_off + 24 n + 4 wraps
         struct.pack_into("<Q", wrap, 48, (len(wrap) - 24 * nb - 4) % 2**64)
         put(name, "regress-index-wrap.bin", shard_fix_crcs(wrap))
+        # found by fuzz_shard: 3 sequences whose first one fills the whole block wrote past the ids buffer
+        over = shard_file([], blocks=[(struct.pack("<6I", 5, 5, 5, 5, 5, 5), 3)])
+        put(name, "regress-seq-overrun.bin", over)
+        # found by fuzz_shard: a vocab_size over 2^31 let ids through that became negative as int32
+        put(name, "regress-vocab-over-int32.bin", shard_file([[0x80000001]], vocab=0x80000000 + 5))
 
 
 if __name__ == "__main__":
