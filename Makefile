@@ -19,7 +19,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench bench-scaling clean help demo
+.PHONY: all test debug test-debug deps bench bench-scaling clean help demo fuzz fuzz-build
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -32,6 +32,8 @@ help:
 	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
 	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
+	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
+	@echo "make fuzz       run each harness FUZZ_TIME seconds (default 60); non-zero exit on a finding"
 	@echo "make clean      remove build outputs"
 
 # objects are rebuilt when MPI is switched on or off
@@ -81,5 +83,30 @@ deps:
 demo:
 	scripts/demo.sh
 
+# ---- fuzzing: one libFuzzer harness per parser (tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME).
+# Only the parser objects are linked, built by clang without OpenMP (clang's omp.h is not installed).
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_DIR    := build-fuzz
+FUZZ_CFLAGS := -g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -D_GNU_SOURCE \
+               -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB    := core/common.c core/jsonio.c core/keys.c core/config.c core/safetensors.c core/msgpack.c core/flax.c \
+               core/torchzip.c train/train_config.c train/metrics.c data/shard.c data/textio.c data/glue.c \
+               data/scrolls.c data/unicode_tables.c data/vocab.c data/tokenizer.c
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I. -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB:%.c=$(FUZZ_DIR)/%.o)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -I. $< $(FUZZ_LIB:%.c=$(FUZZ_DIR)/%.o) -o $@ -lopenblas -lcjson -lz -lm
+
+.SECONDARY: $(FUZZ_LIB:%.c=$(FUZZ_DIR)/%.o)  # keep the objects between builds
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_NAMES)
+
 clean:
-	rm -rf build build-debug
+	rm -rf build build-debug build-fuzz

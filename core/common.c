@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#ifdef _OPENMP  // the fuzz build (make fuzz) compiles the parsers without OpenMP
 #include <omp.h>
+#endif
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,14 +96,24 @@ void openblas_set_num_threads(int n);
 
 void threads_set(int n) {
     if (n <= 0) {  // all cores, shared among the job's processes on this host
+#ifdef _OPENMP
         n = omp_get_num_procs() / dist_local_world();
+#else
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_world();
+#endif
         if (n < 1) n = 1;
     }
+#ifdef _OPENMP
     omp_set_num_threads(n);
+#endif
     openblas_set_num_threads(n);
 }
 
+#ifdef _OPENMP
 int threads_get(void) { return omp_get_max_threads(); }
+#else
+int threads_get(void) { return 1; }
+#endif
 
 char *file_read_all(const char *path, size_t *len, const char **err) {
     FILE *f = fopen(path, "rb");

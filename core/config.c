@@ -175,6 +175,8 @@ int config_validate(const ModelConfig *c, char *err, size_t n) {
         NEED(c->num_attention_heads >= 1, "num_attention_heads must be at least 1, got %d", c->num_attention_heads);
         NEED(c->hidden_size % c->num_attention_heads == 0, "num_attention_heads (%d) must divide hidden_size (%d)", c->num_attention_heads, c->hidden_size);
     }
+    // the model_type a saved config.json reloads with: anything else would be dropped or misread
+    NEED(!strcasecmp(c->model_type, "BiGS") || !strcasecmp(c->model_type, "bert"), "model_type must be \"BiGS\" or \"bert\", got \"%s\"", c->model_type);
     NEED(c->tie_word_embeddings, "tie_word_embeddings must be true: the MLM decoder is the word embedding matrix");
 #undef NEED
     return 0;

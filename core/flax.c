@@ -29,6 +29,7 @@ static int parse_array(const MpNode *ext, FlaxLeaf *l, MpNode *tmp, const char *
         for (int k = 0; k < l->ndim; k++) {
             const MpNode *d = &tmp->items[0].items[k];
             if (d->type != MP_INT || d->i < 0 || d->i > (1ll << 40)) { snprintf(err, n, "%s: bad shape", path); rc = -1; break; }
+            if (d->i && l->numel > (INT64_MAX / 16) / d->i) { snprintf(err, n, "%s: impossibly large shape", path); rc = -1; break; }
             l->shape[k] = d->i;
             l->numel *= d->i;
         }
@@ -75,7 +76,10 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
             char key[16];
             snprintf(key, sizeof key, "%d", k);
             const MpNode *d = mp_map_get(shape, key);
-            if (!d || d->type != MP_INT || d->i < 0) { snprintf(err, n, "%s: malformed chunked array shape", path); return -1; }
+            if (!d || d->type != MP_INT || d->i < 0 || (d->i && l.numel > (INT64_MAX / 16) / d->i)) {
+                snprintf(err, n, "%s: malformed chunked array shape", path);
+                return -1;
+            }
             l.shape[k] = d->i;
             l.numel *= d->i;
         }
@@ -85,11 +89,17 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
             snprintf(key, sizeof key, "%zu", c);
             const MpNode *ch = mp_map_get(chunks, key);
             FlaxLeaf part = {0};
-            MpNode tmp;
+            MpNode tmp = {0};  // freed on every path, also when the chunk is missing
             if (!ch || ch->type != MP_EXT || parse_array(ch, &part, &tmp, path, err, n)) {
                 mp_free(&tmp);
                 free(l.owned);
                 if (!ch || ch->type != MP_EXT) snprintf(err, n, "%s: chunk %zu missing or not an array", path, c);
+                return -1;
+            }
+            if (c > 0 && strcmp(part.dtype, l.dtype)) {
+                mp_free(&tmp);
+                free(l.owned);
+                snprintf(err, n, "%s: chunk %zu is %s, chunk 0 is %s", path, c, part.dtype, l.dtype);
                 return -1;
             }
             es = dtype_size(part.dtype);
@@ -117,11 +127,8 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
     return 0;
 }
 
-int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
-    memset(f, 0, sizeof *f);
-    const char *e;
-    f->bytes = (uint8_t *)file_read_all(path, &f->size, &e);
-    if (!f->bytes) { snprintf(err, n, "%s: cannot read: %s", path, e); return -1; }
+// Parses f->bytes[0..f->size) (owned by f); on failure closes f.
+static int flax_parse(FlaxFile *f, const char *path, char *err, size_t n) {
     char msg[512];
     if (mp_parse(f->bytes, f->size, &f->root, msg, sizeof msg)) {
         snprintf(err, n, "%s: not a Flax msgpack checkpoint (%s)", path, msg);
@@ -135,6 +142,22 @@ int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
         return -1;
     }
     return 0;
+}
+
+int flax_open(FlaxFile *f, const char *path, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    const char *e;
+    f->bytes = (uint8_t *)file_read_all(path, &f->size, &e);
+    if (!f->bytes) { snprintf(err, n, "%s: cannot read: %s", path, e); return -1; }
+    return flax_parse(f, path, err, n);
+}
+
+int flax_open_mem(FlaxFile *f, const void *data, size_t size, const char *name, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    f->bytes = xmalloc(size);
+    memcpy(f->bytes, data, size);
+    f->size = size;
+    return flax_parse(f, name, err, n);
 }
 
 void flax_close(FlaxFile *f) {

@@ -27,6 +27,8 @@ typedef struct {
 } FlaxFile;
 
 int flax_open(FlaxFile *f, const char *path, char *err, size_t n);
+// The same from a copy of data[0..size) (name is for messages).
+int flax_open_mem(FlaxFile *f, const void *data, size_t size, const char *name, char *err, size_t n);
 void flax_close(FlaxFile *f);
 const FlaxLeaf *flax_find(const FlaxFile *f, const char *path);
 // Converts a floating-point leaf to float32. Returns 0, or -1 for other dtypes.

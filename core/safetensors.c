@@ -30,6 +30,12 @@ static int cmp_begin(const void *a, const void *b) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+// A JSON number that is a whole count in [0, 9e15] (exact in a double). The range is checked before
+// any conversion: casting a larger double, or inf, to an integer is undefined behaviour.
+static int is_count(const cJSON *x) {
+    return cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble <= 9e15 && x->valuedouble == (double)(int64_t)x->valuedouble;
+}
+
 // Parses one tensor entry of the header.
 static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err, size_t errlen) {
     if (!cJSON_IsObject(e)) return errf(err, errlen, "%s: header entry '%s' is not an object", path, t->name);
@@ -48,7 +54,7 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
     t->numel = 1;
     for (int k = 0; k < t->ndim; k++) {
         const cJSON *x = cJSON_GetArrayItem(sh, k);
-        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble != (double)(int64_t)x->valuedouble || x->valuedouble > 9e15)
+        if (!is_count(x))
             return errf(err, errlen, "%s: tensor '%s' shape[%d] is not a non-negative integer", path, t->name, k);
         t->shape[k] = (int64_t)x->valuedouble;
         if (t->shape[k] && t->numel > INT64_MAX / 16 / t->shape[k])
@@ -57,31 +63,24 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
     }
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
         return errf(err, errlen, "%s: tensor '%s' needs \"data_offsets\": [begin, end]", path, t->name);
-    double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || en < b ||
-        b != (double)(int64_t)b || en != (double)(int64_t)en || en > 1e18)
+    const cJSON *b = cJSON_GetArrayItem(off, 0), *en = cJSON_GetArrayItem(off, 1);
+    if (!is_count(b) || !is_count(en) || en->valuedouble < b->valuedouble)
         return errf(err, errlen, "%s: tensor '%s' has invalid data_offsets", path, t->name);
-    t->begin = (size_t)b;
-    t->end = (size_t)en;
+    t->begin = (size_t)b->valuedouble;
+    t->end = (size_t)en->valuedouble;
     if ((uint64_t)(t->end - t->begin) != (uint64_t)t->numel * k_dtypes[d].size)
         return errf(err, errlen, "%s: tensor '%s' has %zu data bytes but its shape and dtype need %lld", path, t->name,
                     t->end - t->begin, (long long)(t->numel * (int64_t)k_dtypes[d].size));
     return 0;
 }
 
-int st_open(StFile *f, const char *path, char *err, size_t errlen) {
-    memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return errf(err, errlen, "%s: not a regular file", path); }
-    f->size = (size_t)sb.st_size;
-    if (f->size < 8) { close(fd); return errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
-    f->map = m;
-    f->path = xstrdup(path);
+// Validates the header of f->map[0..f->size) and fills the tensor table; on failure closes f.
+static int st_parse(StFile *f, const char *path, char *err, size_t errlen) {
+    if (f->size < 8) {
+        int rc = errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size);
+        st_close(f);
+        return rc;
+    }
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | f->map[k];
     if (hlen > f->size - 8 || hlen > (100u << 20)) {
@@ -109,6 +108,8 @@ int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     for (cJSON *e = root->child; e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
             if (!cJSON_IsObject(e)) { rc = errf(err, errlen, "%s: __metadata__ is not an object", path); goto done; }
+            // cJSON keeps duplicate keys; a second table would overrun the first one's arrays
+            if (f->meta_keys) { rc = errf(err, errlen, "%s: __metadata__ appears twice in the header", path); goto done; }
             int nm = cJSON_GetArraySize(e);
             f->meta_keys = xcalloc((size_t)nm + 1, sizeof(char *));
             f->meta_vals = xcalloc((size_t)nm + 1, sizeof(char *));
@@ -149,8 +150,33 @@ done:
     return rc;
 }
 
+int st_open(StFile *f, const char *path, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return errf(err, errlen, "%s: not a regular file", path); }
+    f->size = (size_t)sb.st_size;
+    if (f->size < 8) { close(fd); return errf(err, errlen, "%s: %zu bytes is too short for a safetensors file (needs an 8-byte header length)", path, f->size); }
+    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    f->map = m;
+    f->mapped = 1;
+    f->path = xstrdup(path);
+    return st_parse(f, path, err, errlen);
+}
+
+int st_open_mem(StFile *f, const void *data, size_t size, const char *name, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    f->map = data;
+    f->size = size;
+    f->path = xstrdup(name);
+    return st_parse(f, name, err, errlen);
+}
+
 void st_close(StFile *f) {
-    if (f->map) munmap((void *)f->map, f->size);
+    if (f->map && f->mapped) munmap((void *)f->map, f->size);
     for (int i = 0; i < f->n; i++) free(f->t[i].name);
     for (int i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_vals[i]); }
     free(f->t);

@@ -18,8 +18,9 @@ typedef struct {
 
 typedef struct {
     char *path;
-    const uint8_t *map;  // the whole file, memory-mapped read-only
+    const uint8_t *map;  // the whole file, memory-mapped read-only (or the caller's buffer)
     size_t size;
+    int mapped;          // map is ours to munmap
     const uint8_t *data; // start of the data buffer
     int n;
     StTensor *t;         // sorted by data offset
@@ -29,6 +30,8 @@ typedef struct {
 
 // Opens and validates a file. On failure returns -1 with a message naming the file and the rule broken.
 int st_open(StFile *f, const char *path, char *err, size_t errlen);
+// The same checks on a file already in memory (name is for messages); data must outlive f.
+int st_open_mem(StFile *f, const void *data, size_t size, const char *name, char *err, size_t errlen);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 const char *st_meta(const StFile *f, const char *key);  // NULL when absent

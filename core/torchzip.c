@@ -37,22 +37,24 @@ static int zip_open(Zip *z, const uint8_t *map, size_t size, char *err, size_t n
     if (cd == 0xffffffffu || count == 0xffff) {  // ZIP64: the locator just before the record
         if (eocd < 20 || le32(map + eocd - 20) != 0x07064b50) return errf(err, n, "ZIP64 archive without its locator");
         uint64_t z64 = le64(map + eocd - 12);
-        if (z64 + 56 > size || le32(map + z64) != 0x06064b50) return errf(err, n, "bad ZIP64 end of central directory");
+        if (z64 > size || size - z64 < 56 || le32(map + z64) != 0x06064b50) return errf(err, n, "bad ZIP64 end of central directory");
         count = le64(map + z64 + 32);
         cd = le64(map + z64 + 48);
     }
-    if (count > 1000000) return errf(err, n, "implausible zip entry count %llu", (unsigned long long)count);
+    // every entry takes at least 46 bytes of central directory
+    if (count > 1000000 || count > size / 46) return errf(err, n, "implausible zip entry count %llu", (unsigned long long)count);
     z->e = xcalloc((size_t)count + 1, sizeof(ZipEntry));
     uint64_t p = cd;
     for (uint64_t i = 0; i < count; i++) {
-        if (p + 46 > size || le32(map + p) != 0x02014b50) return errf(err, n, "corrupt zip central directory");
+        // offsets come from the file (64-bit with ZIP64): compare by subtraction, so no sum wraps around
+        if (p > size || size - p < 46 || le32(map + p) != 0x02014b50) return errf(err, n, "corrupt zip central directory");
         ZipEntry *e = &z->e[z->n];
         e->method = (int)le16(map + p + 10);
         e->csize = le32(map + p + 20);
         e->usize = le32(map + p + 24);
         uint32_t nl = le16(map + p + 28), xl = le16(map + p + 30), cl = le16(map + p + 32);
         e->offset = le32(map + p + 42);
-        if (p + 46 + nl + xl + cl > size) return errf(err, n, "corrupt zip central directory");
+        if (size - p - 46 < (uint64_t)nl + xl + cl) return errf(err, n, "corrupt zip central directory");
         e->name = xmalloc(nl + 1);
         memcpy(e->name, map + p + 46, nl);
         e->name[nl] = 0;
@@ -60,6 +62,7 @@ static int zip_open(Zip *z, const uint8_t *map, size_t size, char *err, size_t n
         // ZIP64 extra field: the 64-bit values that were 0xffffffff, in order
         for (uint64_t x = p + 46 + nl; x + 4 <= p + 46 + nl + xl;) {
             uint32_t id = le16(map + x), len = le16(map + x + 2);
+            if (x + 4 + len > p + 46 + nl + xl) break;  // a field running past the extra area is ignored
             if (id == 1) {
                 uint64_t q = x + 4;
                 if (e->usize == 0xffffffffu && q + 8 <= x + 4 + len) { e->usize = le64(map + q); q += 8; }
@@ -81,15 +84,20 @@ static void zip_close(Zip *z) {
 // The bytes of an entry: a pointer into the map for stored entries, or a malloc'd inflated copy.
 static int zip_get(const Zip *z, const ZipEntry *e, const uint8_t **data, uint8_t **owned, char *err, size_t n) {
     *owned = NULL;
-    if (e->offset + 30 > z->size || le32(z->map + e->offset) != 0x04034b50) return errf(err, n, "%s: bad local zip header", e->name);
+    if (e->offset > z->size || z->size - e->offset < 30 || le32(z->map + e->offset) != 0x04034b50)
+        return errf(err, n, "%s: bad local zip header", e->name);
     uint64_t start = e->offset + 30 + le16(z->map + e->offset + 26) + le16(z->map + e->offset + 28);
-    if (start + e->csize > z->size) return errf(err, n, "%s: runs past the end of the file (truncated?)", e->name);
+    if (start > z->size || e->csize > z->size - start) return errf(err, n, "%s: runs past the end of the file (truncated?)", e->name);
     if (e->method == 0) {
         if (e->csize != e->usize) return errf(err, n, "%s: stored entry with differing sizes", e->name);
         *data = z->map + start;
         return 0;
     }
     if (e->method != 8) return errf(err, n, "%s: unsupported zip compression method %d", e->name, e->method);
+    // deflate expands at most 1032:1, so a larger recorded size is a lie: refuse it before allocating
+    if (e->usize > 1032 * e->csize + 64 || e->usize > 0xffffffffu)
+        return errf(err, n, "%s: %llu bytes cannot come from %llu deflated bytes (corrupt size)", e->name,
+                    (unsigned long long)e->usize, (unsigned long long)e->csize);
     uint8_t *out = xmalloc(e->usize ? e->usize : 1);
     z_stream s;
     memset(&s, 0, sizeof s);
@@ -298,7 +306,9 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             if (op == 'q') { NEED(1); idx = p[pos++]; }
             else if (op == 'r') { NEED(4); idx = le32(p + pos); pos += 4; }
             else idx = (size_t)vm->nmemo;
-            if (!vm->sp || idx > 10000000) { errf(vm->err, vm->errn, "pickle: bad memo put"); return NULL; }
+            // picklers number memo entries from 0, one per opcode at most: an index past the pickle's
+            // length is corrupt (and would make the memo table huge)
+            if (!vm->sp || idx > len) { errf(vm->err, vm->errn, "pickle: bad memo put"); return NULL; }
             if ((int)idx >= vm->nmemo) {
                 vm->memo = xrealloc(vm->memo, sizeof(Val *) * (idx + 1));
                 for (size_t q = (size_t)vm->nmemo; q <= idx; q++) vm->memo[q] = NULL;
@@ -311,7 +321,7 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             size_t idx;
             if (op == 'h') { NEED(1); idx = p[pos++]; }
             else { NEED(4); idx = le32(p + pos); pos += 4; }
-            if ((int)idx >= vm->nmemo || !vm->memo[idx]) { errf(vm->err, vm->errn, "pickle: memo %zu is not set", idx); return NULL; }
+            if (idx >= (size_t)vm->nmemo || !vm->memo[idx]) { errf(vm->err, vm->errn, "pickle: memo %zu is not set", idx); return NULL; }
             push(vm, vm->memo[idx]);
             break;
         }
@@ -407,10 +417,18 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     const uint8_t *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (size && map == MAP_FAILED) return errf(err, n, "%s: cannot map: %s", path, strerror(errno));
+    int rc = torch_read_mem(map, size, path, f, err, n);
+    if (size) munmap((void *)map, size);
+    return rc;
+}
+
+int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f, char *err, size_t n) {
+    memset(f, 0, sizeof *f);
+    const uint8_t *map = data;
     Zip z;
     char msg[512];
     int rc = 0;
-    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = errf(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_map; }
+    if (zip_open(&z, map, size, msg, sizeof msg)) { rc = errf(err, n, "%s: %s (torch.save's legacy non-zip format is not read)", path, msg); goto out_zip; }
     size_t plen;
     const ZipEntry *pk = zip_find_suffix(&z, "/data.pkl", &plen);
     if (!pk) { rc = errf(err, n, "%s: no data.pkl in the archive (not a PyTorch checkpoint)", path); goto out_zip; }
@@ -435,8 +453,8 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
             TorchTensor *o = &f->t[f->n];
             o->name = xstrdup(key->s);
             o->ndim = (int)t->ndim;
-            o->numel = 1;
-            for (int d = 0; d < o->ndim; d++) { o->shape[d] = t->size[d]; o->numel *= t->size[d]; }
+            int empty = 0;
+            for (int d = 0; d < o->ndim; d++) { o->shape[d] = t->size[d]; empty |= t->size[d] == 0; }
             snprintf(o->dtype, sizeof o->dtype, "%s", t->storage->dtype);
             f->n++;
             char ename[4096];
@@ -448,14 +466,24 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
             uint8_t *sown;
             if (zip_get(&z, se, &sd, &sown, msg, sizeof msg)) { rc = errf(err, n, "%s: %s", path, msg); break; }
             size_t es = dsize(o->dtype), selems = se->usize / es;
-            // the largest element index the view reaches must lie inside the storage
-            int64_t last = t->offset;
-            for (int d = 0; d < o->ndim; d++) if (t->size[d] > 0) last += (t->size[d] - 1) * t->stride[d];
-            if (o->numel > 0 && (last < 0 || (uint64_t)last >= selems)) {
+            // The view must have no more elements than its storage (a checkpoint has no reason to hold a
+            // broadcast, and its copy would be unbounded), and the largest element index it reaches must
+            // lie inside the storage. Sizes and strides come from the pickle: every step is bounded by
+            // selems before it is taken, so no product or sum below can overflow.
+            uint64_t numel = 1, last = (uint64_t)t->offset;
+            int fits = t->offset >= 0 && (empty || (uint64_t)t->offset < selems);
+            for (int d = 0; d < o->ndim && fits && !empty; d++) {
+                uint64_t sz = (uint64_t)t->size[d], st = (uint64_t)t->stride[d];
+                fits = sz <= selems / numel && (sz == 1 || st <= (selems - 1 - last) / (sz - 1));
+                if (fits) { numel *= sz; last += (sz - 1) * st; }
+            }
+            if (!fits) {
                 free(sown);
-                rc = errf(err, n, "%s: %s reaches outside its storage (offset %lld, %zu elements)", path, o->name, (long long)t->offset, selems);
+                rc = errf(err, n, "%s: %s reaches outside its storage or has more elements than it (offset %lld, %zu elements)", path,
+                          o->name, (long long)t->offset, selems);
                 break;
             }
+            o->numel = empty ? 0 : (int64_t)numel;
             if (o->dtype[0] == 'F' || o->dtype[0] == 'B') {
                 o->data = xmalloc(sizeof(float) * (size_t)(o->numel ? o->numel : 1));
                 int64_t idx[8] = {0};
@@ -477,8 +505,6 @@ int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     if (rc) torch_free(f);
 out_zip:
     zip_close(&z);
-out_map:
-    if (size) munmap((void *)map, size);
     return rc;
 }
 

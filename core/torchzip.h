@@ -23,6 +23,8 @@ typedef struct {
 
 // Reads every tensor of the state dict. Returns 0, or -1 with a message naming the file.
 int torch_read(const char *path, TorchFile *f, char *err, size_t n);
+// The same from an archive in memory (path is for messages); data must outlive the call only.
+int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f, char *err, size_t n);
 void torch_free(TorchFile *f);
 const TorchTensor *torch_find(const TorchFile *f, const char *name);
 

@@ -2,6 +2,7 @@
 #include "data/glue.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,22 +68,20 @@ static int split_tabs(char *line, char **cols, int max) {
     return n;
 }
 
-int glue_read(const GlueTask *t, const char *path, int test, GlueSet *s, char *err, size_t n) {
-    memset(s, 0, sizeof *s);
-    LineReader lr;
-    if (line_reader_open(&lr, path, err, n)) return -1;
+// Reads the rows of an open reader and closes it.
+static int glue_read_lines(const GlueTask *t, LineReader *lr, const char *path, int test, GlueSet *s, char *err, size_t n) {
     long cap = 0, line = 0;
     int rc = 0, r;
     char *cols[64];
     // CoLA's train/dev files have no header; every test file has one
     int header = test ? 1 : t->header;
     int need = test ? (t->pair ? (t->test_b > t->test_a ? t->test_b : t->test_a) : t->test_a) + 1 : t->min_cols;
-    while ((r = line_reader_next(&lr, err, n)) == 1) {
+    while ((r = line_reader_next(lr, err, n)) == 1) {
         line++;
-        char *text = lr.buf;
+        char *text = lr->buf;
         if (line == 1 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF) text += 3;
         if (line == 1 && header) continue;
-        if (lr.len == 0) continue;
+        if (lr->len == 0) continue;
         int nc = split_tabs(text, cols, 64);
         if (nc < need) {
             if (!strcmp(t->name, "qqp") && !test) { s->skipped++; continue; }  // as the reference reader
@@ -109,8 +108,8 @@ int glue_read(const GlueTask *t, const char *path, int test, GlueSet *s, char *e
             if (t->num_labels == 1) {
                 char *end;
                 e->score = strtof(lab, &end);
-                if (*lab == 0 || *end != 0) {
-                    snprintf(err, n, "%s:%ld: the score \"%s\" is not a number", path, line, lab);
+                if (*lab == 0 || *end != 0 || !isfinite(e->score)) {  // strtof also takes "nan", "inf" and 1e40
+                    snprintf(err, n, "%s:%ld: the score \"%.40s\" is not a finite number", path, line, lab);
                     rc = -1;
                 }
             } else {
@@ -128,10 +127,25 @@ int glue_read(const GlueTask *t, const char *path, int test, GlueSet *s, char *e
         if (rc) break;
     }
     if (r < 0) rc = -1;
-    line_reader_close(&lr);
+    line_reader_close(lr);
     if (!rc && s->n == 0) { snprintf(err, n, "%s: no examples", path); rc = -1; }
     if (rc) glue_free(s);
     return rc;
+}
+
+int glue_read(const GlueTask *t, const char *path, int test, GlueSet *s, char *err, size_t n) {
+    memset(s, 0, sizeof *s);
+    LineReader lr;
+    if (line_reader_open(&lr, path, err, n)) return -1;
+    return glue_read_lines(t, &lr, path, test, s, err, n);
+}
+
+int glue_read_mem(const GlueTask *t, const char *text, size_t len, const char *name, int test, GlueSet *s, char *err,
+                  size_t n) {
+    memset(s, 0, sizeof *s);
+    LineReader lr;
+    line_reader_open_mem(&lr, text, len, name);
+    return glue_read_lines(t, &lr, name, test, s, err, n);
 }
 
 void glue_free(GlueSet *s) {

@@ -41,6 +41,9 @@ int glue_split_path(const GlueTask *t, const char *dir, const char *split, char 
 int glue_is_test_split(const char *split);
 // Reads a split. Returns 0, or -1 with a message naming the file and line.
 int glue_read(const GlueTask *t, const char *path, int test, GlueSet *s, char *err, size_t n);
+// The same from a file's contents in memory (name is for messages).
+int glue_read_mem(const GlueTask *t, const char *text, size_t len, const char *name, int test, GlueSet *s, char *err,
+                  size_t n);
 void glue_free(GlueSet *s);
 // Metric JSON members for predictions against gold labels: {"accuracy"}, {"f1","accuracy"}, {"mcc"},
 // {"pearson","spearmanr"}; *main gets the task's main score (F1/accuracy and Pearson/Spearman: their mean).

@@ -154,16 +154,14 @@ static int find_id(const ScrollsSet *s, const char *id) {
     return -1;
 }
 
-int scrolls_read(ScrollsTask t, const char *path, ScrollsSet *s, char *err, size_t n) {
-    memset(s, 0, sizeof *s);
-    LineReader lr;
-    if (line_reader_open(&lr, path, err, n)) return -1;
+// Reads the lines of an open reader and closes it.
+static int scrolls_read_lines(ScrollsTask t, LineReader *lr, const char *path, ScrollsSet *s, char *err, size_t n) {
     long cap = 0, line = 0;
     int rc = 0, r;
-    while ((r = line_reader_next(&lr, err, n)) == 1) {
+    while ((r = line_reader_next(lr, err, n)) == 1) {
         line++;
-        if (lr.len == 0) continue;
-        cJSON *j = cJSON_ParseWithLength(lr.buf, lr.len);
+        if (lr->len == 0) continue;
+        cJSON *j = cJSON_ParseWithLength(lr->buf, lr->len);
         const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL, *in = j ? cJSON_GetObjectItemCaseSensitive(j, "input") : NULL;
         const cJSON *out = j ? cJSON_GetObjectItemCaseSensitive(j, "output") : NULL;
         if (!cJSON_IsString(id) || !cJSON_IsString(in) || (out && !cJSON_IsString(out) && !cJSON_IsNull(out))) {
@@ -226,10 +224,24 @@ int scrolls_read(ScrollsTask t, const char *path, ScrollsSet *s, char *err, size
         cJSON_Delete(j);
     }
     if (r < 0) rc = -1;
-    line_reader_close(&lr);
+    line_reader_close(lr);
     if (!rc && s->n == 0) { snprintf(err, n, "%s: no examples", path); rc = -1; }
     if (rc) scrolls_free(s);
     return rc;
+}
+
+int scrolls_read(ScrollsTask t, const char *path, ScrollsSet *s, char *err, size_t n) {
+    memset(s, 0, sizeof *s);
+    LineReader lr;
+    if (line_reader_open(&lr, path, err, n)) return -1;
+    return scrolls_read_lines(t, &lr, path, s, err, n);
+}
+
+int scrolls_read_mem(ScrollsTask t, const char *text, size_t len, const char *name, ScrollsSet *s, char *err, size_t n) {
+    memset(s, 0, sizeof *s);
+    LineReader lr;
+    line_reader_open_mem(&lr, text, len, name);
+    return scrolls_read_lines(t, &lr, name, s, err, n);
 }
 
 void scrolls_free(ScrollsSet *s) {

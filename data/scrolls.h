@@ -24,6 +24,8 @@ extern const char *const scrolls_contract_labels[3];  // "Entailment", "Contradi
 int scrolls_task(const char *name, ScrollsTask *t);    // 0, or -1 for an unknown name
 // Reads train.jsonl / validation.jsonl / test.jsonl. Returns 0 or -1 with a message naming file:line.
 int scrolls_read(ScrollsTask t, const char *path, ScrollsSet *s, char *err, size_t n);
+// The same from a file's contents in memory (name is for messages).
+int scrolls_read_mem(ScrollsTask t, const char *text, size_t len, const char *name, ScrollsSet *s, char *err, size_t n);
 void scrolls_free(ScrollsSet *s);
 // QuALITY's input: question, blank line, "(A) o1\n(B) o2\n(C) o3\n(D) o4", blank line, article.
 // Splits it; returns 0, or -1 when the layout is not there.

@@ -133,9 +133,14 @@ int shard_writer_close(ShardWriter *w, char *err, size_t n) {
 // reader
 
 int shard_open(Shard *s, const char *path, char *err, size_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { memset(s, 0, sizeof *s); return errf(err, n, "%s: cannot open: %s", path, strerror(errno)); }
+    return shard_open_stream(s, f, path, err, n);
+}
+
+int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n) {
     memset(s, 0, sizeof *s);
-    s->f = fopen(path, "rb");
-    if (!s->f) return errf(err, n, "%s: cannot open: %s", path, strerror(errno));
+    s->f = f;
     s->path = xstrdup(path);
     uint8_t h[SHARD_HEADER_BYTES];
     int rc = 0;
@@ -145,6 +150,8 @@ int shard_open(Shard *s, const char *path, char *err, size_t n) {
     s->version = get32(h + 8);
     if (s->version != SHARD_VERSION) { rc = errf(err, n, "%s: shard format version %u, this bigs reads version %d (re-run bigs prepare)", path, s->version, SHARD_VERSION); goto out; }
     s->vocab_size = get32(h + 12);
+    // ids are handed out as int32: a larger vocabulary would turn valid ids negative
+    if (s->vocab_size == 0 || s->vocab_size > INT32_MAX) { rc = errf(err, n, "%s: vocab_size %u in the header is not 1..%d (corrupted header)", path, s->vocab_size, INT32_MAX); goto out; }
     s->vocab_hash = get64(h + 16);
     s->max_len = get32(h + 24);
     s->n_seqs = get64(h + 28);
@@ -154,7 +161,8 @@ int shard_open(Shard *s, const char *path, char *err, size_t n) {
     if (fseek(s->f, 0, SEEK_END) != 0) { rc = errf(err, n, "%s: cannot seek", path); goto out; }
     uint64_t size = (uint64_t)ftell(s->f);
     uint64_t ilen = 24ull * s->n_blocks;
-    if (index_off < SHARD_HEADER_BYTES || index_off + ilen + 4 != size) { rc = errf(err, n, "%s: the index does not fit the file (truncated?)", path); goto out; }
+    // index_off comes from the file: compared by subtraction so that a huge value cannot wrap around
+    if (index_off < SHARD_HEADER_BYTES || index_off > size || size - index_off < 4 || size - index_off - 4 != ilen) { rc = errf(err, n, "%s: the index does not fit the file (truncated?)", path); goto out; }
     uint8_t *idx = xmalloc(ilen + 4);
     if (fseek(s->f, (long)index_off, SEEK_SET) != 0 || fread(idx, 1, ilen + 4, s->f) != ilen + 4) { free(idx); rc = errf(err, n, "%s: cannot read the index", path); goto out; }
     if (get32(idx + ilen) != (uint32_t)crc32(0L, idx, (uInt)ilen)) { free(idx); rc = errf(err, n, "%s: the index is corrupted (CRC mismatch)", path); goto out; }
@@ -169,6 +177,13 @@ int shard_open(Shard *s, const char *path, char *err, size_t n) {
         k->n_seqs = get32(e + 16);
         k->crc = get32(e + 20);
         if (k->offset != pos || k->offset + k->csize > index_off) { rc = errf(err, n, "%s: block %u lies outside the data area (corrupted index)", path, b); break; }
+        // zlib expands at most about 1032:1 and every sequence takes at least its 4-byte length: checked
+        // here, so that reading a block never allocates for sizes the data cannot have
+        if (k->usize > 1032ull * k->csize + 64 || 4ull * k->n_seqs > k->usize) {
+            rc = errf(err, n, "%s: block %u records %u bytes and %u sequences for %u compressed bytes (corrupted index)", path, b,
+                      k->usize, k->n_seqs, k->csize);
+            break;
+        }
         pos += k->csize;
         seqs += k->n_seqs;
     }
@@ -204,7 +219,11 @@ int shard_read_block(const Shard *s, uint32_t b, int32_t **ids, size_t *ids_cap,
         if (pos + 4 > k->usize) { rc = errf(err, n, "%s: block %u: sequence %u runs past the block", s->path, b, i); goto out; }
         uint32_t len = get32(u + pos);
         pos += 4;
-        if (len > s->max_len || pos + 4ull * len > k->usize) { rc = errf(err, n, "%s: block %u: sequence %u has an impossible length %u", s->path, b, i, len); goto out; }
+        // this sequence and the length fields of the ones after it must fit: ids holds only ntok tokens
+        if (len > s->max_len || pos + 4ull * len + 4ull * (k->n_seqs - 1 - i) > k->usize) {
+            rc = errf(err, n, "%s: block %u: sequence %u has an impossible length %u", s->path, b, i, len);
+            goto out;
+        }
         (*offs)[i] = (uint32_t)t;
         for (uint32_t j = 0; j < len; j++) {
             uint32_t id = get32(u + pos + 4 * (size_t)j);

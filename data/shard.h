@@ -52,6 +52,8 @@ typedef struct {
 
 // Opens and validates a shard's header and index. Returns 0 or -1 with a message naming the file.
 int shard_open(Shard *s, const char *path, char *err, size_t n);
+// The same on an open stream (a file, or fmemopen'd bytes), which s then owns; path is for messages.
+int shard_open_stream(Shard *s, FILE *f, const char *path, char *err, size_t n);
 void shard_close(Shard *s);
 // Reads block b: *ids gets all its tokens, *offs (n_seqs+1) the start of each sequence. Checks the
 // CRC, the sizes, every length and every id (< vocab_size); an error names the shard and the block.

@@ -17,13 +17,34 @@ int line_reader_open(LineReader *r, const char *path, char *err, size_t n) {
     return 0;
 }
 
+void line_reader_open_mem(LineReader *r, const char *text, size_t len, const char *name) {
+    memset(r, 0, sizeof *r);
+    r->mem = text;
+    r->mem_len = len;
+    r->path = xstrdup(name);
+    r->cap = 4096;
+    r->buf = xmalloc(r->cap);
+}
+
+// Refills r->chunk from the file or the memory text; returns the bytes read, 0 at the end, -1 on error.
+static int chunk_fill(LineReader *r) {
+    if (!r->gz) {
+        size_t k = r->mem_len - r->mem_pos;
+        if (k > sizeof r->chunk) k = sizeof r->chunk;
+        if (k) memcpy(r->chunk, r->mem + r->mem_pos, k);
+        r->mem_pos += k;
+        return (int)k;
+    }
+    return gzread(r->gz, r->chunk, sizeof r->chunk);
+}
+
 int line_reader_next(LineReader *r, char *err, size_t n) {
     r->len = 0;
     int any = 0;
     for (;;) {
         if (r->chunk_pos == r->chunk_len) {
             if (r->eof) break;
-            int got = gzread(r->gz, r->chunk, sizeof r->chunk);
+            int got = chunk_fill(r);
             if (got < 0) {
                 int zerr;
                 const char *m = gzerror(r->gz, &zerr);

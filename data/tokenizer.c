@@ -45,12 +45,26 @@ typedef struct {
 // loading
 
 Tokenizer *tok_load(const char *vocab_path, int lowercase) {
+    size_t len;
+    const char *e;
+    char *text = file_read_all(vocab_path, &len, &e);
+    if (!text) fatal("cannot read vocab %s: %s (give --vocab a vocab.txt, one token per line)", vocab_path, e);
+    char err[1024];
+    Tokenizer *t = tok_load_mem(text, len, lowercase, vocab_path, err, sizeof err);
+    if (!t) fatal("%s", err);
+    return t;
+}
+
+Tokenizer *tok_load_mem(char *text, size_t len, int lowercase, const char *name, char *err, size_t n) {
     Tokenizer *t = xcalloc(1, sizeof *t);
-    vocab_load(&t->vocab, vocab_path);
+    if (vocab_parse(&t->vocab, text, len, name, err, n)) { free(t); return NULL; }
     t->lowercase = lowercase;
     for (int i = 0; i < N_SPECIAL; i++) t->special[i] = tok_id(t, SPECIAL_NAMES[i]);
-    if (t->special[SPECIAL_UNK] < 0)
-        fatal("vocab %s has no [UNK] token: a BERT WordPiece vocab needs it (bert-base: line 101)", vocab_path);
+    if (t->special[SPECIAL_UNK] < 0) {
+        errf(err, n, "vocab %s has no [UNK] token: a BERT WordPiece vocab needs it (bert-base: line 101)", name);
+        tok_free(t);
+        return NULL;
+    }
     return t;
 }
 

@@ -17,6 +17,9 @@ typedef struct Tokenizer Tokenizer;
 // Loads vocab.txt (one token per line, id = line number from 0, trailing whitespace trimmed). Fatal error
 // naming the file (and line) on a missing file, an empty vocab, an empty or duplicate token, or no [UNK].
 Tokenizer *tok_load(const char *vocab_path, int lowercase);
+// The same from vocab.txt's contents text[0..len) (text[len] must be writable; the tokenizer takes
+// ownership of text, freed on error too). Returns NULL with a message naming name and the line.
+Tokenizer *tok_load_mem(char *text, size_t len, int lowercase, const char *name, char *err, size_t n);
 void tok_free(Tokenizer *tok);
 
 int tok_vocab_size(const Tokenizer *tok);

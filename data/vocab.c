@@ -36,32 +36,39 @@ int vocab_find_cont(const Vocab *v, const char *s, size_t len) {
 
 // ----------------------------------------------------------------------------
 
-static void table_insert(Vocab *v, int32_t *ids, uint32_t *hashes, int id, int skip, const char *path,
-                         int line) {
+static int table_insert(Vocab *v, int32_t *ids, uint32_t *hashes, int id, int skip, const char *path, int line,
+                        char *err, size_t n) {
     const char *s = v->pool + v->offset[id] + skip;
     size_t len = v->length[id] - skip;
     uint32_t h = hash_bytes(s, len), i = table_probe(v, ids, hashes, s, len, h, skip);
     if (ids[i] >= 0)
-        fatal("%s:%d: duplicate token '%s' (first at line %d); every line of a vocab must be unique", path, line,
-              v->pool + v->offset[id], ids[i] + 1);
+        return errf(err, n, "%s:%d: duplicate token '%s' (first at line %d); every line of a vocab must be unique", path,
+                    line, v->pool + v->offset[id], ids[i] + 1);
     ids[i] = id;
     hashes[i] = h;
     if ((int)len > v->max_bytes) v->max_bytes = (int)len;
+    return 0;
 }
 
 void vocab_load(Vocab *v, const char *path) {
-    memset(v, 0, sizeof *v);
     size_t len;
-    const char *err;
-    char *text = file_read_all(path, &len, &err);
-    if (!text) fatal("cannot read vocab %s: %s (give --vocab a vocab.txt, one token per line)", path, err);
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) fatal("cannot read vocab %s: %s (give --vocab a vocab.txt, one token per line)", path, e);
+    char err[1024];
+    if (vocab_parse(v, text, len, path, err, sizeof err)) fatal("%s", err);
+}
+
+int vocab_parse(Vocab *v, char *text, size_t len, const char *path, char *err, size_t errn) {
+    memset(v, 0, sizeof *v);
+    v->pool = text;  // tokens are cut in place: '\n' and trailing whitespace become NULs
     int n = 0;
     for (size_t i = 0; i < len; i++) n += text[i] == '\n';
     if (len && text[len - 1] != '\n') n++;  // a last line without newline
-    if (n == 0) fatal("vocab %s is empty: expected one token per line ([PAD], [UNK], ...)", path);
-    if (n >= (1 << 30)) fatal("vocab %s has %d lines: too many", path, n);
+    int rc = 0;
+    if (n == 0) { rc = errf(err, errn, "vocab %s is empty: expected one token per line ([PAD], [UNK], ...)", path); goto out; }
+    if (n >= (1 << 30)) { rc = errf(err, errn, "vocab %s has %d lines: too many", path, n); goto out; }
     v->n = n;
-    v->pool = text;  // tokens are cut in place: '\n' and trailing whitespace become NULs
     v->offset = xmalloc(sizeof(uint32_t) * n);
     v->length = xmalloc(sizeof(uint16_t) * n);
     uint32_t size = 16;
@@ -74,7 +81,7 @@ void vocab_load(Vocab *v, const char *path) {
     memset(v->slot_id, 0xff, sizeof(int32_t) * size);
     memset(v->cont_id, 0xff, sizeof(int32_t) * size);
     size_t pos = 0;
-    for (int id = 0; id < n; id++) {
+    for (int id = 0; id < n && !rc; id++) {
         size_t end = pos;
         while (end < len && text[end] != '\n') end++;
         size_t e = end;  // trailing whitespace (incl. the \r of CRLF files) is not part of the token
@@ -82,15 +89,18 @@ void vocab_load(Vocab *v, const char *path) {
                            text[e - 1] == '\v' || text[e - 1] == '\f'))
             e--;
         text[e] = 0;
-        if (e == pos) fatal("%s:%d: empty token; a vocab has one non-empty token per line", path, id + 1);
-        if (e - pos > 65535) fatal("%s:%d: token longer than 65535 bytes", path, id + 1);
+        if (e == pos) { rc = errf(err, errn, "%s:%d: empty token; a vocab has one non-empty token per line", path, id + 1); break; }
+        if (e - pos > 65535) { rc = errf(err, errn, "%s:%d: token longer than 65535 bytes", path, id + 1); break; }
         v->offset[id] = (uint32_t)pos;
         v->length[id] = (uint16_t)(e - pos);
-        table_insert(v, v->slot_id, v->slot_hash, id, 0, path, id + 1);
-        if (e - pos > 2 && text[pos] == '#' && text[pos + 1] == '#')
-            table_insert(v, v->cont_id, v->cont_hash, id, 2, path, id + 1);
+        rc = table_insert(v, v->slot_id, v->slot_hash, id, 0, path, id + 1, err, errn);
+        if (!rc && e - pos > 2 && text[pos] == '#' && text[pos + 1] == '#')
+            rc = table_insert(v, v->cont_id, v->cont_hash, id, 2, path, id + 1, err, errn);
         pos = end + 1;
     }
+out:
+    if (rc) vocab_free(v);
+    return rc;
 }
 
 void vocab_free(Vocab *v) {

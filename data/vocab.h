@@ -17,7 +17,10 @@ typedef struct {
     int max_bytes;       // longest key in either table: bounds the WordPiece search
 } Vocab;
 
-void vocab_load(Vocab *v, const char *path);
+void vocab_load(Vocab *v, const char *path);  // fatal with the file and line on a bad vocab
+// Parses text[0..len) (text[len] must be writable; v takes ownership of text, freed on error too).
+// Returns 0, or -1 with a message naming path and the line.
+int vocab_parse(Vocab *v, char *text, size_t len, const char *path, char *err, size_t n);
 void vocab_free(Vocab *v);
 int vocab_find(const Vocab *v, const char *s, size_t len);       // whole-word token id or -1
 int vocab_find_cont(const Vocab *v, const char *s, size_t len);  // id of "##" + s or -1
