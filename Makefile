@@ -90,7 +90,7 @@ FUZZ_TIME   ?= 60
 FUZZ_DIR    := build-fuzz
 FUZZ_CFLAGS := -g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -D_GNU_SOURCE \
                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB    := core/common.c core/jsonio.c core/keys.c core/config.c core/safetensors.c core/msgpack.c core/flax.c \
+FUZZ_LIB    := core/common.c core/dist.c core/jsonio.c core/keys.c core/config.c core/safetensors.c core/msgpack.c core/flax.c \
                core/torchzip.c train/train_config.c train/metrics.c data/shard.c data/textio.c data/glue.c \
                data/scrolls.c data/unicode_tables.c data/vocab.c data/tokenizer.c
 FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -32,6 +32,11 @@ static const char *k_usage =
 // GLUE and SCROLLS: metrics on a labelled split; predictions in the GLUE submission layout
 // (index<TAB>prediction) or as SCROLLS's {id: "text"}.
 static int eval_task(const TaskSpec *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased) {
+    if (!strcmp(t->name, "ax")) split = "test";
+    int test = !strncmp(split, "test", 4);
+    GlueSet rows;
+    ScrollsSet ss;
+    task_read(t, data, split, &rows, &ss);  // first: a wrong --split or data folder is reported before the model loads
     Model m;
     model_load_dir(&m, model, HEAD_AUTO, 0, 0);
     if (m.head != t->head) fatal("%s is not a %s model (finetune it on %s first)", model, t->head == HEAD_MC ? "multiple-choice" : "sequence classification", t->name);
@@ -41,11 +46,6 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
     Tokenizer *tok = tok_load(vocab, !cased);
     if (tok_vocab_size(tok) != m.cfg.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), m.cfg.vocab_size);
-    if (!strcmp(t->name, "ax")) split = "test";
-    int test = !strncmp(split, "test", 4);
-    GlueSet rows;
-    ScrollsSet ss;
-    task_read(t, data, split, &rows, &ss);
     int L = m.cfg.max_position_embeddings;
     long nex = rows.n / t->C;
     Encoded e;

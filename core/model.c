@@ -231,6 +231,11 @@ Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
     for (int i = 0; i < B * L; i++) {
         pos[i] = i % L;  // positions 0..L-1 in every row, pads included (as the official scripts)
         typ[i] = b->token_type_ids ? b->token_type_ids[i] : 0;
+        // ids index the embedding tables: one out of range is bad input, never a stray read
+        if (b->input_ids[i] < 0 || b->input_ids[i] >= c->vocab_size)
+            fatal("token id %d (row %d, position %d) is outside the model's vocabulary of %d", b->input_ids[i], i / L, i % L, c->vocab_size);
+        if (typ[i] < 0 || typ[i] >= c->type_vocab_size)
+            fatal("token type id %d (row %d, position %d) is outside the model's %d types", typ[i], i / L, i % L, c->type_vocab_size);
     }
     Tensor *e = op_add(tp, op_add(tp, op_gather(tp, m->word, b->input_ids, B * L), op_gather(tp, m->pos, pos, B * L)),
                        op_gather(tp, m->type, typ, B * L));                    // (B*L,H)

@@ -37,7 +37,7 @@ int loader_open(Loader *l, const char *dir, const char *split, uint64_t seed, in
         l->nshards++;
         Shard *s = &l->shards[i];
         if (i == 0) { l->vocab_size = s->vocab_size; l->vocab_hash = s->vocab_hash; l->max_len = s->max_len; }
-        else if (s->vocab_hash != l->vocab_hash || s->max_len != l->max_len) {
+        else if (s->vocab_hash != l->vocab_hash || s->vocab_size != l->vocab_size || s->max_len != l->max_len) {
             snprintf(err, n, "%s: made with another vocabulary or max_len than %s", names[i], names[0]);
             rc = -1;
         }

@@ -294,6 +294,29 @@ static int list_inputs(const char **in, int n, char ***out) {
     return cnt;
 }
 
+// A prepare that fails (a fatal error exits) removes what it wrote: the shards it made and the output
+// folder when it created it, so no half-made shard directory is left behind.
+static struct {
+    char dir[4096];
+    int created, done;
+} g_cleanup;
+
+static void prepare_cleanup(void) {
+    if (!g_cleanup.dir[0] || g_cleanup.done) return;
+    DIR *d = opendir(g_cleanup.dir);
+    if (d) {
+        struct dirent *de;
+        char p[8192];
+        while ((de = readdir(d)))  // only the files this run writes (the folder held no shards before it)
+            if (has_suffix(de->d_name, ".bin") || has_suffix(de->d_name, ".tmp") || (g_cleanup.created && !strcmp(de->d_name, "vocab.txt"))) {
+                snprintf(p, sizeof p, "%s/%s", g_cleanup.dir, de->d_name);
+                unlink(p);
+            }
+        closedir(d);
+    }
+    if (g_cleanup.created) rmdir(g_cleanup.dir);
+}
+
 int prepare_run(const PrepareArgs *a) {
     Tokenizer *tok = tok_load(a->vocab, !a->cased);
     const char *need[4] = {"[PAD]", "[CLS]", "[SEP]", "[MASK]"};
@@ -305,7 +328,11 @@ int prepare_run(const PrepareArgs *a) {
     if (!vtext) fatal("%s: cannot read: %s", a->vocab, e);
     uint64_t vhash = vocab_hash_bytes(vtext, vlen);
     // never overwrite earlier shards
-    if (mkdir(a->output, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
+    char **files;
+    int nfiles = list_inputs(a->inputs, a->ninputs, &files);
+    if (nfiles == 0) fatal("no input files (the --input directories are empty)");
+    int created = mkdir(a->output, 0755) == 0;
+    if (!created && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
     DIR *d = opendir(a->output);
     if (!d) fatal("%s: cannot open: %s", a->output, strerror(errno));
     struct dirent *de;
@@ -313,9 +340,9 @@ int prepare_run(const PrepareArgs *a) {
         if (!strcmp(de->d_name, "meta.json") || has_suffix(de->d_name, ".bin"))
             fatal("%s already holds shards (%s); remove them or choose another --output", a->output, de->d_name);
     closedir(d);
-    char **files;
-    int nfiles = list_inputs(a->inputs, a->ninputs, &files);
-    if (nfiles == 0) fatal("no input files (the --input directories are empty)");
+    snprintf(g_cleanup.dir, sizeof g_cleanup.dir, "%s", a->output);
+    g_cleanup.created = created;
+    atexit(prepare_cleanup);
     Run r;
     memset(&r, 0, sizeof r);
     r.tok = tok;
@@ -341,7 +368,7 @@ int prepare_run(const PrepareArgs *a) {
     split_close(&r.train);
     split_close(&r.val);
     report(&r, r.bytes_done, 1);
-    if (r.train.seqs == 0) fatal("no text found in the input (every file was empty or blank)");
+    if (r.train.seqs == 0) fatal("no text found in %s%s (every file was empty or blank)", files[0], nfiles > 1 ? " and the other inputs" : "");
     if (r.val.seqs == 0 && a->val_fraction > 0)
         log_warn("no document went to the validation split (%ld documents, --val-fraction %g): evaluation will be skipped",
                  r.doc_index, a->val_fraction);
@@ -377,6 +404,7 @@ int prepare_run(const PrepareArgs *a) {
     char *text = cJSON_Print(m);
     snprintf(path, sizeof path, "%s/meta.json", a->output);
     if (file_write_atomic(path, text, strlen(text))) fatal("%s: cannot write: %s", path, strerror(errno));
+    g_cleanup.done = 1;
     printf("{\"output\": \"%s\", \"documents\": %ld, \"train_sequences\": %ld, \"validation_sequences\": %ld, \"tokens\": %ld}\n",
            a->output, r.doc_index, r.train.seqs, r.val.seqs, r.train.tokens + r.val.tokens);
     free(text);

@@ -226,6 +226,9 @@ int pretrain_run(const PretrainArgs *a) {
     if (!have_val) log_warn("%s: no validation shards; evaluation is skipped", a->data_dir);
     if (train.max_len > (uint32_t)L) fatal("%s holds sequences up to %u tokens but max_seq_length is %d (set train.max_seq_length)", a->data_dir, train.max_len, L);
     if (train.vocab_hash != vhash) fatal("%s: the shards' vocabulary hash differs from meta.json's", a->data_dir);
+    if (train.vocab_size != (uint32_t)ms.vocab_size)
+        fatal("%s: the shards (%s ...) hold ids of a %u-token vocabulary but meta.json says %d", a->data_dir, train.shards[0].path,
+              train.vocab_size, ms.vocab_size);
     char vocab_path[4096];
     snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", a->data_dir);
     struct stat sb;

@@ -1,0 +1,238 @@
+// test_badinput.c: the bad-input catalogue. Every subcommand is given malformed configs and flags, wrong
+// files for the task, truncated and corrupt checkpoints, mismatched vocabularies, out-of-range ids, empty
+// inputs, huge lines and unwritable outputs. Each case must end with exit status 1 (bad input) or 2
+// (bad usage), never a signal or a hang (a 60 s timeout), with a message naming the file, key or line
+// at fault, and must leave no half-written output behind (no *.tmp, no output folder or file).
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "data/shard.h"
+#include "tests/test.h"
+
+typedef struct {
+    const char *name;
+    const char *cmd;     // {B}: bigs, {T}: the fixture folder, {O}: this case's own scratch folder
+    int status;          // 1 or 2
+    const char *want;    // a substring of the message (with {T} expanded)
+    const char *absent;  // output that must not exist afterwards (optional)
+} BadCase;
+
+static const BadCase k_cases[] = {
+    // the command line
+    {"no command", "{B}", 2, "Usage: bigs <command>", NULL},
+    {"unknown command", "{B} pretrian", 2, "unknown command 'pretrian'", NULL},
+    {"unknown flag", "{B} info {T}/model --colour", 2, "--colour", NULL},
+    {"flag without its value", "{B} tokenize --vocab", 2, "--vocab", NULL},
+    {"threads out of range", "{B} info {T}/model --threads -3", 2, "--threads", NULL},
+    {"--set without =", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set train.max_steps", 2, "train.max_steps", "{O}/run"},
+    {"--set unknown key", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set train.max_stepz=3", 2, "max_stepz", "{O}/run"},
+    {"--set bad value", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set train.learning_rate=fast", 2, "learning_rate", "{O}/run"},
+    // configs
+    {"config not JSON", "{B} pretrain --config {T}/notjson.json --data {T}/shards --output {O}/run", 1, "notjson.json", "{O}/run"},
+    {"config empty", "{B} pretrain --config {T}/empty.json --data {T}/shards --output {O}/run", 1, "empty.json", "{O}/run"},
+    {"config unknown key", "{B} pretrain --config {T}/unknown.json --data {T}/shards --output {O}/run", 1, "\"hiden_size\"", "{O}/run"},
+    {"config wrong type", "{B} pretrain --config {T}/wrongtype.json --data {T}/shards --output {O}/run", 1, "hidden_size", "{O}/run"},
+    {"config impossible size", "{B} pretrain --config {T}/heads.json --data {T}/shards --output {O}/run", 1, "num_attention_heads", "{O}/run"},
+    {"config unknown top-level key", "{B} pretrain --config {T}/toplevel.json --data {T}/shards --output {O}/run", 1, "\"modle\"", "{O}/run"},
+    {"config missing", "{B} pretrain --config {T}/nothere.json --data {T}/shards --output {O}/run", 1, "nothere.json", "{O}/run"},
+    {"info on a bad config", "{B} info {T}/unknown.json", 1, "hiden_size", NULL},
+    // pretrain data and outputs
+    {"data folder missing", "{B} pretrain --config {T}/ok.json --data {T}/nodata --output {O}/run", 1, "nodata", NULL},
+    {"data without meta.json", "{B} pretrain --config {T}/ok.json --data {T}/nometa --output {O}/run", 1, "meta.json", NULL},
+    {"vocabulary mismatch", "{B} pretrain --config {T}/vocab30522.json --data {T}/shards --output {O}/run", 1, "vocab_size", "{O}/run"},
+    {"sequence longer than positions", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.max_position_embeddings=16 --set train.max_seq_length=16", 1, "max_seq_length", "{O}/run"},
+    {"corrupt shard block", "{B} pretrain --config {T}/ok.json --data {T}/corrupt --output {O}/run --quiet", 1, "train-00000.bin", NULL},
+    {"token id out of range", "{B} pretrain --config {T}/ok.json --data {T}/oob --output {O}/run --quiet", 1, "train-00000.bin", NULL},
+    {"output under a file", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {T}/empty.txt/run", 1, "empty.txt/run", NULL},
+    {"--init folder missing", "{B} pretrain --init {T}/nomodel --data {T}/shards --output {O}/run", 1, "nomodel", "{O}/run"},
+    {"resume from a truncated checkpoint", "{B} pretrain --data {T}/shards --output {O}/run --resume --quiet", 1, "model.safetensors", NULL},
+    // model directories and checkpoints
+    {"info on a truncated safetensors", "{B} info {T}/trunc.safetensors", 1, "trunc.safetensors", NULL},
+    {"info on garbage", "{B} info {T}/garbage.safetensors", 1, "garbage.safetensors", NULL},
+    {"info on a missing path", "{B} info {T}/nothere", 1, "nothere", NULL},
+    {"model without config.json", "{B} predict --model {T}/noconfig --text hello", 1, "config.json", NULL},
+    {"model with truncated weights", "{B} predict --model {T}/truncmodel --text 'the [MASK] sat'", 1, "model.safetensors", NULL},
+    {"model with a missing tensor", "{B} predict --model {T}/shortmodel --text 'the [MASK] sat'", 1, "shortmodel/model.safetensors does not match its config.json", NULL},
+    // prepare and tokenize
+    {"prepare input missing", "{B} prepare --vocab {T}/model/vocab.txt --input {T}/nothere.txt --output {O}/sh", 1, "nothere.txt", "{O}/sh"},
+    {"prepare empty input", "{B} prepare --vocab {T}/model/vocab.txt --input {T}/empty.txt --output {O}/sh", 1, "empty.txt", "{O}/sh"},
+    {"prepare vocab without specials", "{B} prepare --vocab {T}/nospecials.txt --input {T}/text.txt --output {O}/sh", 1, "nospecials.txt", "{O}/sh"},
+    {"prepare empty vocab", "{B} prepare --vocab {T}/empty.txt --input {T}/text.txt --output {O}/sh", 1, "empty.txt", "{O}/sh"},
+    {"prepare max length too small", "{B} prepare --vocab {T}/model/vocab.txt --input {T}/text.txt --output {O}/sh --max-len 2", 2, "--max-len", "{O}/sh"},
+    {"prepare output under a file", "{B} prepare --vocab {T}/model/vocab.txt --input {T}/text.txt --output {T}/empty.txt/sh", 1, "empty.txt/sh", NULL},
+    {"prepare malformed jsonl", "{B} prepare --vocab {T}/model/vocab.txt --input {T}/bad.jsonl --output {O}/sh", 1, "bad.jsonl:2", "{O}/sh"},
+    {"tokenize vocab missing", "echo hello | {B} tokenize --vocab {T}/nothere.txt", 1, "nothere.txt", NULL},
+    {"tokenize vocab with a huge line", "echo hello | {B} tokenize --vocab {T}/hugevocab.txt", 1, "hugevocab.txt", NULL},
+    // finetune, eval, predict
+    {"unknown task", "{B} finetune --task glu --data {T}/rte --model {T}/model --output {O}/ft", 2, "unknown task 'glu'", "{O}/ft"},
+    {"task data of another task", "{B} finetune --task rte --data {T}/sst2 --model {T}/model --output {O}/ft", 1, "train.tsv", "{O}/ft"},
+    {"unknown label", "{B} finetune --task rte --data {T}/badlabel --model {T}/model --output {O}/ft", 1, "train.tsv:3:", "{O}/ft"},
+    {"task folder empty", "{B} finetune --task rte --data {T}/nodata --model {T}/model --output {O}/ft", 1, "nodata", "{O}/ft"},
+    {"huge TSV line", "{B} finetune --task sst2 --data {T}/hugetsv --model {T}/model --output {O}/ft", 1, "train.tsv", "{O}/ft"},
+    {"finetune vocabulary mismatch", "{B} finetune --task rte --data {T}/rte --model {T}/smallvocab --output {O}/ft", 1, "vocab.txt", "{O}/ft"},
+    {"eval an MLM model on GLUE", "{B} eval --task rte --data {T}/rte --model {T}/model", 1, "not a sequence classification model", NULL},
+    {"eval bad split", "{B} eval --task rte --data {T}/rte --model {T}/model --split valid", 2, "valid", NULL},
+    {"eval mlm on another vocabulary", "{B} eval --task mlm --data {T}/shards --model {T}/model", 1, "vocab", NULL},
+    {"predict token id out of range", "{B} predict --model {T}/model --ids '101 99999 102'", 1, "99999", NULL},
+    {"predict without input", "{B} predict --model {T}/model", 2, "--text", NULL},
+    // convert
+    {"convert unknown target", "{B} convert --input {T}/model --output {O}/out --to onnx", 2, "onnx", "{O}/out"},
+    {"convert garbage msgpack", "{B} convert --input {T}/garbage.msgpack --config {T}/model/config.json --vocab {T}/model/vocab.txt --output {O}/out", 1, "garbage.msgpack", "{O}/out"},
+    {"convert garbage .bin", "{B} convert --input {T}/garbage.bin --config {T}/model/config.json --vocab {T}/model/vocab.txt --output {O}/out", 1, "garbage.bin", "{O}/out"},
+    {"convert truncated safetensors", "{B} convert --input {T}/truncmodel/model.safetensors --output {O}/out", 1, "model.safetensors", "{O}/out"},
+    {"convert output under a file", "{B} convert --input {T}/model --output {T}/empty.txt/x.msgpack --to flax", 1, "empty.txt/x.msgpack", NULL},
+};
+
+// Replaces {B}, {T} and {O} in src.
+static void expand(char *dst, size_t n, const char *src, const char *tdir, const char *odir) {
+    size_t k = 0;
+    for (const char *s = src; *s && k + 1 < n; s++) {
+        const char *rep = NULL;
+        if (!strncmp(s, "{B}", 3)) rep = test_bigs_bin();
+        else if (!strncmp(s, "{T}", 3)) rep = tdir;
+        else if (!strncmp(s, "{O}", 3)) rep = odir;
+        if (rep) {
+            k += (size_t)snprintf(dst + k, n - k, "%s", rep);
+            if (k >= n) k = n - 1;
+            s += 2;
+        } else dst[k++] = *s;
+    }
+    dst[k] = 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *text) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) { CHECKF(0, "cannot write %s", p); return; }
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sh(const char *fmt, const char *tdir) {
+    char cmd[4096], out[2048];
+    expand(cmd, sizeof cmd, fmt, tdir, tdir);
+    int rc = test_run(cmd, out, sizeof out);
+    CHECKF(rc == 0, "fixture command failed (%d): %s\n%s", rc, cmd, out);
+}
+
+// Any *.tmp left under dir (recursively)?
+static int has_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t len = strlen(e->d_name);
+        if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) found = 1;
+        else {
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            struct stat sb;
+            if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) found = has_tmp(p);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static void make_fixtures(const char *t) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/model", t);
+    test_make_tiny_model(p, 32, 1);
+    snprintf(p, sizeof p, "%s/shards", t);
+    test_make_mlm_shards(p, 64, 32);
+    snprintf(p, sizeof p, "%s/rte", t);
+    test_make_glue_task_dir(p, "rte");
+    snprintf(p, sizeof p, "%s/sst2", t);
+    test_make_glue_task_dir(p, "sst2");
+    const char *model = "\"model\": {\"vocab_size\": 2000, \"hidden_size\": 16, \"num_hidden_layers\": 1, \"intermediate_size\": 24, "
+                        "\"num_ssm\": 4, \"max_position_embeddings\": 32}";
+    const char *train = "\"train\": {\"max_steps\": 4, \"per_device_train_batch_size\": 4, \"max_seq_length\": 32, \"save_steps\": 2}";
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "{%s, %s}\n", model, train);
+    write_file(t, "ok.json", cfg);
+    write_file(t, "vocab30522.json", "{\"model\": {\"hidden_size\": 16, \"num_hidden_layers\": 1, \"intermediate_size\": 24, \"num_ssm\": 4, "
+                                     "\"max_position_embeddings\": 32}, \"train\": {\"max_seq_length\": 32}}\n");
+    write_file(t, "notjson.json", "{\"model\": {\"hidden_size\": 16,,}\n");
+    write_file(t, "empty.json", "");
+    write_file(t, "unknown.json", "{\"model\": {\"hiden_size\": 16}}\n");
+    write_file(t, "wrongtype.json", "{\"model\": {\"hidden_size\": \"large\"}}\n");
+    write_file(t, "heads.json", "{\"model\": {\"vocab_size\": 2000, \"hidden_size\": 30, \"num_attention_heads\": 7, \"routing\": \"attention\"}}\n");
+    write_file(t, "toplevel.json", "{\"modle\": {}}\n");
+    write_file(t, "empty.txt", "");
+    write_file(t, "text.txt", "The cat sat on the mat.\nIt was happy.\n\nA dog ran under the tree.\n");
+    write_file(t, "bad.jsonl", "{\"text\": \"fine line\"}\n{\"text\": unquoted}\n");
+    write_file(t, "nospecials.txt", "the\ncat\nsat\n");
+    write_file(t, "garbage.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}junk");
+    write_file(t, "garbage.msgpack", "\xde\xad\xbe\xef this is not msgpack");
+    write_file(t, "garbage.bin", "PK\x03\x04 not really a zip archive");
+    sh("mkdir -p {T}/nodata {T}/nometa && cp {T}/shards/train-00000.bin {T}/nometa/", t);
+    sh("head -c 300 {T}/model/model.safetensors > {T}/trunc.safetensors", t);
+    sh("mkdir -p {T}/noconfig && cp {T}/model/model.safetensors {T}/model/vocab.txt {T}/noconfig/", t);
+    sh("cp -r {T}/model {T}/truncmodel && head -c 5000 {T}/model/model.safetensors > {T}/truncmodel/model.safetensors", t);
+    // a model folder whose weights lack a layer: the weights of a model with fewer layers
+    sh("cp -r {T}/model {T}/shortmodel && sed -i 's/\"num_hidden_layers\":[[:space:]]*1,/\"num_hidden_layers\": 2,/' {T}/shortmodel/config.json", t);
+    sh("cp -r {T}/model {T}/smallvocab && printf '[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n[MASK]\\nthe\\n' > {T}/smallvocab/vocab.txt", t);
+    // a shard with one flipped block byte, and one holding an id past the vocabulary
+    sh("cp -r {T}/shards {T}/corrupt && printf '\\377\\377\\377\\377' | dd of={T}/corrupt/train-00000.bin bs=1 seek=200 conv=notrunc 2>/dev/null", t);
+    snprintf(p, sizeof p, "%s/oob", t);
+    mkdir(p, 0755);
+    sh("cp {T}/shards/meta.json {T}/oob/", t);
+    ShardWriter w;
+    char err[512];
+    snprintf(p, sizeof p, "%s/oob/train-00000.bin", t);
+    // its header claims a vocabulary of 6000, so the ids are valid for the shard but not for meta.json's 2000
+    if (shard_writer_open(&w, p, 6000, 0x1234, 32, 16, err, sizeof err) == 0) {
+        for (int k = 0; k < 40; k++) {
+            int32_t ids[5] = {101, 1000, k == 7 ? 5000 : 1002, 1001, 102};
+            CHECKF(shard_writer_add(&w, ids, 5, err, sizeof err) == 0, "%s", err);
+        }
+        CHECKF(shard_writer_close(&w, err, sizeof err) == 0, "%s", err);
+    } else CHECKF(0, "%s", err);
+    // a vocabulary with a 2 MB token and a TSV with a 2 MB line without newline
+    sh("mkdir -p {T}/hugetsv && printf 'sentence\\tlabel\\n' > {T}/hugetsv/train.tsv && head -c 2000000 /dev/zero | tr '\\0' 'x' >> {T}/hugetsv/train.tsv"
+       " && cp {T}/sst2/dev.tsv {T}/hugetsv/", t);
+    sh("cp {T}/model/vocab.txt {T}/hugevocab.txt && head -c 2000000 /dev/zero | tr '\\0' 'y' >> {T}/hugevocab.txt", t);
+    sh("mkdir -p {T}/badlabel && cp {T}/rte/dev.tsv {T}/badlabel/ && sed '3s/entailment$/maybe/;3s/not_maybe$/maybe/' {T}/rte/train.tsv > {T}/badlabel/train.tsv", t);
+}
+
+TEST(bad_input_catalogue) {
+    char tdir[600], odir[700], cmd[8192], out[16384], want[1024], absent[1024];
+    snprintf(tdir, sizeof tdir, "%s/bad", test_tmpdir());
+    mkdir(tdir, 0755);
+    make_fixtures(tdir);
+    int n = (int)(sizeof k_cases / sizeof k_cases[0]);
+    CHECKF(n >= 40, "the catalogue has %d cases (at least 40 wanted)", n);
+    for (int i = 0; i < n; i++) {
+        const BadCase *c = &k_cases[i];
+        snprintf(odir, sizeof odir, "%s/case%02d", test_tmpdir(), i);
+        mkdir(odir, 0755);
+        if (strstr(c->name, "truncated checkpoint")) {  // a run folder whose only checkpoint lost its weights
+            char setup[4096];
+            snprintf(setup, sizeof setup, "BIGS_STOP_AFTER_STEP=2 %s pretrain --config %s/ok.json --data %s/shards --output %s/run --quiet --threads 1;"
+                     " head -c 1000 %s/run/checkpoint-2/model.safetensors > %s/x && mv %s/x %s/run/checkpoint-2/model.safetensors",
+                     test_bigs_bin(), tdir, tdir, odir, odir, odir, odir, odir);
+            test_run(setup, out, sizeof out);
+        }
+        char body[4096];
+        expand(body, sizeof body, c->cmd, tdir, odir);
+        snprintf(cmd, sizeof cmd, "timeout 60 %s", body);
+        double t0 = now_seconds();
+        int rc = test_run(cmd, out, sizeof out);
+        expand(want, sizeof want, c->want, tdir, odir);
+        CHECKF(rc == c->status, "[%s] exit status %d (expected %d) after %.1f s; output: %.600s", c->name, rc, c->status, now_seconds() - t0, out);
+        CHECKF(strstr(out, want) != NULL, "[%s] the message should name \"%s\": %.600s", c->name, want, out);
+        CHECKF(!strstr(out, "internal error") && !strstr(out, "Sanitizer"), "[%s] %.600s", c->name, out);
+        if (c->absent) {
+            expand(absent, sizeof absent, c->absent, tdir, odir);
+            struct stat sb;
+            CHECKF(stat(absent, &sb) != 0, "[%s] %s should not have been created", c->name, absent);
+        }
+        CHECKF(!has_tmp(odir), "[%s] a *.tmp file was left in %s", c->name, odir);
+    }
+}
