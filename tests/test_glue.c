@@ -192,7 +192,7 @@ TEST(glue_finetune_eval_predict_every_task) {
     snprintf(outdir, sizeof outdir, "%s/ft_sst2", test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s eval --task mnli --data %s --model %s", test_bigs_bin(), dir, outdir);
     CHECK(run(cmd, out, sizeof out) == 1 && strstr(out, "has 2 labels but mnli needs 3"));
-    snprintf(cmd, sizeof cmd, "%s eval --task sst2 --data %s --model %s", test_bigs_bin(), dir, base);
+    snprintf(cmd, sizeof cmd, "%s eval --task sst2 --data %s/glue_sst2 --model %s", test_bigs_bin(), test_tmpdir(), base);
     CHECK(run(cmd, out, sizeof out) == 1 && strstr(out, "is not a sequence classification model"));
     snprintf(cmd, sizeof cmd, "%s finetune --task glu --data %s --model %s --output %s/x", test_bigs_bin(), dir, base, test_tmpdir());
     CHECK(run(cmd, out, sizeof out) == 2 && strstr(out, "unknown task 'glu'"));
