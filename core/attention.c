@@ -1,12 +1,12 @@
 // attention.c: bidirectional multi-head attention (no projections; those are linear ops around it).
-// Per (batch, head) the score and value products go through sgemm with row stride H, so heads are
-// read in place from (B,L,H) without copies. sgemm runs outside parallel regions; the softmax rows
+// Per (batch, head) the score and value products go through gemm with row stride H, so heads are
+// read in place from (B,L,H) without copies. gemm runs outside parallel regions; the softmax rows
 // run under OpenMP.
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/common.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -49,12 +49,12 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
             long off = (long)b * L * H + (long)h * dh;
             float *P = probs + ((long)b * NH + h) * L * L;
             // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
+            gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
             softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
             const float *A = P;
             if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
             // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
+            gemm(0, 0, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
         }
     free(Pd);
 }
@@ -71,9 +71,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             const float *P = probs + ((long)b * NH + h) * L * L, *A = P;
             if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
             // dV_bh += A^T (L,L) @ dO_bh (L,dh)
-            if (dv) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
+            if (dv) gemm(1, 0, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
             // dA (L,L) = dO_bh @ V_bh^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
+            gemm(0, 1, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
             if (Pd) {  // through the dropout: the same mask, the same scale
                 float *tmp = Pd;
                 memset(tmp, 0, sizeof(float) * (size_t)L * L);
@@ -90,8 +90,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
             }
             // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
-            if (dq) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
-            if (dk) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
+            if (dq) gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
+            if (dk) gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
         }
     free(Pd);
     free(dP);

@@ -1,10 +1,10 @@
 // dense.c: linear, layernorm, activations, elementwise ops, concat, flip, gather and dropout kernels.
 // Row loops run under OpenMP; parameter-gradient reductions are split by column so every sum is
-// taken in the same order whatever the thread count. BLAS is never called inside a parallel region.
-#include <cblas.h>
+// taken in the same order whatever the thread count. gemm() is never called inside a parallel region.
 #include <math.h>
 #include <string.h>
 
+#include "core/gemm.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -13,13 +13,13 @@
 
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K, int N) {
     float beta = 0.0f;
-    if (b) {  // start from the broadcast bias and let sgemm accumulate onto it
+    if (b) {  // start from the broadcast bias and let gemm accumulate onto it
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < M; i++) memcpy(out + (long)i * N, b, sizeof(float) * (size_t)N);
         beta = 1.0f;
     }
     // out (M,N) = inp (M,K) @ W^T, W stored (N,K)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, beta, out, N);
+    gemm(0, 1, M, N, K, 1.0f, inp, K, W, K, beta, out, N);
 }
 
 // Column sums of a (M,N) matrix added into db (N): each column block sums its rows in order.
@@ -39,9 +39,9 @@ static void colsum_acc(float *db, const float *x, int M, int N) {
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int M, int K, int N) {
     // dinp (M,K) += dout (M,N) @ W (N,K)
-    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dout, N, W, K, 1.0f, dinp, K);
+    if (dinp) gemm(0, 0, M, K, N, 1.0f, dout, N, W, K, 1.0f, dinp, K);
     // dW (N,K) += dout^T (N,M) @ inp (M,K)
-    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dW, K);
+    if (dW) gemm(1, 0, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dW, K);
     if (db) colsum_acc(db, dout, M, N);
 }
 

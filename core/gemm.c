@@ -1,0 +1,212 @@
+// gemm.c: a packed single-precision GEMM for AVX-512, with OpenBLAS as the fallback.
+//
+// Why our own: the products are most of a training step (model.md section 7), and OpenBLAS may run its
+// AVX2 kernels on an AVX-512 CPU (its core type is pinned by OPENBLAS_CORETYPE on some machines, and
+// older builds do not know newer CPUs), which halves the arithmetic rate. This kernel reads the CPU's
+// flags itself. It also never splits a dot product between threads, so every element of C is summed
+// in the same order for any thread count: a run is bitwise reproducible across thread counts.
+//
+// The loops are the usual five (Goto/BLIS): for each NC-wide column panel and KC-deep slice, B's slice
+// is packed once into NR-wide slivers (KC x NR, contiguous), each thread packs MC-row blocks of A into
+// MR-row slivers, and the 14x32 micro-kernel multiplies one A sliver by one B sliver with 28 zmm
+// accumulators. Edges are zero-padded in the packed buffers and written back with masked stores.
+#include "core/gemm.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/common.h"
+
+#define MR 14      // rows of the micro-tile: 14 x 2 accumulators + 2 B vectors + 1 broadcast <= 32 zmm
+#define NR 32      // columns of the micro-tile: two zmm
+#ifndef KC
+#define KC 512     // depth of a packed slice (a B sliver is KC x NR floats, 64 KB: L1 and L2)
+#endif
+#ifndef MC_MAX
+#define MC_MAX 336 // rows of a packed A block (24 slivers, 688 KB): in L2
+#endif
+#define NC 4096    // columns of a packed B panel (8 MB): in L3
+
+#define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+static int g_own = -1;  // -1: not decided yet; 1: our kernel; 0: OpenBLAS
+
+static int own_wanted(void) {
+    if (g_own < 0) {
+        const char *e = getenv("BIGS_GEMM");
+        __builtin_cpu_init();
+        g_own = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "openblas") == 0);
+    }
+    return g_own;
+}
+
+int gemm_use_own(int on) {
+    int prev = own_wanted();
+    __builtin_cpu_init();
+    g_own = on && __builtin_cpu_supports("avx512f");
+    return prev;
+}
+
+const char *gemm_engine(void) { return own_wanted() ? "avx512" : "openblas"; }
+
+// ----------------------------------------------------------------------------
+// packing: op(A)(i,k) and op(B)(k,j) read through their transposes, written as slivers
+
+// A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][k][r] (s: sliver of MR rows), zero rows past mc
+static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    for (int s = 0; s < mc; s += MR) {
+        int rows = mc - s < MR ? mc - s : MR;
+        float *d = dst + (long)s * kc;
+        if (tA) {  // A stored (K,M): a sliver's k-th column is contiguous
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (long)(k0 + k) * lda + i0 + s;
+                for (int r = 0; r < rows; r++) d[k * MR + r] = src[r];
+                for (int r = rows; r < MR; r++) d[k * MR + r] = 0.0f;
+            }
+        } else {  // A stored (M,K): read each row along k, write with stride MR
+            for (int r = 0; r < rows; r++) {
+                const float *src = A + (long)(i0 + s + r) * lda + k0;
+                for (int k = 0; k < kc; k++) d[k * MR + r] = src[k];
+            }
+            for (int r = rows; r < MR; r++)
+                for (int k = 0; k < kc; k++) d[k * MR + r] = 0.0f;
+        }
+    }
+}
+
+// B sliver columns [j0, j0+NR) (cols valid), depth [k0, k0+kc) -> dst[k][c], zero columns past cols
+static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    if (tB) {  // B stored (N,K), as a weight matrix (out,in): read each row along k, stride NR
+        for (int c = 0; c < cols; c++) {
+            const float *src = B + (long)(j0 + c) * ldb + k0;
+            for (int k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+        }
+        for (int c = cols; c < NR; c++)
+            for (int k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
+    } else {  // B stored (K,N): rows of the sliver are contiguous
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (long)(k0 + k) * ldb + j0;
+            memcpy(dst + k * NR, src, sizeof(float) * (size_t)cols);
+            for (int c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the micro-kernel: C[0:m, 0:n] = alpha * Ap (MR,kc) @ Bp (kc,NR) + beta * C (m <= MR, n <= NR)
+
+AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *restrict Bp, float *C, long ldc,
+                                int m, int n, float alpha, float beta) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(Ap[r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) {
+        if (r >= m) break;
+        float *c = C + r * ldc;
+        __m512 x0 = _mm512_mul_ps(acc[r][0], va), x1 = _mm512_mul_ps(acc[r][1], va);
+        if (beta != 0.0f) {  // beta == 0 never reads C (it may be uninitialised)
+            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
+            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
+        }
+        _mm512_mask_storeu_ps(c, m0, x0);
+        _mm512_mask_storeu_ps(c + 16, m1, x1);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the five loops
+
+static float *g_bpack, *g_apack;  // packed B panel (KC x NC); per-thread A blocks (MC_MAX x KC each)
+static int g_apack_threads;
+
+static void buffers_reserve(int nthreads) {
+    if (!g_bpack) g_bpack = aligned_alloc(64, sizeof(float) * (size_t)KC * NC);
+    if (nthreads > g_apack_threads) {
+        free(g_apack);
+        g_apack = aligned_alloc(64, sizeof(float) * (size_t)MC_MAX * KC * (size_t)nthreads);
+        g_apack_threads = nthreads;
+    }
+    if (!g_bpack || !g_apack) fatal("out of memory for the GEMM packing buffers (%d threads)", nthreads);
+}
+
+static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                     int ldb, float beta, float *C, int ldc) {
+#ifdef _OPENMP
+    int nt = omp_get_max_threads();
+#else
+    int nt = 1;
+#endif
+    buffers_reserve(nt);
+    int slivers = (M + MR - 1) / MR;
+    for (int j0 = 0; j0 < N; j0 += NC) {
+        int nc = N - j0 < NC ? N - j0 : NC;
+        int nsl = (nc + NR - 1) / NR;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
+#pragma omp parallel num_threads(nt)
+            {
+#pragma omp for schedule(static)
+                for (int t = 0; t < nsl; t++) {
+                    int cols = nc - t * NR < NR ? nc - t * NR : NR;
+                    pack_b_sliver(g_bpack + (long)t * kc * NR, B, ldb, tB, j0 + t * NR, cols, k0, kc);
+                }
+#ifdef _OPENMP
+                int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+                int tid = 0, nth = 1;
+#endif
+                // each thread takes an equal run of A slivers, in blocks of at most MC_MAX rows
+                float *ap = g_apack + (size_t)tid * MC_MAX * KC;
+                int s_end = (int)((long)slivers * (tid + 1) / nth);
+                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += MC_MAX / MR) {
+                    int s1 = s0 + MC_MAX / MR < s_end ? s0 + MC_MAX / MR : s_end;
+                    int i0 = s0 * MR, rows = (s1 * MR < M ? s1 * MR : M) - i0;
+                    pack_a(ap, A, lda, tA, i0, rows, k0, kc);
+                    for (int t = 0; t < nsl; t++) {
+                        int cols = nc - t * NR < NR ? nc - t * NR : NR;
+                        const float *bp = g_bpack + (long)t * kc * NR;
+                        for (int s = 0; s < rows; s += MR)
+                            kernel_14x32(kc, ap + (long)s * kc, bp, C + (long)(i0 + s) * ldc + j0 + t * NR, ldc,
+                                         rows - s < MR ? rows - s : MR, cols, alpha, bet);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+          float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    int inpar = 0;
+#ifdef _OPENMP
+    inpar = omp_in_parallel();  // the packing buffers are shared: inside a parallel region use OpenBLAS
+#endif
+    if (K <= 0 || !own_wanted() || inpar) {
+        cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+                    lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

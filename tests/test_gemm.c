@@ -1,0 +1,111 @@
+// test_gemm.c: the GEMM of core/gemm.c against a double-precision product, on shapes that cross
+// every blocking edge (micro-tile 14x32, slice depth 512, panel width 4096), every transpose, alpha
+// and beta; bitwise equality across thread counts; the OpenBLAS fallback under the same checks.
+#include <math.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/gemm.h"
+#include "core/rng.h"
+#include "tests/test.h"
+
+// Checks C = alpha op(A) op(B) + beta C0 against a double product, element by element, within the
+// standard float32 error bound (K+2) u (|alpha| sum |a||b| + |beta c0|), u = 2^-24 (doubled for
+// margin). Columns past N in each row (ldc > N) must be untouched. Returns 1 when all hold.
+static int check_product(int tA, int tB, int M, int N, int K, float alpha, float beta) {
+    int lda = tA ? M : K, ldb = tB ? K : N, ldc = N + 3;
+    float *A = xmalloc(sizeof(float) * (size_t)M * K + 4), *B = xmalloc(sizeof(float) * (size_t)K * N + 4);
+    float *C = xmalloc(sizeof(float) * (size_t)M * ldc), *C0 = xmalloc(sizeof(float) * (size_t)M * ldc);
+    Rng r;
+    rng_init(&r, (uint64_t)(M * 131 + N * 7 + K + tA * 2 + tB), 0);
+    rng_fill_normal(&r, A, (long)M * K, 0.0f, 1.0f);
+    rng_fill_normal(&r, B, (long)K * N, 0.0f, 1.0f);
+    rng_fill_normal(&r, C0, (long)M * ldc, 0.0f, 1.0f);
+    for (long i = 0; i < (long)M * ldc; i++) C[i] = beta == 0.0f && i % ldc < N ? NAN : C0[i];  // beta 0: C unread
+    gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int ok = 1;
+    for (int i = 0; i < M && ok; i++)
+        for (int j = 0; j < ldc && ok; j++) {
+            double c = C[(long)i * ldc + j];
+            if (j >= N) {
+                if (c != C0[(long)i * ldc + j]) { test_fail_at(__FILE__, __LINE__, "gemm wrote past column N"); ok = 0; }
+                continue;
+            }
+            double s = 0, sa = 0;
+            for (int k = 0; k < K; k++) {
+                double a = tA ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                double b = tB ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += a * b;
+                sa += fabs(a * b);
+            }
+            double c0 = beta == 0.0f ? 0.0 : C0[(long)i * ldc + j];
+            double want = alpha * s + beta * c0;
+            double bound = 2.0 * (K + 2) * 0x1p-24 * (fabs(alpha) * sa + fabs(beta * c0)) + 1e-30;
+            if (!(fabs(c - want) <= bound)) {
+                test_fail_at(__FILE__, __LINE__, "gemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, want %.9g (bound %.3g)",
+                             tA, tB, M, N, K, alpha, beta, i, j, c, want, bound);
+                ok = 0;
+            }
+        }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    return ok;
+}
+
+static const int shapes[][3] = {
+    {1, 1, 1}, {13, 31, 7}, {14, 32, 512}, {15, 33, 513}, {29, 65, 1025}, {100, 70, 600},
+    {200, 300, 5}, {3, 4100, 40}, {300, 1, 20}, {57, 96, 64},
+};
+
+static void all_products(void) {
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (int v = 0; v < 2; v++)
+                    if (!check_product(tA, tB, shapes[s][0], shapes[s][1], shapes[s][2], v ? -0.37f : 1.0f, v ? 0.7f : 0.0f)) return;
+}
+
+TEST(gemm_matches_double_product_on_every_edge) {
+    int prev = gemm_use_own(1);
+    all_products();
+    gemm_use_own(prev);
+}
+
+TEST(gemm_openblas_fallback_same_contract) {
+    int prev = gemm_use_own(0);
+    CHECK(strcmp(gemm_engine(), "openblas") == 0);
+    all_products();
+    gemm_use_own(prev);
+}
+
+// Our kernel never splits a dot product between threads: 1 and 2 threads give the same bits.
+TEST(gemm_bitwise_across_thread_counts) {
+    int prev = gemm_use_own(1);
+    if (strcmp(gemm_engine(), "avx512") != 0) {
+        printf("     (this CPU has no AVX-512: gemm uses OpenBLAS, which is not bitwise across thread counts)\n");
+        gemm_use_own(prev);
+        return;
+    }
+    int M = 333, N = 4200, K = 700;
+    float *A = xmalloc(sizeof(float) * (size_t)M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
+    float *C1 = xmalloc(sizeof(float) * (size_t)M * N), *C2 = xmalloc(sizeof(float) * (size_t)M * N);
+    Rng r;
+    rng_init(&r, 3, 0);
+    rng_fill_normal(&r, A, (long)M * K, 0.0f, 1.0f);
+    rng_fill_normal(&r, B, (long)K * N, 0.0f, 1.0f);
+    for (int tA = 0; tA < 2; tA++) {
+        threads_set(1);
+        gemm(tA, 1, M, N, K, 1.0f, A, tA ? M : K, B, K, 0.0f, C1, N);
+        threads_set(2);
+        gemm(tA, 1, M, N, K, 1.0f, A, tA ? M : K, B, K, 0.0f, C2, N);
+        CHECKF(memcmp(C1, C2, sizeof(float) * (size_t)M * N) == 0, "tA=%d: 1 and 2 threads differ", tA);
+    }
+    threads_set(0);
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+    gemm_use_own(prev);
+}
