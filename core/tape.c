@@ -8,6 +8,53 @@
 #include "core/ops.h"
 #include "core/rng.h"
 
+// ----------------------------------------------------------------------------
+// profiling
+
+static struct {
+    int on;
+    double last;                                  // when the previous op was recorded
+    double fwd[OP_COUNT], bwd[OP_COUNT];          // seconds
+    long nfwd[OP_COUNT], nbwd[OP_COUNT];
+} g_prof;
+
+static const char *const op_names[OP_COUNT] = {
+    "linear", "layernorm", "gelu", "tanh", "add", "mul", "concat", "flip", "gather", "view", "dropout",
+    "ssm_kernel", "fftconv", "attention", "meanpool", "firstpool", "cross_entropy", "mse"};
+
+void tape_profile_enable(int on) {
+    memset(&g_prof, 0, sizeof g_prof);
+    g_prof.on = on;
+    g_prof.last = now_seconds();
+}
+
+static void prof_forward(OpType op) {
+    double t = now_seconds();
+    g_prof.fwd[op] += t - g_prof.last;
+    g_prof.nfwd[op]++;
+    g_prof.last = t;
+}
+
+void tape_profile_print(double steps) {
+    if (!g_prof.on) return;
+    double tf = 0, tb = 0;
+    for (int i = 0; i < OP_COUNT; i++) { tf += g_prof.fwd[i]; tb += g_prof.bwd[i]; }
+    if (steps < 1) steps = 1;
+    fprintf(stderr, "profile (per step, %.0f steps)  %-13s %8s %11s %11s %7s\n", steps, "op", "calls", "forward ms",
+            "backward ms", "share");
+    for (int i = 0; i < OP_COUNT; i++) {
+        if (!g_prof.nfwd[i] && !g_prof.nbwd[i]) continue;
+        fprintf(stderr, "profile                          %-13s %8.1f %11.2f %11.2f %6.1f%%\n", op_names[i],
+                g_prof.nfwd[i] / steps, 1e3 * g_prof.fwd[i] / steps, 1e3 * g_prof.bwd[i] / steps,
+                100 * (g_prof.fwd[i] + g_prof.bwd[i]) / (tf + tb > 0 ? tf + tb : 1));
+    }
+    fprintf(stderr, "profile                          %-13s %8s %11.2f %11.2f\n", "total", "", 1e3 * tf / steps,
+            1e3 * tb / steps);
+}
+
+// ----------------------------------------------------------------------------
+// the tape
+
 void tape_init(Tape *tp, size_t arena_block_bytes) {
     memset(tp, 0, sizeof *tp);
     arena_init(&tp->arena, arena_block_bytes);
@@ -17,6 +64,7 @@ void tape_reset(Tape *tp) {
     arena_reset(&tp->arena);
     tp->n = 0;
     tp->dropout_count = 0;
+    if (g_prof.on) g_prof.last = now_seconds();
 }
 
 void tape_free(Tape *tp) {
@@ -63,6 +111,7 @@ static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
 
 // Records an entry when a gradient can flow; returns it (NULL when nothing is recorded).
 static TapeEntry *record(Tape *tp, OpType op, Tensor *out, Tensor *a, Tensor *b, Tensor *c, Tensor *d) {
+    if (g_prof.on) prof_forward(op);
     int need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad) || (d && d->requires_grad);
     if (tp->no_grad || !need) return NULL;
     out->requires_grad = 1;
@@ -358,6 +407,10 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
     for (long i = 0; i < root->numel; i++) g[i] += droot ? droot[i] : 1.0f;
     for (int i = tp->n - 1; i >= 0; i--) {
         TapeEntry *e = &tp->e[i];
-        if (e->out->grad) entry_backward(tp, e);  // no gradient reached this output: nothing to do
+        if (!e->out->grad) continue;  // no gradient reached this output: nothing to do
+        double t0 = g_prof.on ? now_seconds() : 0;
+        entry_backward(tp, e);
+        if (g_prof.on) { g_prof.bwd[e->op] += now_seconds() - t0; g_prof.nbwd[e->op]++; }
     }
+    if (g_prof.on) g_prof.last = now_seconds();
 }
