@@ -19,7 +19,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench bench-scaling clean help demo fuzz fuzz-build
+.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -29,7 +29,8 @@ help:
 	@echo "make test-debug run the suite under the sanitizers"
 	@echo "make deps       install the Debian packages bigs needs (apt-get; MPI=1 adds Open MPI)"
 	@echo "make MPI=0|1    build without/with Open MPI (default: with, when mpicc is installed)"
-	@echo "make bench      op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
+	@echo "make bench      bigs against PyTorch: sgemm peaks, tokens/s, FLOP utilisation, memory (build/bench.json)"
+	@echo "make bench-ops  op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
 	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
@@ -63,7 +64,12 @@ debug:
 test-debug: debug
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BIGS_EXPECT_MPI=$(MPI) BIGS=build-debug/bigs build-debug/test_bigs
 
-bench: $(BUILD)/bench_ops $(BUILD)/bench_scaling
+# bigs against PyTorch (python3-torch) side by side: sgemm peaks, training and inference tokens/s, model
+# FLOP utilisation, peak memory, MPI layouts; a table and build/bench.json (BENCH_ARGS="--reps 5", ...)
+bench: $(BUILD)/bigs $(BUILD)/bench_train $(BUILD)/bench_gemm
+	/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
+
+bench-ops: $(BUILD)/bench_ops $(BUILD)/bench_scaling
 	$(BUILD)/bench_ops
 	$(BUILD)/bench_scaling - 128 1024 4096
 

@@ -156,6 +156,8 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
 #else
     int nt = 1;
 #endif
+    // a small product (under about 20 us of work) runs on one thread: a fork and join costs more
+    if ((double)M * N * K < 4e6) nt = 1;
     buffers_reserve(nt);
     int slivers = (M + MR - 1) / MR;
     for (int j0 = 0; j0 < N; j0 += NC) {
@@ -164,7 +166,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
             {
 #pragma omp for schedule(static)
                 for (int t = 0; t < nsl; t++) {

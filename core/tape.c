@@ -64,6 +64,7 @@ void tape_reset(Tape *tp) {
     arena_reset(&tp->arena);
     tp->n = 0;
     tp->dropout_count = 0;
+    memset(tp->free_grads, 0, sizeof tp->free_grads);  // their memory went back with the arena
     if (g_prof.on) g_prof.last = now_seconds();
 }
 
@@ -345,10 +346,35 @@ Tensor *op_mse(Tape *tp, Tensor *pred, const float *target) {
 // ----------------------------------------------------------------------------
 // backward
 
+// A zeroed gradient buffer of `bytes`: a dead one of the same size if there is one, else new.
+static float *grad_take(Tape *tp, size_t bytes) {
+    for (int i = 0; i < 16 && tp->free_grads[i].bytes; i++)
+        if (tp->free_grads[i].bytes == bytes && tp->free_grads[i].head) {
+            void *p = tp->free_grads[i].head;
+            memcpy(&tp->free_grads[i].head, p, sizeof(void *));  // the next link is kept in the buffer
+            memset(p, 0, bytes);
+            return p;
+        }
+    return arena_calloc(&tp->arena, bytes);
+}
+
+// Puts a dead gradient buffer on the free list of its size (buffers under a pointer's size, and
+// sizes past the 16 lists, are simply left in the arena until the reset).
+static void grad_give(Tape *tp, float *g, size_t bytes) {
+    if (bytes < sizeof(void *)) return;
+    for (int i = 0; i < 16; i++)
+        if (tp->free_grads[i].bytes == bytes || tp->free_grads[i].bytes == 0) {
+            tp->free_grads[i].bytes = bytes;
+            memcpy(g, &tp->free_grads[i].head, sizeof(void *));
+            tp->free_grads[i].head = g;
+            return;
+        }
+}
+
 // The gradient buffer of t, allocated zeroed on first use; NULL when t needs no gradient.
 static float *G(Tape *tp, Tensor *t) {
     if (!t || !t->requires_grad) return NULL;
-    if (!t->grad) t->grad = arena_calloc(&tp->arena, sizeof(float) * (size_t)t->numel);
+    if (!t->grad) t->grad = grad_take(tp, sizeof(float) * (size_t)t->numel);
     return t->grad;
 }
 
@@ -411,6 +437,9 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
         double t0 = g_prof.on ? now_seconds() : 0;
         entry_backward(tp, e);
         if (g_prof.on) { g_prof.bwd[e->op] += now_seconds() - t0; g_prof.nbwd[e->op]++; }
+        // every consumer of e->out comes later on the tape, so its gradient is complete and now used up
+        grad_give(tp, e->out->grad, sizeof(float) * (size_t)e->out->numel);
+        e->out->grad = NULL;
     }
     if (g_prof.on) g_prof.last = now_seconds();
 }

@@ -39,6 +39,10 @@ typedef struct {
     // numbers its draws as in the global batch, so N processes drop what one process would.
     long row0;
     int rows;               // 0: the batch is the whole batch
+    // Activation gradients whose op has been back-propagated are dead: their buffers go to free lists
+    // by size and are reused by later gradients of the same size, so the backward pass holds only the
+    // live gradients (about one layer's) on top of the forward activations.
+    struct { size_t bytes; void *head; } free_grads[16];
 } Tape;
 
 void tape_init(Tape *tp, size_t arena_block_bytes);

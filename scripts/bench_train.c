@@ -5,13 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/common.h"
+#include "core/gemm.h"
 #include "core/model.h"
 #include "core/tape.h"
 #include "train/optim.h"
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  // KiB on Linux
+}
 
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s CONFIG L BATCH [steps] [--profile]\n", argv[0]); return 2; }
@@ -77,7 +85,8 @@ int main(int argc, char **argv) {
     double flops = 6.0 * enc * B * L + 6.0 * npred * (H * H + H * V);
     double med_t = tt[steps / 2], med_i = ti[steps / 2];
     printf("{\"config\": \"%s\", \"L\": %d, \"batch\": %d, \"threads\": %d, \"train_tokens_per_sec\": %.1f, \"infer_tokens_per_sec\": %.1f, "
-           "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f}\n",
-           argv[1], L, B, threads_get(), B * L / med_t, B * L / med_i, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0);
+           "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f, \"peak_rss_mib\": %.1f, "
+           "\"gemm\": \"%s\"}\n",
+           argv[1], L, B, threads_get(), B * L / med_t, B * L / med_i, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine());
     return 0;
 }
