@@ -4,11 +4,12 @@
 #include "cmd/cmd.h"
 #include "core/args.h"
 #include "core/common.h"
+#include "core/tape.h"
 #include "train/trainer.h"
 
 static const char *k_usage =
     "Usage: bigs pretrain --config FILE --data DIR --output DIR [--init MODEL_DIR] [--resume]\n"
-    "                     [--set KEY=VALUE ...] [--seed N] [--threads N] [--quiet]\n"
+    "                     [--set KEY=VALUE ...] [--seed N] [--threads N] [--quiet] [--profile]\n"
     "\n"
     "Masked-LM pretraining on shards made by `bigs prepare`.\n"
     "\n"
@@ -21,6 +22,7 @@ static const char *k_usage =
     "  --seed N           overrides train.seed (default 42)\n"
     "  --threads N        threads (default: all cores)\n"
     "  --quiet            no progress output\n"
+    "  --profile          at the end, print the time per op type (forward, backward) per training pass\n"
     "\n"
     "SIGINT/SIGTERM save a checkpoint and exit with 130/143; --resume then continues exactly.\n"
     "Under `mpirun -np N` (a bigs built with MPI) the N processes train data-parallel on a global batch of\n"
@@ -41,10 +43,14 @@ int cmd_pretrain(int argc, char **argv) {
     p.nsets = args_multi(&a, "--set", sets, 256);
     p.sets = sets;
     p.seed_override = args_int(&a, "--seed", -1);
+    int profile = args_flag(&a, "--profile");
     args_common(&a);
     args_done(&a);
     if (!p.data_dir) args_usage_error(&a, "--data is required");
     if (!p.output_dir) args_usage_error(&a, "--output is required");
     if (!p.config_path && !p.init_dir && !p.resume) args_usage_error(&a, "give --config FILE (or --init MODEL_DIR)");
-    return pretrain_run(&p);
+    if (profile) tape_profile_enable(1);
+    int rc = pretrain_run(&p);
+    tape_profile_print();
+    return rc;
 }

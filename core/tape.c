@@ -16,6 +16,7 @@ static struct {
     double last;                                  // when the previous op was recorded
     double fwd[OP_COUNT], bwd[OP_COUNT];          // seconds
     long nfwd[OP_COUNT], nbwd[OP_COUNT];
+    long passes;                                  // backward passes timed
 } g_prof;
 
 static const char *const op_names[OP_COUNT] = {
@@ -35,12 +36,11 @@ static void prof_forward(OpType op) {
     g_prof.last = t;
 }
 
-void tape_profile_print(double steps) {
-    if (!g_prof.on) return;
-    double tf = 0, tb = 0;
+void tape_profile_print(void) {
+    if (!g_prof.on || !g_prof.passes) return;
+    double tf = 0, tb = 0, steps = (double)g_prof.passes;
     for (int i = 0; i < OP_COUNT; i++) { tf += g_prof.fwd[i]; tb += g_prof.bwd[i]; }
-    if (steps < 1) steps = 1;
-    fprintf(stderr, "profile (per step, %.0f steps)  %-13s %8s %11s %11s %7s\n", steps, "op", "calls", "forward ms",
+    fprintf(stderr, "profile (per pass, %4ld passes) %-13s %8s %11s %11s %7s\n", g_prof.passes, "op", "calls", "forward ms",
             "backward ms", "share");
     for (int i = 0; i < OP_COUNT; i++) {
         if (!g_prof.nfwd[i] && !g_prof.nbwd[i]) continue;
@@ -112,7 +112,7 @@ static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
 
 // Records an entry when a gradient can flow; returns it (NULL when nothing is recorded).
 static TapeEntry *record(Tape *tp, OpType op, Tensor *out, Tensor *a, Tensor *b, Tensor *c, Tensor *d) {
-    if (g_prof.on) prof_forward(op);
+    if (g_prof.on && !tp->no_grad) prof_forward(op);  // training passes only (not evaluation)
     int need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad) || (d && d->requires_grad);
     if (tp->no_grad || !need) return NULL;
     out->requires_grad = 1;
@@ -441,5 +441,5 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
         grad_give(tp, e->out->grad, sizeof(float) * (size_t)e->out->numel);
         e->out->grad = NULL;
     }
-    if (g_prof.on) g_prof.last = now_seconds();
+    if (g_prof.on) { g_prof.last = now_seconds(); g_prof.passes++; }
 }

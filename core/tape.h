@@ -52,11 +52,13 @@ void tape_free(Tape *tp);
 // the gradient block; activation gradients are allocated from the arena as needed.
 void tape_backward(Tape *tp, Tensor *root, const float *droot);
 
-// Per-op timers (`--profile`): off unless enabled. The forward time of an op is the time since the
-// previous op was recorded (or since tape_reset), so glue code between ops counts with the next op.
+// Per-op timers (`--profile`): off unless enabled; only passes with gradients (training) are timed.
+// The forward time of an op is the time since the previous op was recorded (or since tape_reset), so
+// glue code between ops counts with the next op.
 void tape_profile_enable(int on);
-// Prints one line per op type (calls, forward and backward ms per step) and the totals, to stderr.
-void tape_profile_print(double steps);
+// Prints one line per op type (calls, forward and backward ms per backward pass) and the totals, to
+// stderr. Nothing when no backward pass was timed.
+void tape_profile_print(void);
 
 // A new tensor in the arena, data uninitialised: tape_new(tp, "name", 3, B, L, H).
 Tensor *tape_new(Tape *tp, const char *name, int ndim, ...);

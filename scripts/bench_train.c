@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
         double t1 = now_seconds();
         if (s > 0) t_opt += t1 - t_o;
         if (profile && s == steps) {
-            tape_profile_print(steps);
+            tape_profile_print();
             fprintf(stderr, "profile                          %-13s %8s %11.2f  (zero grad excluded)\n", "clip+adamw", "",
                     1e3 * t_opt / steps);
             tape_profile_enable(0);

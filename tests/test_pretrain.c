@@ -245,3 +245,19 @@ TEST(pretrain_length_extension) {
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --init %s --data %s --output %s/le_bad --set model.max_position_embeddings=16", test_bigs_bin(), cfg, out2, data, test_tmpdir());
     CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "not shrink"));
 }
+
+// --profile prints the time per op type over the training passes (and only those: evaluation is not timed)
+TEST(pretrain_profile_lists_the_ops) {
+    char data[512], cfg[512], out[512], cmd[4096], log[16384];
+    snprintf(data, sizeof data, "%s/prof_data", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/prof_config.json", test_tmpdir());
+    snprintf(out, sizeof out, "%s/prof_run", test_tmpdir());
+    test_make_mlm_shards(data, 64, 32);
+    write_config(cfg);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --profile --set train.max_steps=3",
+             test_bigs_bin(), cfg, data, out);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "pretrain --profile failed (%d): %s", rc, log);
+    CHECKF(strstr(log, "3 passes") && strstr(log, " linear ") && strstr(log, " fftconv ") && strstr(log, " cross_entropy ") &&
+               strstr(log, " total "), "profile table missing or incomplete: %s", log);
+}
