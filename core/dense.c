@@ -12,14 +12,8 @@
 // linear
 
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K, int N) {
-    float beta = 0.0f;
-    if (b) {  // start from the broadcast bias and let gemm accumulate onto it
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < M; i++) memcpy(out + (long)i * N, b, sizeof(float) * (size_t)N);
-        beta = 1.0f;
-    }
-    // out (M,N) = inp (M,K) @ W^T, W stored (N,K)
-    gemm(0, 1, M, N, K, 1.0f, inp, K, W, K, beta, out, N);
+    // out (M,N) = inp (M,K) @ W^T + b, W stored (N,K)
+    gemm_bias(0, 1, M, N, K, inp, K, W, K, b, out, N);
 }
 
 // Column sums of a (M,N) matrix added into db (N): each column block sums its rows in order.

@@ -98,10 +98,11 @@ static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, i
 }
 
 // ----------------------------------------------------------------------------
-// the micro-kernel: C[0:m, 0:n] = alpha * Ap (MR,kc) @ Bp (kc,NR) + beta * C (m <= MR, n <= NR)
+// the micro-kernel: C[0:m, 0:n] = alpha * Ap (MR,kc) @ Bp (kc,NR) + bias + beta * C (m <= MR, n <= NR;
+// bias (n) added to every row, or NULL)
 
 AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *restrict Bp, float *C, long ldc,
-                                int m, int n, float alpha, float beta) {
+                                int m, int n, float alpha, float beta, const float *bias) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -119,11 +120,13 @@ AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *r
     __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (bias) { bias0 = _mm512_maskz_loadu_ps(m0, bias); bias1 = _mm512_maskz_loadu_ps(m1, bias + 16); }
 #pragma GCC unroll 14
     for (int r = 0; r < MR; r++) {
         if (r >= m) break;
         float *c = C + r * ldc;
-        __m512 x0 = _mm512_mul_ps(acc[r][0], va), x1 = _mm512_mul_ps(acc[r][1], va);
+        __m512 x0 = _mm512_fmadd_ps(acc[r][0], va, bias0), x1 = _mm512_fmadd_ps(acc[r][1], va, bias1);
         if (beta != 0.0f) {  // beta == 0 never reads C (it may be uninitialised)
             x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
             x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
@@ -150,7 +153,7 @@ static void buffers_reserve(int nthreads) {
 }
 
 static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                     int ldb, float beta, float *C, int ldc) {
+                     int ldb, float beta, float *C, int ldc, const float *bias) {
 #ifdef _OPENMP
     int nt = omp_get_max_threads();
 #else
@@ -166,6 +169,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
+            const float *bia = k0 == 0 ? bias : NULL;  // and the bias goes in with the first
 #pragma omp parallel num_threads(nt) if (nt > 1)
             {
 #pragma omp for schedule(static)
@@ -190,7 +194,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
                         const float *bp = g_bpack + (long)t * kc * NR;
                         for (int s = 0; s < rows; s += MR)
                             kernel_14x32(kc, ap + (long)s * kc, bp, C + (long)(i0 + s) * ldc + j0 + t * NR, ldc,
-                                         rows - s < MR ? rows - s : MR, cols, alpha, bet);
+                                         rows - s < MR ? rows - s : MR, cols, alpha, bet, bia ? bia + j0 + t * NR : NULL);
                     }
                 }
             }
@@ -198,17 +202,33 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
     }
 }
 
-void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-          float beta, float *C, int ldc) {
+// OpenBLAS, or ours; bias (N, or NULL) is added to every row of the product
+static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                          int ldb, float beta, float *C, int ldc, const float *bias) {
     if (M <= 0 || N <= 0) return;
     int inpar = 0;
 #ifdef _OPENMP
     inpar = omp_in_parallel();  // the packing buffers are shared: inside a parallel region use OpenBLAS
 #endif
-    if (K <= 0 || !own_wanted() || inpar) {
-        cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                    lda, B, ldb, beta, C, ldc);
+    if (K > 0 && own_wanted() && !inpar) {
+        gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
         return;
     }
-    gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (bias) {  // C = bias + (beta C): scale first, then let sgemm accumulate onto it
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(long)i * ldc + j] = bias[j] + (beta != 0.0f ? beta * C[(long)i * ldc + j] : 0.0f);
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
+}
+
+void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+          float beta, float *C, int ldc) {
+    gemm_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
+               float *C, int ldc) {
+    gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
 }

@@ -11,6 +11,11 @@
 void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
           float beta, float *C, int ldc);
 
+// C (M,N) = op(A) @ op(B) + bias, the bias (N) added to every row: a linear layer's forward, with the
+// bias added as the product is written rather than in a pass of its own.
+void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
+               float *C, int ldc);
+
 // The name of the engine gemm() uses here: "avx512" or "openblas".
 const char *gemm_engine(void);
 // Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512), 0 = OpenBLAS.

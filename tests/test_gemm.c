@@ -1,6 +1,6 @@
 // test_gemm.c: the GEMM of core/gemm.c against a double-precision product, on shapes that cross
-// every blocking edge (micro-tile 14x32, slice depth 512, panel width 4096), every transpose, alpha
-// and beta; bitwise equality across thread counts; the OpenBLAS fallback under the same checks.
+// every blocking edge (micro-tile 14x32, slice depth 512, panel width 4096), every transpose, alpha,
+// beta and the fused bias; bitwise equality across thread counts; the OpenBLAS fallback under the same checks.
 #include <math.h>
 #include <string.h>
 
@@ -12,17 +12,21 @@
 // Checks C = alpha op(A) op(B) + beta C0 against a double product, element by element, within the
 // standard float32 error bound (K+2) u (|alpha| sum |a||b| + |beta c0|), u = 2^-24 (doubled for
 // margin). Columns past N in each row (ldc > N) must be untouched. Returns 1 when all hold.
-static int check_product(int tA, int tB, int M, int N, int K, float alpha, float beta) {
+static int check_product(int tA, int tB, int M, int N, int K, float alpha, float beta, int with_bias) {
     int lda = tA ? M : K, ldb = tB ? K : N, ldc = N + 3;
     float *A = xmalloc(sizeof(float) * (size_t)M * K + 4), *B = xmalloc(sizeof(float) * (size_t)K * N + 4);
     float *C = xmalloc(sizeof(float) * (size_t)M * ldc), *C0 = xmalloc(sizeof(float) * (size_t)M * ldc);
+    float *bias = xmalloc(sizeof(float) * (size_t)N);
     Rng r;
     rng_init(&r, (uint64_t)(M * 131 + N * 7 + K + tA * 2 + tB), 0);
     rng_fill_normal(&r, A, (long)M * K, 0.0f, 1.0f);
     rng_fill_normal(&r, B, (long)K * N, 0.0f, 1.0f);
     rng_fill_normal(&r, C0, (long)M * ldc, 0.0f, 1.0f);
+    rng_fill_normal(&r, bias, N, 0.0f, 1.0f);
+    if (with_bias) alpha = 1.0f, beta = 0.0f;  // gemm_bias: C = op(A) op(B) + bias
     for (long i = 0; i < (long)M * ldc; i++) C[i] = beta == 0.0f && i % ldc < N ? NAN : C0[i];  // beta 0: C unread
-    gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (with_bias) gemm_bias(tA, tB, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    else gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     int ok = 1;
     for (int i = 0; i < M && ok; i++)
         for (int j = 0; j < ldc && ok; j++) {
@@ -39,11 +43,12 @@ static int check_product(int tA, int tB, int M, int N, int K, float alpha, float
                 sa += fabs(a * b);
             }
             double c0 = beta == 0.0f ? 0.0 : C0[(long)i * ldc + j];
-            double want = alpha * s + beta * c0;
-            double bound = 2.0 * (K + 2) * 0x1p-24 * (fabs(alpha) * sa + fabs(beta * c0)) + 1e-30;
+            double bj = with_bias ? bias[j] : 0.0;
+            double want = alpha * s + beta * c0 + bj;
+            double bound = 2.0 * (K + 2) * 0x1p-24 * (fabs(alpha) * sa + fabs(beta * c0) + fabs(bj)) + 1e-30;
             if (!(fabs(c - want) <= bound)) {
-                test_fail_at(__FILE__, __LINE__, "gemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, want %.9g (bound %.3g)",
-                             tA, tB, M, N, K, alpha, beta, i, j, c, want, bound);
+                test_fail_at(__FILE__, __LINE__, "gemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g bias=%d: C[%d,%d] = %.9g, want %.9g (bound %.3g)",
+                             tA, tB, M, N, K, alpha, beta, with_bias, i, j, c, want, bound);
                 ok = 0;
             }
         }
@@ -51,6 +56,7 @@ static int check_product(int tA, int tB, int M, int N, int K, float alpha, float
     free(B);
     free(C);
     free(C0);
+    free(bias);
     return ok;
 }
 
@@ -63,8 +69,8 @@ static void all_products(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int tA = 0; tA < 2; tA++)
             for (int tB = 0; tB < 2; tB++)
-                for (int v = 0; v < 2; v++)
-                    if (!check_product(tA, tB, shapes[s][0], shapes[s][1], shapes[s][2], v ? -0.37f : 1.0f, v ? 0.7f : 0.0f)) return;
+                for (int v = 0; v < 3; v++)  // alpha 1 beta 0; alpha -0.37 beta 0.7; with a bias
+                    if (!check_product(tA, tB, shapes[s][0], shapes[s][1], shapes[s][2], v == 1 ? -0.37f : 1.0f, v == 1 ? 0.7f : 0.0f, v == 2)) return;
 }
 
 TEST(gemm_matches_double_product_on_every_edge) {
