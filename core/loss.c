@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/ops.h"
+#include "core/vmath.h"
 
 // ----------------------------------------------------------------------------
 // pooling
@@ -61,14 +62,29 @@ int crossentropy_forward(float *loss, float *probs, const float *logits, const i
         if (targets[r] == ignore_index) continue;
         const float *x = logits + (long)r * V;
         float *pr = probs + (long)r * V;
+        // 16 lanes for the max and the sum (fixed order: the same result for any thread count)
+        float mxl[16];
+        for (int k = 0; k < 16; k++) mxl[k] = -INFINITY;
+        int j = 0;
+        for (; j + 16 <= V; j += 16)
+            for (int k = 0; k < 16; k++) mxl[k] = x[j + k] > mxl[k] ? x[j + k] : mxl[k];
         float mx = -INFINITY;
-        for (int j = 0; j < V; j++) mx = fmaxf(mx, x[j]);
+        for (int k = 0; k < 16; k++) mx = mxl[k] > mx ? mxl[k] : mx;
+        for (; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        double suml[16] = {0};
+        for (j = 0; j + 16 <= V; j += 16)
+            for (int k = 0; k < 16; k++) {
+                float e = exp_fast(x[j + k] - mx);  // 2e-7 relative, as float32 rounding
+                pr[j + k] = e;
+                suml[k] += e;
+            }
         double sum = 0;
-        for (int j = 0; j < V; j++) {
-            float e = expf(x[j] - mx);
+        for (; j < V; j++) {
+            float e = exp_fast(x[j] - mx);
             pr[j] = e;
             sum += e;
         }
+        for (int k = 0; k < 16; k++) sum += suml[k];
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < V; j++) pr[j] *= inv;
         row_loss[r] = log(sum) + (double)mx - (double)x[targets[r]];
