@@ -60,6 +60,9 @@ void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step
 
 // Causal convolution along L by FFT (zero-padded to 2L) plus a skip: y[b,t,h] = sum_{s<=t} K[t-s] u[b,s,h] + D u[b,t,h].
 // K is (L) shared with D (1) when per_channel = 0, or (H,L) with D (H) when per_channel = 1.
+// A shared kernel at L <= fftconv_direct_max_len (default 512) runs as a Toeplitz matrix product;
+// longer sequences and per-channel kernels by FFT (tests set the limit to 0 to force the FFT).
+extern int fftconv_direct_max_len;
 void fftconv_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H, int per_channel);
 void fftconv_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
                       const float *D, int B, int L, int H, int per_channel);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 // ----------------------------------------------------------------------------
@@ -165,7 +166,7 @@ static fftwf_complex *kernel_spectrum(const float *K, int L, int H, int per_chan
     return FK;
 }
 
-void fftconv_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H, int per_channel) {
+static void fft_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H, int per_channel) {
     int n2 = 2 * L, nc = L + 1, CH = channel_block(H, L), nblk = H / CH;
     const PlanPair *pp = plans_get(n2, CH);
     fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
@@ -197,8 +198,8 @@ void fftconv_forward(float *y, const float *u, const float *K, const float *D, i
     fftwf_free(FK);
 }
 
-void fftconv_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
-                      const float *D, int B, int L, int H, int per_channel) {
+static void fft_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
+                         const float *D, int B, int L, int H, int per_channel) {
     int n2 = 2 * L, nc = L + 1, CH = channel_block(H, L), nblk = H / CH, nk = per_channel ? H : 1;
     const PlanPair *pp = plans_get(n2, CH);
     fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
@@ -273,6 +274,78 @@ void fftconv_backward(float *du, float *dK, float *dD, const float *dy, const fl
     free(acc);
     free(dD_part);
     fftwf_free(FK);
+}
+
+// ----------------------------------------------------------------------------
+// short sequences with a shared kernel: the convolution as a Toeplitz matrix product
+//
+// y_b = T u_b with T (L,L) lower triangular, T[t][s] = K[t-s] (s <= t), and D on the diagonal for the
+// skip: at L <= 512 these GEMMs are several times faster than the FFTs (they run at GEMM speed and
+// the FLOPs are few), and their sums are exact float32 dot products rather than transforms.
+
+int fftconv_direct_max_len = 512;
+
+// T (L,L) <- the causal Toeplitz matrix of K with D added on the diagonal
+static void toeplitz(float *T, const float *K, float D, int L) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < L; t++) {
+        float *row = T + (long)t * L;
+        for (int s2 = 0; s2 <= t; s2++) row[s2] = K[t - s2];
+        for (int s2 = t + 1; s2 < L; s2++) row[s2] = 0.0f;
+        row[t] += D;
+    }
+}
+
+static void direct_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H) {
+    float *T = xmalloc(sizeof(float) * (size_t)L * L);
+    toeplitz(T, K, D[0], L);
+    for (int b = 0; b < B; b++)  // y_b (L,H) = T (L,L) @ u_b (L,H)
+        gemm(0, 0, L, H, L, 1.0f, T, L, u + (long)b * L * H, H, 0.0f, y + (long)b * L * H, H);
+    free(T);
+}
+
+static void direct_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
+                            const float *D, int B, int L, int H) {
+    if (du) {
+        float *T = xmalloc(sizeof(float) * (size_t)L * L);
+        toeplitz(T, K, D[0], L);
+        for (int b = 0; b < B; b++)  // du_b += T^T @ dy_b
+            gemm(1, 0, L, H, L, 1.0f, T, L, dy + (long)b * L * H, H, 1.0f, du + (long)b * L * H, H);
+        free(T);
+    }
+    if (dK || dD) {
+        // G_b[t][s] = sum over h of dy[b,t,h] u[b,s,h]; dK[l] sums the l-th lower diagonals (t - s = l)
+        // of every G_b and dD their main diagonals, in double (the G entries are large next to their
+        // sum, so nothing else is accumulated in float). Rows of G for t < s are not needed, but a full
+        // product is faster than a triangular one here.
+        float *G = xmalloc(sizeof(float) * (size_t)L * L);
+        double *acc = xcalloc((size_t)L, sizeof(double));
+        for (int b = 0; b < B; b++) {
+            gemm(0, 1, L, L, H, 1.0f, dy + (long)b * L * H, H, u + (long)b * L * H, H, 0.0f, G, L);
+#pragma omp parallel for schedule(static)
+            for (int l = 0; l < L; l++) {
+                double a = 0;
+                for (int t = l; t < L; t++) a += G[(long)t * L + t - l];
+                acc[l] += a;
+            }
+        }
+        if (dK)
+            for (int l = 0; l < L; l++) dK[l] += (float)acc[l];
+        if (dD) dD[0] += (float)acc[0];  // the main diagonal: sum of dy * u
+        free(acc);
+        free(G);
+    }
+}
+
+void fftconv_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H, int per_channel) {
+    if (!per_channel && L <= fftconv_direct_max_len) direct_forward(y, u, K, D, B, L, H);
+    else fft_forward(y, u, K, D, B, L, H, per_channel);
+}
+
+void fftconv_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
+                      const float *D, int B, int L, int H, int per_channel) {
+    if (!per_channel && L <= fftconv_direct_max_len) direct_backward(du, dK, dD, dy, u, K, D, B, L, H);
+    else fft_backward(du, dK, dD, dy, u, K, D, B, L, H, per_channel);
 }
 
 void fftconv_reference(float *y, const float *u, const float *K, const float *D, int B, int L, int H,

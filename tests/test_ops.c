@@ -247,3 +247,38 @@ TEST(fftconv_matches_direct_sum_at_length_1000) {
     }
     free(u); free(y); free(ref); free(K);
 }
+
+// The two algorithms of the shared-kernel convolution (Toeplitz product at short L, FFT beyond) give
+// the same forward (against the double direct sum) and the same gradients of u, K and D.
+TEST(fftconv_toeplitz_and_fft_paths_agree) {
+    int B = 3, H = 40, Ls[3] = {37, 128, 300};
+    Rng r;
+    rng_init(&r, 11, 0);
+    int saved = fftconv_direct_max_len;
+    for (int li = 0; li < 3; li++) {
+        int L = Ls[li];
+        long n = (long)B * L * H;
+        float *u = xmalloc(sizeof(float) * n), *dy = xmalloc(sizeof(float) * n), *y[2], *du[2], *dK[2], dD[2] = {0, 0};
+        float *ref = xmalloc(sizeof(float) * n), *K = xmalloc(sizeof(float) * L), D = 0.7f;
+        rng_fill_normal(&r, u, n, 0, 1);
+        rng_fill_normal(&r, dy, n, 0, 1);
+        for (int l = 0; l < L; l++) K[l] = expf(-0.02f * l) * cosf(0.3f * l);
+        for (int path = 0; path < 2; path++) {  // 0: Toeplitz, 1: FFT
+            fftconv_direct_max_len = path ? 0 : 512;
+            y[path] = xmalloc(sizeof(float) * n);
+            du[path] = xcalloc((size_t)n, sizeof(float));
+            dK[path] = xcalloc((size_t)L, sizeof(float));
+            fftconv_forward(y[path], u, K, &D, B, L, H, 0);
+            fftconv_backward(du[path], dK[path], &dD[path], dy, u, K, &D, B, L, H, 0);
+        }
+        fftconv_reference(ref, u, K, &D, B, L, H, 0);
+        CHECK_CLOSE("Toeplitz forward vs direct double sum", y[0], ref, n, 1e-5, 1e-5);
+        CHECK_CLOSE("FFT forward vs direct double sum", y[1], ref, n, 1e-4, 1e-4);
+        CHECK_CLOSE("du: Toeplitz vs FFT", du[0], du[1], n, 1e-4, 1e-4);
+        CHECK_CLOSE("dK: Toeplitz vs FFT", dK[0], dK[1], L, 1e-3, 1e-4);
+        CHECK_CLOSE("dD: Toeplitz vs FFT", &dD[0], &dD[1], 1, 1e-3, 1e-4);
+        for (int p = 0; p < 2; p++) { free(y[p]); free(du[p]); free(dK[p]); }
+        free(u); free(dy); free(ref); free(K);
+    }
+    fftconv_direct_max_len = saved;
+}
