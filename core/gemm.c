@@ -57,8 +57,30 @@ const char *gemm_engine(void) { return own_wanted() ? "avx512" : "openblas"; }
 // ----------------------------------------------------------------------------
 // packing: op(A)(i,k) and op(B)(k,j) read through their transposes, written as slivers
 
+// 16x16 transpose in registers: out[c] holds column c of the rows in[0..15]. Step 1 transposes the
+// 4x4 blocks inside each 128-bit lane (rows 4g..4g+3); step 2 gathers lane j of the four groups.
+AVX512 static inline void transpose16(const __m512 in[16], __m512 out[16]) {
+    __m512 s[16];
+    for (int g = 0; g < 4; g++) {
+        __m512 a = _mm512_unpacklo_ps(in[4 * g], in[4 * g + 1]), b = _mm512_unpackhi_ps(in[4 * g], in[4 * g + 1]);
+        __m512 c = _mm512_unpacklo_ps(in[4 * g + 2], in[4 * g + 3]), d = _mm512_unpackhi_ps(in[4 * g + 2], in[4 * g + 3]);
+        s[4 * g] = _mm512_shuffle_ps(a, c, 0x44);      // column 4j+0 of the group, in lane j
+        s[4 * g + 1] = _mm512_shuffle_ps(a, c, 0xEE);  // 4j+1
+        s[4 * g + 2] = _mm512_shuffle_ps(b, d, 0x44);  // 4j+2
+        s[4 * g + 3] = _mm512_shuffle_ps(b, d, 0xEE);  // 4j+3
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 P = _mm512_shuffle_f32x4(s[m], s[4 + m], 0x44), Q = _mm512_shuffle_f32x4(s[m], s[4 + m], 0xEE);
+        __m512 R = _mm512_shuffle_f32x4(s[8 + m], s[12 + m], 0x44), S = _mm512_shuffle_f32x4(s[8 + m], s[12 + m], 0xEE);
+        out[m] = _mm512_shuffle_f32x4(P, R, 0x88);
+        out[4 + m] = _mm512_shuffle_f32x4(P, R, 0xDD);
+        out[8 + m] = _mm512_shuffle_f32x4(Q, S, 0x88);
+        out[12 + m] = _mm512_shuffle_f32x4(Q, S, 0xDD);
+    }
+}
+
 // A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][k][r] (s: sliver of MR rows), zero rows past mc
-static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+AVX512 static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
     for (int s = 0; s < mc; s += MR) {
         int rows = mc - s < MR ? mc - s : MR;
         float *d = dst + (long)s * kc;
@@ -68,26 +90,40 @@ static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, 
                 for (int r = 0; r < rows; r++) d[k * MR + r] = src[r];
                 for (int r = rows; r < MR; r++) d[k * MR + r] = 0.0f;
             }
-        } else {  // A stored (M,K): read each row along k, write with stride MR
-            for (int r = 0; r < rows; r++) {
-                const float *src = A + (long)(i0 + s + r) * lda + k0;
-                for (int k = 0; k < kc; k++) d[k * MR + r] = src[k];
-            }
-            for (int r = rows; r < MR; r++)
-                for (int k = 0; k < kc; k++) d[k * MR + r] = 0.0f;
+            continue;
+        }
+        // A stored (M,K): 16 k at a time through a register transpose (rows past `rows` are zero)
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 16 <= kc; k += 16) {
+            for (int r = 0; r < 16; r++)
+                in[r] = r < rows ? _mm512_loadu_ps(A + (long)(i0 + s + r) * lda + k0 + k) : _mm512_setzero_ps();
+            transpose16(in, out);
+            for (int q = 0; q < 16; q++) _mm512_mask_storeu_ps(d + (k + q) * MR, (__mmask16)((1u << MR) - 1), out[q]);
+        }
+        for (int r = 0; r < MR; r++) {
+            const float *src = A + (long)(i0 + s + r) * lda + k0;
+            for (int kk = k; kk < kc; kk++) d[kk * MR + r] = r < rows ? src[kk] : 0.0f;
         }
     }
 }
 
 // B sliver columns [j0, j0+NR) (cols valid), depth [k0, k0+kc) -> dst[k][c], zero columns past cols
-static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
-    if (tB) {  // B stored (N,K), as a weight matrix (out,in): read each row along k, stride NR
-        for (int c = 0; c < cols; c++) {
+AVX512 static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    if (tB) {  // B stored (N,K), as a weight matrix (out,in): 16 columns x 16 k through a register transpose
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 16 <= kc; k += 16)
+            for (int h = 0; h < NR; h += 16) {
+                for (int c = 0; c < 16; c++)
+                    in[c] = h + c < cols ? _mm512_loadu_ps(B + (long)(j0 + h + c) * ldb + k0 + k) : _mm512_setzero_ps();
+                transpose16(in, out);
+                for (int q = 0; q < 16; q++) _mm512_store_ps(dst + (k + q) * NR + h, out[q]);
+            }
+        for (int c = 0; c < NR; c++) {
             const float *src = B + (long)(j0 + c) * ldb + k0;
-            for (int k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+            for (int kk = k; kk < kc; kk++) dst[kk * NR + c] = c < cols ? src[kk] : 0.0f;
         }
-        for (int c = cols; c < NR; c++)
-            for (int k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
     } else {  // B stored (K,N): rows of the sliver are contiguous
         for (int k = 0; k < kc; k++) {
             const float *src = B + (long)(k0 + k) * ldb + j0;
