@@ -115,6 +115,34 @@ TEST(tape_no_grad_records_nothing) {
     tape_free(&tp);
 }
 
+// Backward reuses dead activation gradients: a chain of 24 same-sized ops needs a couple of gradient
+// buffers at a time, not 24 (and the parameter gradient is what a plain chain rule gives).
+TEST(tape_backward_reuses_dead_gradients) {
+    int R = 64, H = 256;
+    ParamTable pt;
+    params_init(&pt);
+    params_add(&pt, "x", 2, (int[]){R, H}, 0);
+    params_alloc(&pt);
+    params_alloc_grad(&pt);
+    for (long i = 0; i < pt.size; i++) pt.data[i] = 0.001f * (float)(i % 97);
+    Tape tp;
+    tape_init(&tp, 1 << 20);
+    Tensor *y = params_get(&pt, "x");
+    for (int i = 0; i < 24; i++) y = op_tanh(&tp, y);
+    Tensor *loss = op_mse(&tp, op_view(&tp, y, 1, (int[]){R * H}), pt.data);
+    size_t fwd = tp.arena.used, one = sizeof(float) * (size_t)R * H;
+    tape_backward(&tp, loss, NULL);
+    CHECKF(tp.arena.peak <= fwd + 4 * one, "backward took %zu bytes over the forward's %zu (one gradient: %zu)",
+           tp.arena.peak - fwd, fwd, one);
+    // d/dx of mean((tanh^24(x) - x0)^2), x0 a constant copy of x, at one element, by the chain rule
+    double x = pt.data[96], t = x, d = 1;
+    for (int i = 0; i < 24; i++) { t = tanh(t); d *= 1 - t * t; }
+    double want = 2.0 * (t - x) * d / (R * H);
+    CHECKF(fabs(pt.grad[96] - want) <= 1e-4 * fabs(want), "grad %g, want %g", pt.grad[96], want);
+    tape_free(&tp);
+    params_free(&pt);
+}
+
 // A small network touching every threaded kernel; returns its loss and fills grads.
 static float mini_step(float *grads, int nthreads) {
     threads_set(nthreads);
