@@ -38,6 +38,15 @@ static int fsync_path(const char *path) {
     return rc;
 }
 
+// Removes a checkpoint folder, trainer_state.json (what marks it complete, see ckpt_latest) first: a
+// removal cut short by a crash leaves a folder that resume skips, never one that looks complete.
+static int ckpt_remove(const char *path) {
+    char state[4200];
+    snprintf(state, sizeof state, "%s/trainer_state.json", path);
+    if (unlink(state) == 0) fsync_path(path);
+    return remove_tree(path);
+}
+
 // checkpoint-<N> folders of dir, as steps, sorted ascending; returns the count.
 static int list_steps(const char *dir, long *steps, int max) {
     DIR *d = opendir(dir);
@@ -96,14 +105,14 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     if (rc) { snprintf(err, n, "%s: cannot write: %s", path, strerror(errno)); goto fail; }
     // the folder's entries, then the rename, then the parent
     if (fsync_path(tmp) != 0) { snprintf(err, n, "%s: fsync failed: %s", tmp, strerror(errno)); goto fail; }
-    remove_tree(final);  // a checkpoint of the same step from an earlier run is replaced whole
+    ckpt_remove(final);  // a checkpoint of the same step from an earlier run is replaced whole
     if (rename(tmp, final) != 0) { snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno)); goto fail; }
     if (fsync_path(out_dir) != 0) { snprintf(err, n, "%s: fsync failed: %s", out_dir, strerror(errno)); return -1; }
     long steps[4096];
     int cnt = list_steps(out_dir, steps, 4096);
     for (int i = 0; i + keep < cnt; i++) {
         snprintf(path, sizeof path, "%s/checkpoint-%ld", out_dir, steps[i]);
-        if (remove_tree(path) != 0) log_warn("could not remove the old checkpoint %s", path);
+        if (ckpt_remove(path) != 0) log_warn("could not remove the old checkpoint %s", path);
     }
     return 0;
 fail:
