@@ -16,7 +16,7 @@
 #   5. BIGS_INJECT_NAN_AT_STEP=N: exit 1 naming step N, the last checkpoint before it intact, and
 #      --resume ends bitwise equal to the reference.
 # One line per check, then "N passed, N failed"; the exit status is 1 on any failure. Settings:
-# KILLS (20), SEED (random; printed, and SEED=... reproduces the moments), STEPS (120), BIGS, KEEP=1
+# KILLS (20), SEED (random; printed, and SEED=... repeats the choices), STEPS (120), BIGS, KEEP=1
 # keeps the scratch folder (it is also kept after a failure). Example: KILLS=4 scripts/fault_inject.sh
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,9 @@ finish() {
 }
 trap finish EXIT
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-rand() { echo $(( (RANDOM * 32768 + RANDOM) % ($1 + 1) )); }  # uniform in 0..$1
+# R = uniform in 0..$1. Not $(rand): bash reseeds RANDOM in every subshell, which would lose the seed.
+rand() { R=$(( (RANDOM * 32768 + RANDOM) % ($1 + 1) )); }
+rand 999999; r_block=$R; rand 999999; r_nan=$R  # drawn first, so that the kill phase cannot shift them
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 tail_of() { tail -c 400 "$1" | tr '\n' ' '; }
 json_ok() {  # $1 parses as JSON (jq, else python3; without either only the hash comparison covers it)
@@ -142,8 +144,12 @@ step_ms=$(( ref_ms / STEPS ))  # the run's time per step, saves and evaluations 
 # kill -9 at random moments
 
 # Moments for the "spread" kills (kills 3, 5, 7, ...): sorted, uniform over 90% of the reference run's
-# duration, so that they cover the whole run.
-draw_moments() { moments=($(for ((k = 0; k < $1; k++)); do rand $(( ref_ms * 9 / 10 )); done | sort -n)); mi=0; }
+# duration, so that they cover the whole run (drawn in 1/10000ths of it, so a seed gives the same ones).
+draw_moments() {
+    local k f=()
+    for ((k = 0; k < $1; k++)); do rand 8999; f+=("$R"); done
+    moments=($(printf '%s\n' "${f[@]}" | sort -n)); mi=0
+}
 # signature of the unfinished checkpoint folders (inode and change time): a new one means that the
 # kill cut a checkpoint write short
 tmp_sig() { local d; for d in "$1"/checkpoint-*.tmp; do [ -e "$d" ] && stat -c '%n %i %z' "$d"; done; }
@@ -163,17 +169,17 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((3 * KILLS + 3)) ]; do
     case $mode in
     first)  # just after the run has started, long before its first checkpoint (step 3)
         while kill -0 "$pid" 2>/dev/null && [ ! -f "$out/train_config.json" ]; do sleep 0.002; done
-        sleep_ms "$(rand 10)"; what="before the first checkpoint" ;;
+        rand 10; sleep_ms "$R"; what="before the first checkpoint" ;;
     save)   # while a checkpoint folder is being written (a leftover checkpoint-N.tmp of an earlier kill is skipped)
         target=$((c + SAVE))
         [ -e "$out/checkpoint-$target.tmp" ] && target=$((c + 2 * SAVE))
         # (the folder is polled under both names, so that a bigs writing in place is caught too)
         while kill -0 "$pid" 2>/dev/null && [ ! -e "$out/checkpoint-$target.tmp" ] && [ ! -e "$out/checkpoint-$target" ]; do sleep 0.002; done
-        sleep_ms "$(rand 25)"; what="while checkpoint-$target is saved" ;;
+        rand 25; sleep_ms "$R"; what="while checkpoint-$target is saved" ;;
     spread) # at the next of the moments, measured on the reference run's timeline from checkpoint-c on
-        m=${moments[$mi]:-$(rand "$ref_ms")}; mi=$((mi + 1))
-        d=$(( m - c * step_ms )); [ "$d" -lt 0 ] && d=$(rand $((2 * step_ms)))
-        sleep_ms "$d"; what="at $((m / 1000)).$(printf %03d $((m % 1000))) s of the run's timeline" ;;
+        rand 8999; f=${moments[$mi]:-$R}; mi=$((mi + 1)); m=$(( f * ref_ms / 10000 ))
+        rand $((2 * step_ms)); d=$(( m - c * step_ms )); [ "$d" -lt 0 ] && d=$R
+        sleep_ms "$d"; what="at $((f / 100)).$((f / 10 % 10))% of the reference run's duration" ;;
     esac
     kill -9 "$pid" 2>/dev/null
     { wait "$pid"; } 2>/dev/null; rc=$?  # (the braces keep bash's "Killed" notice out of the output)
@@ -207,15 +213,17 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((3 * KILLS + 3)) ]; do
 done
 [ "$kills" -eq "$KILLS" ] && ok "$kills kills in $(( ($(now_ms) - t_kills) / 1000 )) s, $in_save of them during a checkpoint write; $resumes_checked runs seen taking the right checkpoint; $((round - 1)) rounds finished early" ||
     bad "only $kills of $KILLS kills happened in $attempts attempts"
-[ "$KILLS" -eq 0 ] || [ "$fresh_checked" -ge 1 ] && ok "--resume with no checkpoint started from the beginning ($fresh_checked times)" ||
-    bad "no run was seen starting afresh after a kill before the first checkpoint"
+if [ "$KILLS" -gt 0 ]; then
+    [ "$fresh_checked" -ge 1 ] && ok "--resume after a kill that left no checkpoint started from the beginning (runs checked: $fresh_checked)" ||
+        bad "no run was seen starting afresh after a kill before the first checkpoint"
+fi
 # the last round runs to the end
 c=$(newest "$out")
 if pretrain "$out" --resume >"$W/run.log" 2>&1; then
     if [ "$c" -gt 0 ] && ! grep -q "resuming from $out/checkpoint-$c (step $c of" "$W/run.log"; then bad "the final --resume did not take checkpoint-$c"
     elif ! same_as_ref "$out"; then bad "after $kills kills and --resume, model.safetensors differs from the reference"
     elif ! no_tmp "$out"; then bad "after the final --resume, *.tmp are left: $(find "$out" -name '*.tmp' | tr '\n' ' ')"
-    else ok "after $kills kills, --resume from checkpoint-$c finished: model.safetensors bitwise equal to the reference (cmp), no *.tmp left"; fi
+    else ok "after $kills kills, --resume from $([ "$c" -gt 0 ] && echo "checkpoint-$c" || echo "the beginning") finished: model.safetensors bitwise equal to the reference (cmp), no *.tmp left"; fi
 else bad "the final --resume failed: $(tail_of "$W/run.log")"; fi
 
 # ---------------------------------------------------------------------------------------------------------
@@ -274,7 +282,7 @@ shard=$W/shards-bad/train-00000.bin
 cp -a "$W/shards" "$W/shards-bad"
 le() { od -An --endian=little -t"u$2" -j"$1" -N"$2" "$shard" | tr -d ' '; }  # le OFFSET BYTES
 nblocks=$(le 44 4) index=$(le 48 8)
-block=$(rand $((nblocks - 1)))
+block=$(( r_block % nblocks ))
 boff=$(le $((index + 24 * block)) 8) bsize=$(le $((index + 24 * block + 8)) 4)
 pos=$((boff + bsize / 2))
 for k in 0 1 2 3; do  # four bytes in the middle of the block's compressed data, inverted
@@ -290,7 +298,7 @@ else bad "corrupt shard (block $block at offset $pos): exit status $rc: $(tail_o
 # ---------------------------------------------------------------------------------------------------------
 # a NaN loss
 
-nan=$(( 4 + $(rand $((STEPS - 8))) ))
+nan=$(( 4 + r_nan % (STEPS - 7) ))  # 4..STEPS-4
 last=$(( (nan - 1) / SAVE * SAVE ))  # the last checkpoint before step nan
 BIGS_INJECT_NAN_AT_STEP=$nan pretrain "$W/nan" --quiet >"$W/run.log" 2>&1
 rc=$?
