@@ -20,7 +20,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build
+.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build fault-inject valgrind valgrind-build
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -36,6 +36,8 @@ help:
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
 	@echo "make fuzz       run each harness FUZZ_TIME seconds (default 60); non-zero exit on a finding"
+	@echo "make fault-inject  kill -9 at KILLS random moments (default 20), full disk, corrupt shard, NaN"
+	@echo "make valgrind   build build-valgrind/bigs and run scripts/valgrind.sh (memcheck, leaks)"
 	@echo "make clean      remove build outputs"
 
 # objects are rebuilt when MPI is switched on or off
@@ -115,5 +117,19 @@ fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 fuzz: fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_NAMES)
 
+# ---- fault injection and valgrind (README: Fault injection and valgrind)
+KILLS ?= 20
+fault-inject: $(BUILD)/bigs
+	KILLS=$(KILLS) BIGS=$(BUILD)/bigs nice -n 10 scripts/fault_inject.sh
+
+# valgrind 3.19 cannot decode AVX-512, which -march=native emits on such a machine: this copy is built for
+# AVX2 (when the CPU has it) and without MPI, in its own folder
+VALGRIND_OPT := -O1 $(if $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo y),-mavx2 -mfma)
+valgrind-build:
+	$(MAKE) BUILD=build-valgrind OPT="$(VALGRIND_OPT)" MPI=0 build-valgrind/bigs
+
+valgrind: valgrind-build
+	BIGS=build-valgrind/bigs nice -n 10 scripts/valgrind.sh
+
 clean:
-	rm -rf build build-debug build-fuzz
+	rm -rf build build-debug build-fuzz build-valgrind

@@ -1,4 +1,5 @@
 // main.c: the `bigs` executable dispatches to one subcommand per file in cmd/.
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,10 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
+    // process mid-write. Ignored, the write fails with EFBIG instead, so the error path runs: the file
+    // is named, temporary files are removed and the exit status is 1, as on a full disk.
+    signal(SIGXFSZ, SIG_IGN);
     dist_init(&argc, &argv);  // joins the job when started by mpirun
     int rc = run(argc, argv);
     dist_finalize();

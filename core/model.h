@@ -77,7 +77,10 @@ HeadType model_head_from_architecture(const char *arch);  // HEAD_MLM when unkno
 
 // Model directories: config.json, model.safetensors (float32, HF names) and vocab.txt.
 // Saving writes each file atomically; vocab_src (may be NULL) is copied to vocab.txt.
-void model_save_dir(const Model *m, const char *dir, const char *vocab_src);
+void model_save_dir(const Model *m, const char *dir, const char *vocab_src);  // exits on an error
+// The same, returning 0, or -1 with the file that could not be written in err (a checkpoint then
+// removes its unfinished folder).
+int model_save_dir_err(const Model *m, const char *dir, const char *vocab_src, char *err, size_t n);
 // Loads a model directory into a model with the given head (HEAD_AUTO: the one config.json names).
 // Missing, unexpected or mis-shaped tensors are listed by name and are errors, except with flags:
 //   LOAD_NEW_HEAD: head parameters absent from the file (or of another label count) are freshly

@@ -117,27 +117,29 @@ void model_init_weights(Model *m, uint64_t seed) {
 
 static void path_join(char *out, size_t n, const char *dir, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
 
-static void copy_file_atomic(const char *src, const char *dst) {
+static int copy_file_atomic(const char *src, const char *dst, char *err, size_t n) {
     size_t len;
     const char *e;
     char *buf = file_read_all(src, &len, &e);
-    if (!buf) fatal("%s: cannot read: %s", src, e);
-    if (file_write_atomic(dst, buf, len)) fatal("%s: cannot write: %s", dst, strerror(errno));
+    if (!buf) return errf(err, n, "%s: cannot read: %s", src, e);
+    int rc = file_write_atomic(dst, buf, len);
     free(buf);
+    return rc ? errf(err, n, "%s: cannot write: %s", dst, strerror(errno)) : 0;
 }
 
-void model_save_dir(const Model *m, const char *dir, const char *vocab_src) {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the model directory: %s", dir, strerror(errno));
-    char path[4096], err[512];
+int model_save_dir_err(const Model *m, const char *dir, const char *vocab_src, char *err, size_t n) {
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return errf(err, n, "%s: cannot create the model directory: %s", dir, strerror(errno));
+    char path[4096];
     cJSON *cfg = config_to_json(&m->cfg, model_architecture(m));
     char *text = cJSON_Print(cfg);
     cJSON_Delete(cfg);
     path_join(path, sizeof path, dir, "config.json");
-    size_t n = strlen(text);
-    text = xrealloc(text, n + 2);
-    text[n] = '\n';
-    if (file_write_atomic(path, text, n + 1)) fatal("%s: cannot write: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    text = xrealloc(text, len + 2);
+    text[len] = '\n';
+    int rc = file_write_atomic(path, text, len + 1);
     free(text);
+    if (rc) return errf(err, n, "%s: cannot write: %s", path, strerror(errno));
     const ParamTable *pt = &m->pt;
     StWrite *w = xcalloc((size_t)pt->n, sizeof(StWrite));
     for (int i = 0; i < pt->n; i++) {
@@ -149,12 +151,19 @@ void model_save_dir(const Model *m, const char *dir, const char *vocab_src) {
     }
     const char *meta[] = {"format", "pt"};  // transformers expects this metadata
     path_join(path, sizeof path, dir, "model.safetensors");
-    if (st_write(path, w, pt->n, meta, 1, err, sizeof err)) fatal("%s", err);
+    rc = st_write(path, w, pt->n, meta, 1, err, n);
     free(w);
+    if (rc) return -1;
     if (vocab_src) {
         path_join(path, sizeof path, dir, "vocab.txt");
-        if (strcmp(vocab_src, path) != 0) copy_file_atomic(vocab_src, path);
+        if (strcmp(vocab_src, path) != 0 && copy_file_atomic(vocab_src, path, err, n)) return -1;
     }
+    return 0;
+}
+
+void model_save_dir(const Model *m, const char *dir, const char *vocab_src) {
+    char err[4600];
+    if (model_save_dir_err(m, dir, vocab_src, err, sizeof err)) fatal("%s", err);
 }
 
 static int is_head_param(const char *name) {

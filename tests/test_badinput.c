@@ -49,6 +49,11 @@ static const BadCase k_cases[] = {
     {"output under a file", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {T}/empty.txt/run", 1, "empty.txt/run", NULL},
     {"--init folder missing", "{B} pretrain --init {T}/nomodel --data {T}/shards --output {O}/run", 1, "nomodel", "{O}/run"},
     {"resume from a truncated checkpoint", "{B} pretrain --data {T}/shards --output {O}/run --resume --quiet", 1, "model.safetensors", NULL},
+    {"resume with no checkpoint and no config", "{B} pretrain --data {T}/shards --output {O}/run --resume", 2, "no complete checkpoint in {O}/run", "{O}/run"},
+    // past a file-size limit the first checkpoint's weights cannot be written: SIGXFSZ is ignored, so
+    // this is an error naming the file, and the unfinished checkpoint-2.tmp is removed
+    {"checkpoint past a file-size limit", "sh -c 'ulimit -f 100; exec {B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --quiet --threads 1'", 1,
+     "{O}/run/checkpoint-2.tmp/model.safetensors: cannot write: File too large", NULL},
     // model directories and checkpoints
     {"info on a truncated safetensors", "{B} info {T}/trunc.safetensors", 1, "trunc.safetensors", NULL},
     {"info on garbage", "{B} info {T}/garbage.safetensors", 1, "garbage.safetensors", NULL},

@@ -38,6 +38,15 @@ static int fsync_path(const char *path) {
     return rc;
 }
 
+// Removes a checkpoint folder, trainer_state.json (what marks it complete, see ckpt_latest) first: a
+// removal cut short by a crash leaves a folder that resume skips, never one that looks complete.
+static int ckpt_remove(const char *path) {
+    char state[4200];
+    snprintf(state, sizeof state, "%s/trainer_state.json", path);
+    if (unlink(state) == 0) fsync_path(path);
+    return remove_tree(path);
+}
+
 // checkpoint-<N> folders of dir, as steps, sorted ascending; returns the count.
 static int list_steps(const char *dir, long *steps, int max) {
     DIR *d = opendir(dir);
@@ -62,7 +71,8 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     snprintf(tmp, sizeof tmp, "%s.tmp", final);
     remove_tree(tmp);  // leftovers of an interrupted save
     if (mkdir(tmp, 0755) != 0) { snprintf(err, n, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
-    model_save_dir(m, tmp, vocab_src);
+    // on any error below the unfinished folder is removed: a full disk gets its space back
+    if (model_save_dir_err(m, tmp, vocab_src, err, n)) goto fail;
     // the moments, named after the parameters so a changed model is detected on resume
     const ParamTable *pt = &m->pt;
     StWrite *w = xcalloc(2 * (size_t)pt->n, sizeof(StWrite));
@@ -87,24 +97,27 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     for (int j = 0; j < 2 * pt->n; j++) free(names[j]);
     free(names);
     free(w);
-    if (rc) return -1;
+    if (rc) goto fail;
     char *text = cJSON_Print(state);
     snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
     rc = file_write_atomic(path, text, strlen(text));
     free(text);
-    if (rc) { snprintf(err, n, "%s: cannot write: %s", path, strerror(errno)); return -1; }
+    if (rc) { snprintf(err, n, "%s: cannot write: %s", path, strerror(errno)); goto fail; }
     // the folder's entries, then the rename, then the parent
-    if (fsync_path(tmp) != 0) { snprintf(err, n, "%s: fsync failed: %s", tmp, strerror(errno)); return -1; }
-    remove_tree(final);  // a checkpoint of the same step from an earlier run is replaced whole
-    if (rename(tmp, final) != 0) { snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno)); return -1; }
+    if (fsync_path(tmp) != 0) { snprintf(err, n, "%s: fsync failed: %s", tmp, strerror(errno)); goto fail; }
+    ckpt_remove(final);  // a checkpoint of the same step from an earlier run is replaced whole
+    if (rename(tmp, final) != 0) { snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno)); goto fail; }
     if (fsync_path(out_dir) != 0) { snprintf(err, n, "%s: fsync failed: %s", out_dir, strerror(errno)); return -1; }
     long steps[4096];
     int cnt = list_steps(out_dir, steps, 4096);
     for (int i = 0; i + keep < cnt; i++) {
         snprintf(path, sizeof path, "%s/checkpoint-%ld", out_dir, steps[i]);
-        if (remove_tree(path) != 0) log_warn("could not remove the old checkpoint %s", path);
+        if (ckpt_remove(path) != 0) log_warn("could not remove the old checkpoint %s", path);
     }
     return 0;
+fail:
+    if (remove_tree(tmp) != 0) log_warn("could not remove the unfinished checkpoint %s", tmp);
+    return -1;
 }
 
 char *ckpt_latest(const char *out_dir) {

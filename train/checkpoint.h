@@ -9,7 +9,8 @@
 #include "train/optim.h"
 
 // Writes checkpoint-<step>; state is trainer_state.json's content (taken, not freed). Returns 0, or -1
-// with a message in err (the previous checkpoints are untouched).
+// with the file that could not be written in err; the unfinished folder is then removed and the
+// previous checkpoints are untouched.
 int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, const cJSON *state,
               const char *vocab_src, int keep, char *err, size_t n);
 // The newest complete checkpoint folder of out_dir (malloc'd path), or NULL.

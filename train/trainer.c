@@ -182,7 +182,12 @@ int pretrain_run(const PretrainArgs *a) {
     if (a->seed_override >= 0) tc.seed = (int)a->seed_override;
     // the model: a checkpoint (--resume), an existing model (--init), or a fresh one from the config
     char *resume_dir = a->resume ? ckpt_latest(a->output_dir) : NULL;
-    if (a->resume && !resume_dir) log_info("no checkpoint in %s: starting from the beginning", a->output_dir);
+    if (a->resume && !resume_dir) {
+        // without a config the fresh start would be the default (official-size) model, never what was meant
+        if (!a->config_path && !a->init_dir)
+            fatal_usage("--resume: no complete checkpoint in %s, and no --config FILE (or --init MODEL_DIR) to start a new run from", a->output_dir);
+        log_info("no checkpoint in %s: starting from the beginning", a->output_dir);
+    }
     const char *model_src = resume_dir ? resume_dir : a->init_dir;
     Model m;
     if (model_src) {

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# fault_inject.sh: kills, full disks, corrupt data and NaNs against `bigs pretrain` (run from the repository
+# root; uses build/bigs, or $BIGS). It makes its own corpus, shards and tiny config, then:
+#   1. an uninterrupted reference run (1 thread), whose checkpoints are hashed and whose final
+#      model.safetensors every other run must equal bitwise;
+#   2. KILLS times (default 20): start the run with --resume in one output folder and SIGKILL it at a
+#      seeded random moment (the first kill before any checkpoint, every other kill during a checkpoint
+#      write, the rest at moments spread over the run); after each kill every complete checkpoint must
+#      equal the reference's checkpoint of the same step file by file, the newest must load (bigs info,
+#      bigs predict, trainer_state.json parses), and the next run must resume from exactly that one
+#      (or start afresh when there is none); finally --resume finishes the run: bitwise the reference;
+#   3. a full disk while a checkpoint is written: a file-size limit (ulimit -f; always) and a small tmpfs
+#      (when mount is permitted): exit 1 naming the file, no *.tmp left, the previous checkpoint intact,
+#      and --resume in a roomy folder ends bitwise equal to the reference;
+#   4. bytes flipped inside one compressed block of a shard: exit 1 naming the shard and the block;
+#   5. BIGS_INJECT_NAN_AT_STEP=N: exit 1 naming step N, the last checkpoint before it intact, and
+#      --resume ends bitwise equal to the reference.
+# One line per check, then "N passed, N failed"; the exit status is 1 on any failure. Settings:
+# KILLS (20), SEED (random; printed, and SEED=... repeats the choices), STEPS (120), BIGS, KEEP=1
+# keeps the scratch folder (it is also kept after a failure). Example: KILLS=4 scripts/fault_inject.sh
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+BIGS=$(realpath "${BIGS:-build/bigs}")
+KILLS=${KILLS:-20}
+STEPS=${STEPS:-120}
+SEED=${SEED:-$(( $(date +%s%N) % 1000000 ))}
+VOCAB=$(realpath tests/tokenizer/vocab-uncased.txt)
+SAVE=3  # save_steps: a checkpoint every 3 steps, so that about half of the run's time is spent saving
+[ -x "$BIGS" ] || { echo "fault_inject: $BIGS is missing (run make first)" >&2; exit 1; }
+[[ $KILLS =~ ^[0-9]+$ && $STEPS =~ ^[0-9]+$ && $STEPS -ge 30 ]] || { echo "fault_inject: KILLS must be a number and STEPS at least 30" >&2; exit 2; }
+RANDOM=$SEED
+W=$(mktemp -d "${TMPDIR:-/tmp}/bigs-fault.XXXXXX")
+echo "fault_inject: seed $SEED, $KILLS kills, $STEPS steps, scratch $W (reproduce: SEED=$SEED KILLS=$KILLS STEPS=$STEPS $0)"
+
+passed=0 failed=0 pid="" mounted=""
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+finish() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    [ -n "$mounted" ] && umount "$mounted" 2>/dev/null
+    if [ "$failed" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then rm -rf "$W"; else echo "fault_inject: kept $W"; fi
+}
+trap finish EXIT
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# R = uniform in 0..$1. Not $(rand): bash reseeds RANDOM in every subshell, which would lose the seed.
+rand() { R=$(( (RANDOM * 32768 + RANDOM) % ($1 + 1) )); }
+rand 999999; r_block=$R; rand 999999; r_nan=$R  # drawn first, so that the kill phase cannot shift them
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+tail_of() { tail -c 400 "$1" | tr '\n' ' '; }
+json_ok() {  # $1 parses as JSON (jq, else python3; without either only the hash comparison covers it)
+    if command -v jq >/dev/null; then jq -e . "$1" >/dev/null 2>&1
+    elif command -v python3 >/dev/null; then python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null
+    else return 0; fi
+}
+command -v jq >/dev/null || command -v python3 >/dev/null ||
+    echo "fault_inject: neither jq nor python3: trainer_state.json is checked against the reference's bytes only"
+pretrain() {  # pretrain OUT [ARGS...]: the run every test repeats (same config, data and thread count)
+    local out=$1; shift
+    "$BIGS" pretrain --config "$W/config.json" --data "$W/shards" --output "$out" --threads 1 "$@"
+}
+# The newest checkpoint-N of $1 with trainer_state.json (what --resume takes), or 0 when none.
+newest() {
+    local best=0 d n
+    for d in "$1"/checkpoint-*; do
+        n=${d##*/checkpoint-}
+        [[ $n =~ ^[0-9]+$ ]] && [ -f "$d/trainer_state.json" ] && [ "$n" -gt "$best" ] && best=$n
+    done
+    echo "$best"
+}
+# ckpt_same DIR N: every file of checkpoint DIR equals the reference's checkpoint-N (sha256); sets why.
+ckpt_same() {
+    local f want got
+    for f in config.json model.safetensors optimizer.safetensors trainer_state.json vocab.txt; do
+        want=$(awk -v p="checkpoint-$2/$f" '$2 == p { print $1 }' "$W/ref.sha")
+        [ -n "$want" ] || { why="the reference has no checkpoint-$2/$f"; return 1; }
+        [ -f "$1/$f" ] || { why="$1/$f is missing"; return 1; }
+        got=$(sha256sum < "$1/$f" | cut -d' ' -f1)
+        [ "$got" = "$want" ] || { why="$1/$f differs from the reference's checkpoint-$2/$f"; return 1; }
+    done
+}
+# ckpt_loads DIR N: bigs reads the checkpoint: both safetensors files, the whole model by name and
+# shape (predict), and trainer_state.json with global_step N; sets why.
+ckpt_loads() {
+    local f
+    for f in model.safetensors optimizer.safetensors; do
+        "$BIGS" info "$1/$f" >/dev/null 2>"$W/err" || { why="bigs info $1/$f failed: $(tail_of "$W/err")"; return 1; }
+    done
+    "$BIGS" predict --model "$1" --text "the cat sat on the [MASK]." --threads 1 >/dev/null 2>"$W/err" ||
+        { why="bigs predict --model $1 failed: $(tail_of "$W/err")"; return 1; }
+    json_ok "$1/trainer_state.json" || { why="$1/trainer_state.json is not valid JSON"; return 1; }
+    grep -Eq "\"global_step\":[[:space:]]*$2," "$1/trainer_state.json" || { why="$1/trainer_state.json does not say global_step $2"; return 1; }
+}
+# all_intact OUT: every complete checkpoint in OUT equals the reference's, and the newest loads.
+all_intact() {
+    local d n top
+    top=$(newest "$1")
+    for d in "$1"/checkpoint-*; do
+        n=${d##*/checkpoint-}
+        [[ $n =~ ^[0-9]+$ ]] && [ -f "$d/trainer_state.json" ] || continue
+        ckpt_same "$d" "$n" || return 1
+    done
+    [ "$top" -eq 0 ] || ckpt_loads "$1/checkpoint-$top" "$top"
+}
+no_tmp() { [ -z "$(find "$1" -name '*.tmp' 2>/dev/null)" ]; }
+same_as_ref() { cmp -s "$W/ref/model.safetensors" "$1/model.safetensors"; }
+
+# ---------------------------------------------------------------------------------------------------------
+# corpus, shards, config
+
+# About 700 documents of random sentences over a 60-word vocabulary (the corpus is fixed; SEED only
+# moves the faults).
+awk 'BEGIN { srand(1); n = split("the cat dog sat on a mat under tree house ran quickly slowly big small red green blue river " \
+     "mountain city people good bad old new day night water fire stone light dark warm cold king queen ship sea road " \
+     "book music school garden window door table chair bread milk song bird field hill wind rain snow", w, " ")
+     for (d = 0; d < 700; d++) { for (s = 2 + int(rand() * 6); s > 0; s--) { nw = 4 + int(rand() * 14); line = ""
+         for (k = 0; k < nw; k++) line = line (k ? " " : "") w[1 + int(rand() * n)]; print line "." } print "" } }' > "$W/corpus.txt"
+if "$BIGS" prepare --vocab "$VOCAB" --input "$W/corpus.txt" --output "$W/shards" --max-len 64 --val-fraction 0.1 --threads 1 >/dev/null 2>"$W/err"; then
+    ok "prepare: $("$BIGS" info "$W/shards" --json | sed -n 's/.*"train":{"shards":\([0-9]*\),"blocks":\([0-9]*\),"sequences":\([0-9]*\).*/\3 training sequences in \2 blocks/p')"
+else bad "prepare failed: $(tail_of "$W/err")"; exit 1; fi
+cat > "$W/config.json" <<EOF
+{"model": {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64, "num_ssm": 8,
+           "max_position_embeddings": 64},
+ "train": {"learning_rate": 2e-3, "warmup_steps": 5, "max_steps": $STEPS, "lr_scheduler_type": "linear",
+           "per_device_train_batch_size": 8, "per_device_eval_batch_size": 16, "max_seq_length": 64,
+           "save_steps": $SAVE, "save_total_limit": 2, "eval_steps": 40, "eval_batches": 2, "logging_steps": 10}}
+EOF
+
+# ---------------------------------------------------------------------------------------------------------
+# the reference: uninterrupted, every checkpoint kept (save_total_limit does not change the training) and
+# hashed, then removed but for the final model
+
+t0=$(now_ms)
+if pretrain "$W/ref" --set train.save_total_limit=100000 >"$W/ref.log" 2>&1; then
+    ref_ms=$(( $(now_ms) - t0 ))
+    (cd "$W/ref" && sha256sum checkpoint-*/* | sed 's/ \*/  /') > "$W/ref.sha"
+    nck=$(ls -d "$W/ref"/checkpoint-* | wc -l)
+    ok "reference run: $STEPS steps in $((ref_ms / 1000)).$(printf %03d $((ref_ms % 1000))) s, $nck checkpoints hashed"
+    rm -rf "$W/ref"/checkpoint-*
+else bad "the reference run failed: $(tail_of "$W/ref.log")"; exit 1; fi
+MODEL_BYTES=$(stat -c %s "$W/ref/model.safetensors")
+step_ms=$(( ref_ms / STEPS ))  # the run's time per step, saves and evaluations included
+
+# ---------------------------------------------------------------------------------------------------------
+# kill -9 at random moments
+
+# Moments for the "spread" kills (kills 3, 5, 7, ...): sorted, uniform over 90% of the reference run's
+# duration, so that they cover the whole run (drawn in 1/10000ths of it, so a seed gives the same ones).
+draw_moments() {
+    local k f=()
+    for ((k = 0; k < $1; k++)); do rand 8999; f+=("$R"); done
+    moments=($(printf '%s\n' "${f[@]}" | sort -n)); mi=0
+}
+# signature of the unfinished checkpoint folders (inode and change time): a new one means that the
+# kill cut a checkpoint write short
+tmp_sig() { local d; for d in "$1"/checkpoint-*.tmp; do [ -e "$d" ] && stat -c '%n %i %z' "$d"; done; }
+# expect: what the next run must take: "new" (a new folder), "fresh" (a kill left no checkpoint) or N
+out=$W/killed round=1 kills=0 attempts=0 in_save=0 fresh_checked=0 resumes_checked=0 expect=new
+draw_moments $(( (KILLS - 1) / 2 ))
+t_kills=$(now_ms)
+while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((3 * KILLS + 3)) ]; do
+    attempts=$((attempts + 1))
+    i=$((kills + 1)) c=$(newest "$out")
+    if [ "$i" -eq 1 ]; then mode=first; elif [ $((i % 2)) -eq 0 ] && [ $((c + 2 * SAVE)) -le "$STEPS" ]; then mode=save; else mode=spread; fi
+    sig=$(tmp_sig "$out")
+    # a simple command, so that $! is bigs itself (a shell function would be a subshell that outlives the kill)
+    "$BIGS" pretrain --config "$W/config.json" --data "$W/shards" --output "$out" --threads 1 --resume >"$W/run.log" 2>&1 &
+    pid=$!
+    t_start=$(now_ms)
+    case $mode in
+    first)  # just after the run has started, long before its first checkpoint (step 3)
+        while kill -0 "$pid" 2>/dev/null && [ ! -f "$out/train_config.json" ]; do sleep 0.002; done
+        rand 10; sleep_ms "$R"; what="before the first checkpoint" ;;
+    save)   # while a checkpoint folder is being written (a leftover checkpoint-N.tmp of an earlier kill is skipped)
+        target=$((c + SAVE))
+        [ -e "$out/checkpoint-$target.tmp" ] && target=$((c + 2 * SAVE))
+        # (the folder is polled under both names, so that a bigs writing in place is caught too)
+        while kill -0 "$pid" 2>/dev/null && [ ! -e "$out/checkpoint-$target.tmp" ] && [ ! -e "$out/checkpoint-$target" ]; do sleep 0.002; done
+        rand 25; sleep_ms "$R"; what="while checkpoint-$target is saved" ;;
+    spread) # at the next of the moments, measured on the reference run's timeline from checkpoint-c on
+        rand 8999; f=${moments[$mi]:-$R}; mi=$((mi + 1)); m=$(( f * ref_ms / 10000 ))
+        rand $((2 * step_ms)); d=$(( m - c * step_ms )); [ "$d" -lt 0 ] && d=$R
+        sleep_ms "$d"; what="at $((f / 100)).$((f / 10 % 10))% of the reference run's duration" ;;
+    esac
+    kill -9 "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null; rc=$?  # (the braces keep bash's "Killed" notice out of the output)
+    pid=""
+    after=$(( $(now_ms) - t_start ))
+    # the run's log says which checkpoint it took: it must be the newest complete one (or none)
+    if grep -q "^pretraining" "$W/run.log"; then
+        resumes_checked=$((resumes_checked + 1))
+        if [[ $expect =~ ^[a-z]+$ ]]; then grep -q "no checkpoint in $out: starting from the beginning" "$W/run.log" && took=ok || took="did not start afresh"
+        else grep -q "resuming from $out/checkpoint-$expect (step $expect of" "$W/run.log" && took=ok || took="did not resume from checkpoint-$expect"; fi
+        if [ "$took" != ok ]; then bad "attempt $attempts: --resume $took: $(grep -m1 -E 'resuming|no checkpoint' "$W/run.log")"; fi
+        [ "$expect" = fresh ] && [ "$took" = ok ] && fresh_checked=$((fresh_checked + 1))
+    fi
+    if [ "$rc" -eq 0 ]; then  # the run ended before the kill: check it, and go on in a new folder
+        if same_as_ref "$out"; then ok "round $round finished before kill $i ($what): model.safetensors bitwise equal to the reference"
+        else bad "round $round finished before kill $i: model.safetensors differs from the reference"; fi
+        round=$((round + 1)) out=$W/killed-$round expect=new
+        draw_moments $(( (KILLS - kills + 1) / 2 ))
+        continue
+    fi
+    if [ "$rc" -ne 137 ]; then bad "kill $i: the run exited by itself with status $rc: $(tail_of "$W/run.log")"; break; fi
+    kills=$((kills + 1))
+    hit=""
+    [ -n "$(comm -13 <(echo "$sig" | sort) <(tmp_sig "$out" | sort) | grep .)" ] && { hit=", a checkpoint write cut short"; in_save=$((in_save + 1)); }
+    c2=$(newest "$out")
+    why=""
+    expect=$c2; [ "$c2" -eq 0 ] && expect=fresh
+    if ! all_intact "$out"; then bad "kill $i/$KILLS after $after ms ($what$hit): $why"
+    elif [ "$c2" -eq 0 ]; then ok "kill $i/$KILLS after $after ms ($what$hit): no checkpoint yet"
+    else ok "kill $i/$KILLS after $after ms ($what$hit): checkpoint-$c2 is the newest, equal to the reference's and loads"; fi
+done
+[ "$kills" -eq "$KILLS" ] && ok "$kills kills in $(( ($(now_ms) - t_kills) / 1000 )) s, $in_save of them during a checkpoint write; $resumes_checked runs seen taking the right checkpoint; $((round - 1)) rounds finished early" ||
+    bad "only $kills of $KILLS kills happened in $attempts attempts"
+if [ "$KILLS" -gt 0 ]; then
+    [ "$fresh_checked" -ge 1 ] && ok "--resume after a kill that left no checkpoint started from the beginning (runs checked: $fresh_checked)" ||
+        bad "no run was seen starting afresh after a kill before the first checkpoint"
+fi
+# the last round runs to the end
+c=$(newest "$out")
+if pretrain "$out" --resume >"$W/run.log" 2>&1; then
+    if [ "$c" -gt 0 ] && ! grep -q "resuming from $out/checkpoint-$c (step $c of" "$W/run.log"; then bad "the final --resume did not take checkpoint-$c"
+    elif ! same_as_ref "$out"; then bad "after $kills kills and --resume, model.safetensors differs from the reference"
+    elif ! no_tmp "$out"; then bad "after the final --resume, *.tmp are left: $(find "$out" -name '*.tmp' | tr '\n' ' ')"
+    else ok "after $kills kills, --resume from $([ "$c" -gt 0 ] && echo "checkpoint-$c" || echo "the beginning") finished: model.safetensors bitwise equal to the reference (cmp), no *.tmp left"; fi
+else bad "the final --resume failed: $(tail_of "$W/run.log")"; fi
+
+# ---------------------------------------------------------------------------------------------------------
+# a full disk while checkpoint-6 is written, on top of checkpoint-3
+
+# full_disk NAME OUT LIMITCMD ERROR_TEXT: OUT holds checkpoint-3; the run under LIMITCMD must fail
+# writing checkpoint-6 with ERROR_TEXT, remove its unfinished folder, keep checkpoint-3, and a copy of
+# OUT in a roomy folder must resume and end bitwise equal to the reference.
+full_disk() {
+    local name=$1 o=$2 limit=$3 text=$4 before rc
+    before=$(du -sk "$o" | cut -f1)
+    (eval "$limit"; exec "$BIGS" pretrain --config "$W/config.json" --data "$W/shards" --output "$o" --threads 1 --resume --quiet) >"$W/disk.log" 2>&1
+    rc=$?
+    why=""
+    if [ "$rc" -ne 1 ]; then why="exit status $rc, expected 1: $(tail_of "$W/disk.log")"
+    elif ! grep -q "saving the checkpoint of step 6 failed: $o/checkpoint-6.tmp/[a-z]*.safetensors: cannot write: $text" "$W/disk.log"; then
+        why="the message does not name the file and '$text': $(tail_of "$W/disk.log")"
+    elif ! no_tmp "$o"; then why="left behind: $(find "$o" -name '*.tmp' | tr '\n' ' ')"
+    elif [ -e "$o/checkpoint-6" ] || [ "$(newest "$o")" -ne 3 ]; then why="checkpoint-3 should be the only checkpoint: $(ls "$o" | tr '\n' ' ')"
+    elif ! all_intact "$o"; then :
+    elif [ $(( $(du -sk "$o" | cut -f1) - before )) -gt 64 ]; then why="the unfinished checkpoint's space was not given back ($before KB before, $(du -sk "$o" | cut -f1) KB after)"
+    fi
+    if [ -n "$why" ]; then bad "$name: $why"; return; fi
+    ok "$name: exit 1, '$(grep -o "checkpoint-6.tmp/[a-z]*.safetensors: cannot write: $text" "$W/disk.log")', no *.tmp left, checkpoint-3 intact"
+    rm -rf "$W/roomy" && cp -a "$o" "$W/roomy"
+    if pretrain "$W/roomy" --resume >"$W/run.log" 2>&1 && grep -q "resuming from $W/roomy/checkpoint-3 (step 3 of" "$W/run.log" && same_as_ref "$W/roomy"; then
+        ok "$name: --resume from checkpoint-3 in a roomy folder ends bitwise equal to the reference"
+    else bad "$name: --resume in a roomy folder: $(tail_of "$W/run.log")"; fi
+}
+start3() {  # a run folder holding checkpoint-3 (stopped as by SIGTERM after step 3)
+    BIGS_STOP_AFTER_STEP=3 pretrain "$1" --quiet >"$W/run.log" 2>&1
+    [ $? -eq 143 ] && [ "$(newest "$1")" -eq 3 ] || { bad "could not make a run folder with checkpoint-3: $(tail_of "$W/run.log")"; return 1; }
+}
+# 1. a file-size limit between model.safetensors (4 MB) and optimizer.safetensors (8 MB): the kernel
+# refuses the optimizer file (EFBIG, SIGXFSZ being ignored by bigs)
+if start3 "$W/fsize"; then
+    full_disk "file-size limit (ulimit -f $((MODEL_BYTES * 3 / 2 / 1024)) KB)" "$W/fsize" "ulimit -f $((MODEL_BYTES * 3 / 2 / 1024))" "File too large"
+fi
+# 2. a tmpfs with room for checkpoint-6's model but not its optimizer moments (ENOSPC); needs mount
+if start3 "$W/disk-src"; then
+    # room for what is written before optimizer.safetensors (config, model, vocab) and half of that file
+    size=$(( $(du -sk "$W/disk-src" | cut -f1) + MODEL_BYTES * 2 / 1024 + 512 ))
+    mkdir -p "$W/mnt"
+    if mount -t tmpfs -o size=${size}k tmpfs "$W/mnt" 2>"$W/err"; then
+        mounted=$W/mnt
+        if cp -a "$W/disk-src" "$W/mnt/run"; then full_disk "full tmpfs ($size KB)" "$W/mnt/run" ":" "No space left on device"
+        else bad "could not copy the run folder to the ${size} KB tmpfs"; fi
+        umount "$W/mnt" && mounted=""
+    else echo "skip full tmpfs: mount is not permitted here ($(tail_of "$W/err")); the file-size limit stands in for it"; fi
+fi
+
+# ---------------------------------------------------------------------------------------------------------
+# a corrupt shard block
+
+shard=$W/shards-bad/train-00000.bin
+cp -a "$W/shards" "$W/shards-bad"
+le() { od -An --endian=little -t"u$2" -j"$1" -N"$2" "$shard" | tr -d ' '; }  # le OFFSET BYTES
+nblocks=$(le 44 4) index=$(le 48 8)
+block=$(( r_block % nblocks ))
+boff=$(le $((index + 24 * block)) 8) bsize=$(le $((index + 24 * block + 8)) 4)
+pos=$((boff + bsize / 2))
+for k in 0 1 2 3; do  # four bytes in the middle of the block's compressed data, inverted
+    b=$(le $((pos + k)) 1)
+    printf "\\$(printf %03o $((b ^ 255)))" | dd of="$shard" bs=1 seek=$((pos + k)) conv=notrunc status=none
+done
+"$BIGS" pretrain --config "$W/config.json" --data "$W/shards-bad" --output "$W/corrupt" --threads 1 --quiet >"$W/run.log" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "$shard: block $block is corrupted" "$W/run.log" && [ ! -e "$W/corrupt/model.safetensors" ]; then
+    ok "corrupt shard: 4 bytes flipped at offset $pos (block $block of $nblocks): exit 1, '$(grep -o "train-00000.bin: block $block[^.]*" "$W/run.log")'"
+else bad "corrupt shard (block $block at offset $pos): exit status $rc: $(tail_of "$W/run.log")"; fi
+
+# ---------------------------------------------------------------------------------------------------------
+# a NaN loss
+
+nan=$(( 4 + r_nan % (STEPS - 7) ))  # 4..STEPS-4
+last=$(( (nan - 1) / SAVE * SAVE ))  # the last checkpoint before step nan
+BIGS_INJECT_NAN_AT_STEP=$nan pretrain "$W/nan" --quiet >"$W/run.log" 2>&1
+rc=$?
+why=""
+if [ "$rc" -ne 1 ]; then why="exit status $rc, expected 1: $(tail_of "$W/run.log")"
+elif ! grep -q "step $nan: the loss is not finite" "$W/run.log"; then why="the message does not name step $nan: $(tail_of "$W/run.log")"
+elif [ "$(newest "$W/nan")" -ne "$last" ]; then why="the newest checkpoint is checkpoint-$(newest "$W/nan"), expected checkpoint-$last"
+elif ! no_tmp "$W/nan" || [ -e "$W/nan/model.safetensors" ]; then why="a *.tmp or a final model was written"
+elif ! all_intact "$W/nan"; then :
+fi
+if [ -n "$why" ]; then bad "NaN at step $nan: $why"
+else
+    ok "NaN at step $nan: exit 1, '$(grep -o "step $nan: the loss is not finite[^;]*" "$W/run.log")', checkpoint-$last intact"
+    if pretrain "$W/nan" --resume >"$W/run.log" 2>&1 && grep -q "resuming from $W/nan/checkpoint-$last (step $last of" "$W/run.log" && same_as_ref "$W/nan"; then
+        ok "NaN at step $nan: --resume from checkpoint-$last ends bitwise equal to the reference"
+    else bad "NaN at step $nan: --resume: $(tail_of "$W/run.log")"; fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
