@@ -41,3 +41,35 @@ void json_append_line(const char *path, const cJSON *j) {
     if (fclose(f) != 0) fatal("%s: write failed: %s", path, strerror(errno));
     free(line);
 }
+
+void json_lines_keep_through(const char *path, double step) {
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) return;  // no metrics yet
+    char *out = xmalloc(len + 1);
+    size_t n = 0;
+    int dropped = 0;
+    for (char *line = text; line < text + len;) {
+        char *end = memchr(line, '\n', (size_t)(text + len - line));
+        size_t ll = end ? (size_t)(end - line) : (size_t)(text + len - line);
+        cJSON *j = end ? cJSON_ParseWithLength(line, ll) : NULL;  // a line without its newline was cut short
+        const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL;
+        if (j && (!cJSON_IsNumber(s) || s->valuedouble <= step)) {
+            memcpy(out + n, line, ll);
+            n += ll;
+            out[n++] = '\n';
+        } else if (ll > 0) {
+            dropped++;
+        }
+        cJSON_Delete(j);
+        line += ll + (end ? 1 : 0);
+    }
+    if (dropped) {
+        if (file_write_atomic(path, out, n)) fatal("%s: cannot write: %s", path, strerror(errno));
+        log_info("%s: dropped %d line%s past step %.0f (they are redone from the checkpoint)", path, dropped,
+                 dropped == 1 ? "" : "s", step);
+    }
+    free(out);
+    free(text);
+}

@@ -261,3 +261,52 @@ TEST(pretrain_profile_lists_the_ops) {
     CHECKF(strstr(log, "3 passes") && strstr(log, " linear ") && strstr(log, " fftconv ") && strstr(log, " cross_entropy ") &&
                strstr(log, " total "), "profile table missing or incomplete: %s", log);
 }
+
+// A run killed between checkpoints redoes the steps after its last checkpoint on --resume: their
+// metrics.jsonl lines are not kept twice (nor a line cut short by the kill).
+TEST(pretrain_resume_after_kill_logs_each_step_once) {
+    char data[512], cfg[512], out[512], cmd[4096], log[8192], path[700];
+    snprintf(data, sizeof data, "%s/kill_data", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/kill_config.json", test_tmpdir());
+    snprintf(out, sizeof out, "%s/kill_run", test_tmpdir());
+    test_make_mlm_shards(data, 200, 32);
+    write_config(cfg);
+    snprintf(cmd, sizeof cmd, "{ BIGS_TEST_KILL_AT_STEP=18 %s pretrain --config %s --data %s --output %s --threads 1 --quiet; } 2>/dev/null",
+             test_bigs_bin(), cfg, data, out);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc != 0, "the run was not killed: %s", log);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", out);
+    FILE *f = fopen(path, "a");  // as if the kill had cut a line short
+    if (f) { fputs("{\"step\": 16, \"lo", f); fclose(f); }
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg,
+             data, out);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    CHECK(text != NULL);
+    int seen_loss[41] = {0}, seen_eval[41] = {0}, lines = 0;
+    for (char *line = text; text && line < text + len; lines++) {
+        char *end = strchr(line, '\n');
+        CHECKF(end != NULL, "metrics.jsonl ends in a partial line");
+        if (!end) break;
+        *end = 0;
+        cJSON *j = cJSON_Parse(line);
+        CHECKF(j != NULL, "metrics.jsonl line %d is not JSON: %s", lines + 1, line);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "step");
+        int st = cJSON_IsNumber(s) ? (int)s->valuedouble : -1;
+        CHECK(st >= 0 && st <= 40);
+        if (st >= 0 && st <= 40) {
+            if (cJSON_GetObjectItemCaseSensitive(j, "loss")) seen_loss[st]++;
+            if (cJSON_GetObjectItemCaseSensitive(j, "eval_loss")) seen_eval[st]++;
+        }
+        cJSON_Delete(j);
+        line = end + 1;
+    }
+    for (int st = 0; st <= 40; st++) {
+        CHECKF(seen_loss[st] == (st > 0 && st % 5 == 0), "step %d: %d loss lines", st, seen_loss[st]);
+        CHECKF(seen_eval[st] == (st % 20 == 0), "step %d: %d evaluation lines", st, seen_eval[st]);
+    }
+    free(text);
+}

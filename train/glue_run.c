@@ -362,6 +362,7 @@ int finetune_run(const FinetuneArgs *a) {
         }
         cJSON_Delete(state);
         log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
+        if (lead) json_lines_keep_through(mpath, (double)step);
     } else if (lead) {
         unlink(mpath);  // a fresh run starts a fresh log
     }

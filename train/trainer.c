@@ -268,6 +268,7 @@ int pretrain_run(const PretrainArgs *a) {
                      (long)gb->valuedouble, G * accum, world, B, accum);
         train.pos = (LoaderPos){(long)cJSON_GetArrayItem(dp, 0)->valuedouble, (long)cJSON_GetArrayItem(dp, 1)->valuedouble, (long)cJSON_GetArrayItem(dp, 2)->valuedouble};
         cJSON_Delete(state);
+        if (lead) json_lines_keep_through(path, (double)step);
         log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
     } else if (!a->resume && lead) {
         unlink(path);  // a fresh run starts a fresh log
