@@ -309,4 +309,18 @@ TEST(pretrain_resume_after_kill_logs_each_step_once) {
         CHECKF(seen_eval[st] == (st % 20 == 0), "step %d: %d evaluation lines", st, seen_eval[st]);
     }
     free(text);
+    // killed after its final checkpoint but before the final model and results: --resume writes them,
+    // with the last step's loss and a final evaluation
+    char res[700], model[700], ck[700];
+    snprintf(res, sizeof res, "%s/all_results.json", out);
+    snprintf(model, sizeof model, "%s/model.safetensors", out);
+    snprintf(ck, sizeof ck, "%s/checkpoint-40/model.safetensors", out);
+    double eval_before = json_number(res, "eval_loss");
+    remove(res);
+    remove(model);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "resume from the final checkpoint failed (%d): %s", rc, log);
+    CHECK(test_files_equal(model, ck));
+    CHECKF(isfinite(json_number(res, "train_loss")) && json_number(res, "eval_loss") == eval_before,
+           "all_results.json after a resume from the final checkpoint: %s", log);
 }

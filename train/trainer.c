@@ -254,6 +254,7 @@ int pretrain_run(const PretrainArgs *a) {
     AdamW opt;
     adamw_init(&opt, &m.pt, tc.decay_ssm);
     long step = 0;
+    double resumed_loss = NAN;  // the loss of the checkpoint's last step
     if (lead && mkdir(a->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", a->output_dir, strerror(errno));
     snprintf(path, sizeof path, "%s/metrics.jsonl", a->output_dir);
     if (resume_dir) {
@@ -267,6 +268,8 @@ int pretrain_run(const PretrainArgs *a) {
             log_warn("%s was trained with %ld sequences a step; this run takes %ld (%d processes x %d x %d accumulation)", resume_dir,
                      (long)gb->valuedouble, G * accum, world, B, accum);
         train.pos = (LoaderPos){(long)cJSON_GetArrayItem(dp, 0)->valuedouble, (long)cJSON_GetArrayItem(dp, 1)->valuedouble, (long)cJSON_GetArrayItem(dp, 2)->valuedouble};
+        const cJSON *ls = cJSON_GetObjectItemCaseSensitive(state, "loss");
+        if (cJSON_IsNumber(ls)) resumed_loss = ls->valuedouble;
         cJSON_Delete(state);
         if (lead) json_lines_keep_through(path, (double)step);
         log_info("resuming from %s (step %ld of %ld)", resume_dir, step, total);
@@ -429,6 +432,16 @@ int pretrain_run(const PretrainArgs *a) {
         }
     }
     if (tty && !g_quiet) fputc('\n', stderr);
+    if (!stopped && step == start_step) {
+        // resumed from the final checkpoint (a run killed before it wrote its final model): nothing to
+        // train, but the results still get the last loss and a final evaluation
+        last_loss = resumed_loss;
+        if (have_val) {
+            last_eval = mlm_evaluate(&m, &val, &ms, tc.per_device_eval_batch_size, L, tc.eval_batches, (uint64_t)tc.seed);
+            evals++;
+            log_info("step %ld: validation loss %.4f, perplexity %.1f, accuracy %.3f", step, last_eval.loss, last_eval.perplexity, last_eval.accuracy);
+        }
+    }
     if (!stopped && lead) {
         model_save_dir(&m, a->output_dir, vocab_src);
         cJSON *res = cJSON_CreateObject();
