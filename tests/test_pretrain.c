@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/gemm.h"
 #include "core/safetensors.h"
 #include "data/shard.h"
 #include "tests/test.h"
@@ -323,4 +324,39 @@ TEST(pretrain_resume_after_kill_logs_each_step_once) {
     CHECK(test_files_equal(model, ck));
     CHECKF(isfinite(json_number(res, "train_loss")) && json_number(res, "eval_loss") == eval_before,
            "all_results.json after a resume from the final checkpoint: %s", log);
+}
+
+// With our GEMM (AVX-512) every kernel sums in an order fixed by the data: a run stopped with 2 threads
+// and resumed with 1 ends bitwise where a 1-thread run ends. The model is large enough (H=256) that its
+// products run on both threads.
+TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
+    if (strcmp(gemm_engine(), "avx512") != 0) {
+        printf("     (no AVX-512 here: OpenBLAS's sums depend on the thread count; not checked)\n");
+        return;
+    }
+    char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192], a[700], b[700];
+    snprintf(data, sizeof data, "%s/thr_data", test_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/thr_config.json", test_tmpdir());
+    snprintf(out1, sizeof out1, "%s/thr_run1", test_tmpdir());
+    snprintf(out2, sizeof out2, "%s/thr_run2", test_tmpdir());
+    test_make_mlm_shards(data, 200, 32);
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"model\": {\"vocab_size\": 2000, \"hidden_size\": 256, \"num_hidden_layers\": 2, \"intermediate_size\": 512,\n"
+          "  \"num_ssm\": 8, \"max_position_embeddings\": 32, \"hidden_dropout_prob\": 0.1},\n"
+          " \"train\": {\"learning_rate\": 1e-3, \"warmup_steps\": 2, \"max_steps\": 8, \"per_device_train_batch_size\": 8,\n"
+          "  \"max_seq_length\": 32, \"save_steps\": 4, \"eval_steps\": 0, \"logging_steps\": 4}}\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out1);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "pretrain failed (%d): %s", rc, log);
+    snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s --output %s --threads 2 --quiet", test_bigs_bin(),
+             cfg, data, out2);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 143, "the stop after step 3 gave %d: %s", rc, log);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, out2);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
+    snprintf(a, sizeof a, "%s/model.safetensors", out1);
+    snprintf(b, sizeof b, "%s/model.safetensors", out2);
+    CHECKF(test_files_equal(a, b), "2 threads then 1 differs from 1 thread throughout");
 }
