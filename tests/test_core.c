@@ -291,7 +291,12 @@ TEST(kernels_bitwise_equal_across_thread_counts) {
     rng_init(&r, 3, 0);
     rng_fill_normal(&r, in, 4 * X, 0, 1);
     bitwise_check("layernorm", k_layernorm, X + 2 * TH, in);
-    bitwise_check("fftconv", k_fftconv, 2 * (2 * X + TH * TL + TH), in);
+    // both convolution paths: the FFT always; the Toeplitz product runs on the GEMM, bitwise with ours
+    int saved = fftconv_direct_max_len;
+    fftconv_direct_max_len = 0;
+    bitwise_check("fftconv (FFT)", k_fftconv, 2 * (2 * X + TH * TL + TH), in);
+    fftconv_direct_max_len = saved;
+    if (strcmp(gemm_engine(), "avx512") == 0) bitwise_check("fftconv (Toeplitz)", k_fftconv, 2 * (2 * X + TH * TL + TH), in);
     bitwise_check("ssm kernel", k_ssm_kernel, TH * TL + 5 * TH * TN, in);
     bitwise_check("gather/pool/gelu/dropout/cross-entropy", k_misc, 50 * TH + TB * TH + 6 * X + 2, in);
     free(in);
