@@ -1,18 +1,20 @@
 // attention.c: bidirectional multi-head attention (no projections; those are linear ops around it).
 // Per (batch, head) the score and value products go through gemm with row stride H, so heads are
-// read in place from (B,L,H) without copies. gemm runs outside parallel regions; the softmax rows
-// run under OpenMP.
+// read in place from (B,L,H) without copies. The (batch, head) pairs run in parallel.
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/common.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 #include "core/rng.h"
+#include "core/vmath.h"
 
-// probs of one (b,h) block <- masked softmax of its scores, in place, rows in parallel
+// probs of one (b,h) block <- masked softmax of its scores, in place
 static void softmax_rows(float *S, const int32_t *mask, int L) {
-#pragma omp parallel for schedule(static)
     for (int i = 0; i < L; i++) {
         float *s = S + (long)i * L;
         float mx = -INFINITY;
@@ -24,7 +26,7 @@ static void softmax_rows(float *S, const int32_t *mask, int L) {
         }
         double sum = 0;
         for (int j = 0; j < L; j++) {
-            float e = (!mask || mask[j]) ? expf(s[j] - mx) : 0.0f;
+            float e = (!mask || mask[j]) ? exp_fast(s[j] - mx) : 0.0f;
             s[j] = e;
             sum += e;
         }
@@ -39,23 +41,43 @@ static void drop_block(float *dst, const float *src, int L, float p, uint64_t ke
     dropout_forward(dst, src, (long)L * L, p, rng_mix(key, base), 0);
 }
 
+// Per-thread (L,L) scratch blocks for the (b,h) loops: nblk blocks for each of the team's threads.
+static float *scratch_blocks(int L, int nblk) {
+    return xmalloc(sizeof(float) * (size_t)L * L * (size_t)nblk * (size_t)threads_get());
+}
+
+static int thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// The (b,h) pairs are independent: they run in parallel, each thread doing its products alone (gemm
+// inside a parallel region), so every pair is computed in the same order for any thread count.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key, long b0) {
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
-    float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            long off = (long)b * L * H + (long)h * dh;
-            float *P = probs + ((long)b * NH + h) * L * L;
-            // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
-            gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
-            softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
-            const float *A = P;
-            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
-            // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
-            gemm(0, 0, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
+    float *Pd = p > 0.0f ? scratch_blocks(L, 1) : NULL;
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        long off = (long)b * L * H + (long)h * dh;
+        float *P = probs + (long)bh * L * L;
+        // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
+        gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
+        softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
+        const float *A = P;
+        if (Pd) {
+            float *d = Pd + (size_t)thread_index() * L * L;
+            drop_block(d, P, L, p, key, (uint64_t)(b0 + b) * NH + h);
+            A = d;
         }
+        // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
+        gemm(0, 0, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
+    }
     free(Pd);
 }
 
@@ -63,36 +85,34 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key, long b0) {
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
-    float *Pd = p > 0.0f ? xmalloc(sizeof(float) * (size_t)L * L) : NULL;
-    float *dP = xmalloc(sizeof(float) * (size_t)L * L);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            long off = (long)b * L * H + (long)h * dh;
-            const float *P = probs + ((long)b * NH + h) * L * L, *A = P;
-            if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
-            // dV_bh += A^T (L,L) @ dO_bh (L,dh)
-            if (dv) gemm(1, 0, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
-            // dA (L,L) = dO_bh @ V_bh^T
-            gemm(0, 1, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
-            if (Pd) {  // through the dropout: the same mask, the same scale
-                float *tmp = Pd;
-                memset(tmp, 0, sizeof(float) * (size_t)L * L);
-                dropout_backward(tmp, dP, (long)L * L, p, rng_mix(key, (uint64_t)(b0 + b) * NH + h), 0);
-                memcpy(dP, tmp, sizeof(float) * (size_t)L * L);
-            }
-            // softmax backward: dS = P * (dP - rowsum(dP * P))
+    float *scr = scratch_blocks(L, p > 0.0f ? 2 : 1);  // dP, and the dropped probabilities
 #pragma omp parallel for schedule(static)
-            for (int i = 0; i < L; i++) {
-                const float *pr = P + (long)i * L;
-                float *g = dP + (long)i * L;
-                double s = 0;
-                for (int j = 0; j < L; j++) s += (double)g[j] * pr[j];
-                for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
-            }
-            // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
-            if (dq) gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
-            if (dk) gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        long off = (long)b * L * H + (long)h * dh;
+        float *dP = scr + (size_t)thread_index() * (p > 0.0f ? 2 : 1) * L * L, *Pd = p > 0.0f ? dP + (size_t)L * L : NULL;
+        const float *P = probs + (long)bh * L * L, *A = P;
+        if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
+        // dV_bh += A^T (L,L) @ dO_bh (L,dh)
+        if (dv) gemm(1, 0, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
+        // dA (L,L) = dO_bh @ V_bh^T
+        gemm(0, 1, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
+        if (Pd) {  // through the dropout: the same mask, the same scale
+            memset(Pd, 0, sizeof(float) * (size_t)L * L);
+            dropout_backward(Pd, dP, (long)L * L, p, rng_mix(key, (uint64_t)(b0 + b) * NH + h), 0);
+            memcpy(dP, Pd, sizeof(float) * (size_t)L * L);
         }
-    free(Pd);
-    free(dP);
+        // softmax backward: dS = P * (dP - rowsum(dP * P))
+        for (int i = 0; i < L; i++) {
+            const float *pr = P + (long)i * L;
+            float *g = dP + (long)i * L;
+            double s = 0;
+            for (int j = 0; j < L; j++) s += (double)g[j] * pr[j];
+            for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
+        }
+        // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
+        if (dq) gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
+        if (dk) gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
+    }
+    free(scr);
 }

@@ -119,11 +119,11 @@ void gelu_forward(float *out, const float *inp, long n, int tanh_form) {
             float x = inp[i];
             out[i] = x / (1.0f + exp_fast(-2.0f * GELU_K0 * (x + GELU_K1 * x * x * x)));
         }
-    } else {
-#pragma omp parallel for schedule(static)
+    } else {  // x Phi(x): the exact (erf) form, as torch's gelu and BERT's "gelu"
+#pragma omp parallel for simd schedule(static)
         for (long i = 0; i < n; i++) {
             float x = inp[i];
-            out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+            out[i] = x * normcdf_fast(x);
         }
     }
 }
@@ -138,13 +138,12 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, long n, int
             float du = 2.0f * GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x);
             dinp[i] += dout[i] * (s + x * s * (1.0f - s) * du);
         }
-    } else {
-#pragma omp parallel for schedule(static)
+    } else {  // d/dx [x Phi(x)] = Phi(x) + x phi(x)
+#pragma omp parallel for simd schedule(static)
         for (long i = 0; i < n; i++) {
             float x = inp[i];
-            float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-            float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;  // 1/sqrt(2 pi)
-            dinp[i] += dout[i] * (cdf + x * pdf);
+            float pdf = exp_fast(-0.5f * x * x) * 0.3989422804014327f;  // 1/sqrt(2 pi)
+            dinp[i] += dout[i] * (normcdf_fast(x) + x * pdf);
         }
     }
 }

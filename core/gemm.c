@@ -172,29 +172,37 @@ AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *r
 // ----------------------------------------------------------------------------
 // the five loops
 
-static float *g_bpack, *g_apack;  // packed B panel (KC x NC); per-thread A blocks (MC_MAX x KC each)
-static int g_apack_threads;
+// Packing buffers, grown on demand and kept: the B panel and the per-thread A blocks of a product that
+// runs on the whole team, and a thread's own pair for a product it runs alone (a small one, or one
+// called inside a parallel region, such as attention's per-head products).
+typedef struct { float *b, *a; size_t bcap, acap; } PackBufs;
+static PackBufs g_team;
+static __thread PackBufs t_alone;
 
-static void buffers_reserve(int nthreads) {
-    if (!g_bpack) g_bpack = aligned_alloc(64, sizeof(float) * (size_t)KC * NC);
-    if (nthreads > g_apack_threads) {
-        free(g_apack);
-        g_apack = aligned_alloc(64, sizeof(float) * (size_t)MC_MAX * KC * (size_t)nthreads);
-        g_apack_threads = nthreads;
+static float *reserve(float **p, size_t *cap, size_t n) {
+    if (*cap < n) {
+        free(*p);
+        *p = aligned_alloc(64, (sizeof(float) * n + 63) / 64 * 64);
+        if (!*p) fatal("out of memory for the GEMM packing buffers (%zu floats)", n);
+        *cap = n;
     }
-    if (!g_bpack || !g_apack) fatal("out of memory for the GEMM packing buffers (%d threads)", nthreads);
+    return *p;
 }
 
 static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                     int ldb, float beta, float *C, int ldc, const float *bias) {
+                     int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
 #ifdef _OPENMP
     int nt = omp_get_max_threads();
 #else
     int nt = 1;
 #endif
     // a small product (under about 20 us of work) runs on one thread: a fork and join costs more
-    if ((double)M * N * K < 4e6) nt = 1;
-    buffers_reserve(nt);
+    if (inpar || (double)M * N * K < 4e6) nt = 1;
+    PackBufs *pb = nt == 1 ? &t_alone : &g_team;
+    int panel = (N < NC ? N : NC) + NR - 1, kmax = K < KC ? K : KC, mmax = M + MR - 1 < MC_MAX ? M + MR - 1 : MC_MAX;
+    float *bpack = reserve(&pb->b, &pb->bcap, (size_t)kmax * (size_t)(panel / NR * NR));
+    float *apack = reserve(&pb->a, &pb->acap, (size_t)nt * (size_t)(mmax / MR * MR) * (size_t)kmax);
+    size_t astride = (size_t)(mmax / MR * MR) * (size_t)kmax;  // floats per thread
     int slivers = (M + MR - 1) / MR;
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
@@ -208,7 +216,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
 #pragma omp for schedule(static)
                 for (int t = 0; t < nsl; t++) {
                     int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                    pack_b_sliver(g_bpack + (long)t * kc * NR, B, ldb, tB, j0 + t * NR, cols, k0, kc);
+                    pack_b_sliver(bpack + (long)t * kc * NR, B, ldb, tB, j0 + t * NR, cols, k0, kc);
                 }
 #ifdef _OPENMP
                 int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -216,7 +224,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
                 int tid = 0, nth = 1;
 #endif
                 // each thread takes an equal run of A slivers, in blocks of at most MC_MAX rows
-                float *ap = g_apack + (size_t)tid * MC_MAX * KC;
+                float *ap = apack + (size_t)tid * astride;
                 int s_end = (int)((long)slivers * (tid + 1) / nth);
                 for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += MC_MAX / MR) {
                     int s1 = s0 + MC_MAX / MR < s_end ? s0 + MC_MAX / MR : s_end;
@@ -224,7 +232,7 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
                     pack_a(ap, A, lda, tA, i0, rows, k0, kc);
                     for (int t = 0; t < nsl; t++) {
                         int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                        const float *bp = g_bpack + (long)t * kc * NR;
+                        const float *bp = bpack + (long)t * kc * NR;
                         for (int s = 0; s < rows; s += MR)
                             kernel_14x32(kc, ap + (long)s * kc, bp, C + (long)(i0 + s) * ldc + j0 + t * NR, ldc,
                                          rows - s < MR ? rows - s : MR, cols, alpha, bet, bia ? bia + j0 + t * NR : NULL);
@@ -241,10 +249,10 @@ static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, cons
     if (M <= 0 || N <= 0) return;
     int inpar = 0;
 #ifdef _OPENMP
-    inpar = omp_in_parallel();  // the packing buffers are shared: inside a parallel region use OpenBLAS
+    inpar = omp_in_parallel();  // inside a parallel region: this thread alone, with its own buffers
 #endif
-    if (K > 0 && own_wanted() && !inpar) {
-        gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    if (K > 0 && own_wanted()) {
+        gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
         return;
     }
     if (bias) {  // C = bias + (beta C): scale first, then let sgemm accumulate onto it

@@ -115,3 +115,28 @@ TEST(gemm_bitwise_across_thread_counts) {
     free(C2);
     gemm_use_own(prev);
 }
+
+// Called inside a parallel region (attention's per-head products), each thread runs its product alone
+// with its own packing buffers: the same bits as the same products called one by one.
+TEST(gemm_inside_a_parallel_region) {
+    int prev = gemm_use_own(1), P = 12, M = 70, N = 90, K = 700;  // over the one-thread limit when called alone
+    float *A = xmalloc(sizeof(float) * (size_t)P * M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
+    float *C1 = xmalloc(sizeof(float) * (size_t)P * M * N), *C2 = xmalloc(sizeof(float) * (size_t)P * M * N);
+    Rng r;
+    rng_init(&r, 9, 0);
+    rng_fill_normal(&r, A, (long)P * M * K, 0.0f, 1.0f);
+    rng_fill_normal(&r, B, (long)K * N, 0.0f, 1.0f);
+    threads_set(2);
+    for (int p = 0; p < P; p++) gemm(0, 1, M, N, K, 1.0f, A + (long)p * M * K, K, B, K, 0.0f, C1 + (long)p * M * N, N);
+#pragma omp parallel for schedule(dynamic)
+    for (int p = 0; p < P; p++) gemm(0, 1, M, N, K, 1.0f, A + (long)p * M * K, K, B, K, 0.0f, C2 + (long)p * M * N, N);
+    threads_set(0);
+    CHECKF(memcmp(C1, C2, sizeof(float) * (size_t)P * M * N) == 0, "products inside a parallel region differ");
+    // and they are right (one of them against the double product)
+    CHECK(check_product(0, 1, M, N, K, 1.0f, 0.0f, 0));
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+    gemm_use_own(prev);
+}
