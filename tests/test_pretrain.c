@@ -74,6 +74,17 @@ static double json_number(const char *path, const char *key) {
     return r;
 }
 
+// Resumes the run in dir (1 thread) and checks its final model.safetensors equals ref_dir's, bitwise.
+static void resume_and_compare(const char *cfg, const char *data, const char *dir, const char *ref_dir, const char *what) {
+    char cmd[4096], log[8192], a[700], b[700];
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, dir);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
+    snprintf(a, sizeof a, "%s/model.safetensors", ref_dir);
+    snprintf(b, sizeof b, "%s/model.safetensors", dir);
+    CHECKF(test_files_equal(a, b), "%s", what);
+}
+
 TEST(pretrain_learns_and_resumes_bitwise) {
     char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192], a[700], b[700];
     snprintf(data, sizeof data, "%s/pt_data", test_tmpdir());
@@ -125,12 +136,7 @@ TEST(pretrain_learns_and_resumes_bitwise) {
     CHECKF(rc == 143, "the stopped run should exit with 143, got %d: %s", rc, log);
     snprintf(a, sizeof a, "%s/checkpoint-17/trainer_state.json", out2);
     CHECK(stat(a, &sb) == 0);
-    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, out2);
-    rc = test_run(cmd, log, sizeof log);
-    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
-    snprintf(a, sizeof a, "%s/model.safetensors", out1);
-    snprintf(b, sizeof b, "%s/model.safetensors", out2);
-    CHECKF(test_files_equal(a, b), "the resumed run's parameters differ from the uninterrupted run's");
+    resume_and_compare(cfg, data, out2, out1, "the resumed run's parameters differ from the uninterrupted run's");
     snprintf(a, sizeof a, "%s/checkpoint-40/optimizer.safetensors", out1);
     snprintf(b, sizeof b, "%s/checkpoint-40/optimizer.safetensors", out2);
     CHECK(test_files_equal(a, b));
@@ -247,14 +253,19 @@ TEST(pretrain_length_extension) {
     CHECK(test_run(cmd, log, sizeof log) == 1 && strstr(log, "not shrink"));
 }
 
+// Shards of nseq sequences and the tiny config in the suite's folder, under names starting with tag.
+static void run_setup(const char *tag, int nseq, char data[512], char cfg[512], char out[512]) {
+    snprintf(data, 512, "%s/%s_data", test_tmpdir(), tag);
+    snprintf(cfg, 512, "%s/%s_config.json", test_tmpdir(), tag);
+    snprintf(out, 512, "%s/%s_run", test_tmpdir(), tag);
+    test_make_mlm_shards(data, nseq, 32);
+    write_config(cfg);
+}
+
 // --profile prints the time per op type over the training passes (and only those: evaluation is not timed)
 TEST(pretrain_profile_lists_the_ops) {
     char data[512], cfg[512], out[512], cmd[4096], log[16384];
-    snprintf(data, sizeof data, "%s/prof_data", test_tmpdir());
-    snprintf(cfg, sizeof cfg, "%s/prof_config.json", test_tmpdir());
-    snprintf(out, sizeof out, "%s/prof_run", test_tmpdir());
-    test_make_mlm_shards(data, 64, 32);
-    write_config(cfg);
+    run_setup("prof", 64, data, cfg, out);
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --profile --set train.max_steps=3",
              test_bigs_bin(), cfg, data, out);
     int rc = test_run(cmd, log, sizeof log);
@@ -267,11 +278,7 @@ TEST(pretrain_profile_lists_the_ops) {
 // metrics.jsonl lines are not kept twice (nor a line cut short by the kill).
 TEST(pretrain_resume_after_kill_logs_each_step_once) {
     char data[512], cfg[512], out[512], cmd[4096], log[8192], path[700];
-    snprintf(data, sizeof data, "%s/kill_data", test_tmpdir());
-    snprintf(cfg, sizeof cfg, "%s/kill_config.json", test_tmpdir());
-    snprintf(out, sizeof out, "%s/kill_run", test_tmpdir());
-    test_make_mlm_shards(data, 200, 32);
-    write_config(cfg);
+    run_setup("kill", 200, data, cfg, out);
     snprintf(cmd, sizeof cmd, "{ BIGS_TEST_KILL_AT_STEP=18 %s pretrain --config %s --data %s --output %s --threads 1 --quiet; } 2>/dev/null",
              test_bigs_bin(), cfg, data, out);
     int rc = test_run(cmd, log, sizeof log);
@@ -334,13 +341,10 @@ TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
         printf("     (no AVX-512 here: OpenBLAS's sums depend on the thread count; not checked)\n");
         return;
     }
-    char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192], a[700], b[700];
-    snprintf(data, sizeof data, "%s/thr_data", test_tmpdir());
-    snprintf(cfg, sizeof cfg, "%s/thr_config.json", test_tmpdir());
-    snprintf(out1, sizeof out1, "%s/thr_run1", test_tmpdir());
+    char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192];
+    run_setup("thr", 200, data, cfg, out1);
     snprintf(out2, sizeof out2, "%s/thr_run2", test_tmpdir());
-    test_make_mlm_shards(data, 200, 32);
-    FILE *f = fopen(cfg, "w");
+    FILE *f = fopen(cfg, "w");  // a wider model than write_config's
     fputs("{\"model\": {\"vocab_size\": 2000, \"hidden_size\": 256, \"num_hidden_layers\": 2, \"intermediate_size\": 512,\n"
           "  \"num_ssm\": 8, \"max_position_embeddings\": 32, \"hidden_dropout_prob\": 0.1},\n"
           " \"train\": {\"learning_rate\": 1e-3, \"warmup_steps\": 2, \"max_steps\": 8, \"per_device_train_batch_size\": 8,\n"
@@ -353,10 +357,5 @@ TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
              cfg, data, out2);
     rc = test_run(cmd, log, sizeof log);
     CHECKF(rc == 143, "the stop after step 3 gave %d: %s", rc, log);
-    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, out2);
-    rc = test_run(cmd, log, sizeof log);
-    CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
-    snprintf(a, sizeof a, "%s/model.safetensors", out1);
-    snprintf(b, sizeof b, "%s/model.safetensors", out2);
-    CHECKF(test_files_equal(a, b), "2 threads then 1 differs from 1 thread throughout");
+    resume_and_compare(cfg, data, out2, out1, "2 threads then 1 differs from 1 thread throughout");
 }
