@@ -73,3 +73,22 @@ void json_lines_keep_through(const char *path, double step) {
     free(out);
     free(text);
 }
+
+int json_lines_number(const char *path, double step, const char *key, double *out) {
+    size_t len;
+    const char *e;
+    char *text = file_read_all(path, &len, &e);
+    if (!text) return 0;
+    int found = 0;
+    for (char *line = text; !found && line < text + len;) {
+        char *end = memchr(line, '\n', (size_t)(text + len - line));
+        size_t ll = end ? (size_t)(end - line) : (size_t)(text + len - line);
+        cJSON *j = cJSON_ParseWithLength(line, ll);
+        const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL, *v = j ? cJSON_GetObjectItemCaseSensitive(j, key) : NULL;
+        if (cJSON_IsNumber(s) && s->valuedouble == step && cJSON_IsNumber(v)) { *out = v->valuedouble; found = 1; }
+        cJSON_Delete(j);
+        line += ll + (end ? 1 : 0);
+    }
+    free(text);
+    return found;
+}

@@ -10,3 +10,5 @@ void json_append_line(const char *path, const cJSON *j);  // one compact line
 // the rest and any line cut short (no newline, not valid JSON); rewrites the file atomically only when
 // something is dropped. On --resume: the steps after the checkpoint are redone, so their lines go.
 void json_lines_keep_through(const char *path, double step);
+// The number under `key` on the first line whose "step" is `step`: 1 and *out set, or 0 (no file, no line).
+int json_lines_number(const char *path, double step, const char *key, double *out);

@@ -331,6 +331,9 @@ TEST(pretrain_resume_after_kill_logs_each_step_once) {
     CHECK(test_files_equal(model, ck));
     CHECKF(isfinite(json_number(res, "train_loss")) && json_number(res, "eval_loss") == eval_before,
            "all_results.json after a resume from the final checkpoint: %s", log);
+    // and the step-0 evaluation of the first run is reported, as after an uninterrupted run
+    double initial = json_number(res, "initial_eval_loss");
+    CHECKF(isfinite(initial) && initial > json_number(res, "eval_loss"), "initial_eval_loss after resumes: %g", initial);
 }
 
 // With our GEMM (AVX-512) every kernel sums in an order fixed by the data: a run stopped with 2 threads

@@ -320,6 +320,8 @@ int pretrain_run(const PretrainArgs *a) {
         log_info("step 0: validation loss %.4f, perplexity %.1f, accuracy %.3f", first_eval.loss, first_eval.perplexity, first_eval.accuracy);
         if (lead) log_eval(path, 0, &first_eval);
     }
+    // a resumed run reports the first run's step-0 evaluation, from its metrics.jsonl
+    if (have_val && step > 0 && json_lines_number(path, 0, "eval_loss", &first_eval.loss)) first_eval.sequences = 1;
     while (step < total) {
         params_zero_grad(&m.pt);
         // summed over the job at the end of the step: loss, tokens, stop request
