@@ -31,7 +31,7 @@ help:
 	@echo "make deps       install the Debian packages bigs needs (apt-get; MPI=1 adds Open MPI)"
 	@echo "make MPI=0|1    build without/with Open MPI (default: with, when mpicc is installed)"
 	@echo "make bench      bigs against PyTorch: sgemm peaks, tokens/s, FLOP utilisation, memory (build/bench.json)"
-	@echo "make bench-ops  op micro-benchmark (sgemm peak, linear, FFT conv) and activation memory vs L"
+	@echo "make bench-ops  op micro-benchmark (sgemm peaks, linear, SSM convolution) and activation memory vs L"
 	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
