@@ -6,6 +6,7 @@
 #include "cmd/cmd.h"
 #include "core/common.h"
 #include "core/dist.h"
+#include "core/gemm.h"
 
 const Command g_commands[] = {
     {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},
@@ -33,7 +34,10 @@ static void usage(FILE *f) {
 static int run(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
-    if (!strcmp(argv[1], "--version")) { printf("bigs %s (%s)\n", BIGS_VERSION, dist_build()); return 0; }
+    if (!strcmp(argv[1], "--version")) {  // the build's MPI and the GEMM engine this CPU gets (BIGS_GEMM)
+        printf("bigs %s (%s; GEMM: %s)\n", BIGS_VERSION, dist_build(), gemm_engine());
+        return 0;
+    }
     for (const Command *c = g_commands; c->name; c++) {
         if (strcmp(c->name, argv[1]) != 0) continue;
         if (!c->run) {

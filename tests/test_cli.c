@@ -21,3 +21,12 @@ TEST(cli_unknown_command_is_a_usage_error) {
     CHECK_EQ_INT(test_run(cmd, out, sizeof out), 2);
     CHECK(strstr(out, "Usage:") != NULL);
 }
+
+// --version names the build's MPI and the GEMM engine; BIGS_GEMM=openblas selects OpenBLAS
+TEST(cli_version_names_the_gemm_engine) {
+    char cmd[4200], log[1024];
+    snprintf(cmd, sizeof cmd, "%s --version", test_bigs_bin());
+    CHECK(test_run(cmd, log, sizeof log) == 0 && strstr(log, "bigs ") && (strstr(log, "GEMM: avx512") || strstr(log, "GEMM: openblas")));
+    snprintf(cmd, sizeof cmd, "BIGS_GEMM=openblas %s --version", test_bigs_bin());
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "GEMM: openblas"), "%s", log);
+}
