@@ -42,36 +42,61 @@ void json_append_line(const char *path, const cJSON *j) {
     free(line);
 }
 
+// Walks the lines of a JSON-lines text: calls fn with each line parsed (NULL when it is not valid JSON
+// or was cut short, without its newline) until fn returns nonzero.
+typedef int (*line_fn)(void *ctx, const char *line, size_t len, const cJSON *j);
+static void json_lines_each(const char *text, size_t len, line_fn fn, void *ctx) {
+    for (const char *line = text; line < text + len;) {
+        const char *end = memchr(line, '\n', (size_t)(text + len - line));
+        size_t ll = end ? (size_t)(end - line) : (size_t)(text + len - line);
+        cJSON *j = end ? cJSON_ParseWithLength(line, ll) : NULL;
+        int stop = fn(ctx, line, ll, j);
+        cJSON_Delete(j);
+        if (stop) return;
+        line += ll + (end ? 1 : 0);
+    }
+}
+
+static double line_step(const cJSON *j) {  // a line's "step", or -1 when it has none
+    const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL;
+    return cJSON_IsNumber(s) ? s->valuedouble : -1;
+}
+
+typedef struct { double step; char *out; size_t n; int dropped; } KeepCtx;
+static int keep_line(void *ctx, const char *line, size_t len, const cJSON *j) {
+    KeepCtx *k = ctx;
+    if (j && line_step(j) <= k->step) {
+        memcpy(k->out + k->n, line, len);
+        k->n += len;
+        k->out[k->n++] = '\n';
+    } else if (len > 0) {
+        k->dropped++;
+    }
+    return 0;
+}
+
 void json_lines_keep_through(const char *path, double step) {
     size_t len;
     const char *e;
     char *text = file_read_all(path, &len, &e);
     if (!text) return;  // no metrics yet
-    char *out = xmalloc(len + 1);
-    size_t n = 0;
-    int dropped = 0;
-    for (char *line = text; line < text + len;) {
-        char *end = memchr(line, '\n', (size_t)(text + len - line));
-        size_t ll = end ? (size_t)(end - line) : (size_t)(text + len - line);
-        cJSON *j = end ? cJSON_ParseWithLength(line, ll) : NULL;  // a line without its newline was cut short
-        const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL;
-        if (j && (!cJSON_IsNumber(s) || s->valuedouble <= step)) {
-            memcpy(out + n, line, ll);
-            n += ll;
-            out[n++] = '\n';
-        } else if (ll > 0) {
-            dropped++;
-        }
-        cJSON_Delete(j);
-        line += ll + (end ? 1 : 0);
+    KeepCtx k = {step, xmalloc(len + 1), 0, 0};
+    json_lines_each(text, len, keep_line, &k);
+    if (k.dropped) {
+        if (file_write_atomic(path, k.out, k.n)) fatal("%s: cannot write: %s", path, strerror(errno));
+        log_info("%s: dropped %d line%s past step %.0f (they are redone from the checkpoint)", path, k.dropped,
+                 k.dropped == 1 ? "" : "s", step);
     }
-    if (dropped) {
-        if (file_write_atomic(path, out, n)) fatal("%s: cannot write: %s", path, strerror(errno));
-        log_info("%s: dropped %d line%s past step %.0f (they are redone from the checkpoint)", path, dropped,
-                 dropped == 1 ? "" : "s", step);
-    }
-    free(out);
+    free(k.out);
     free(text);
+}
+
+typedef struct { double step; const char *key; double *out; int found; } FindCtx;
+static int find_line(void *ctx, const char *line, size_t len, const cJSON *j) {
+    FindCtx *f = ctx;
+    const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, f->key) : NULL;
+    if (line_step(j) == f->step && cJSON_IsNumber(v)) { *f->out = v->valuedouble; f->found = 1; }
+    return f->found;
 }
 
 int json_lines_number(const char *path, double step, const char *key, double *out) {
@@ -79,16 +104,8 @@ int json_lines_number(const char *path, double step, const char *key, double *ou
     const char *e;
     char *text = file_read_all(path, &len, &e);
     if (!text) return 0;
-    int found = 0;
-    for (char *line = text; !found && line < text + len;) {
-        char *end = memchr(line, '\n', (size_t)(text + len - line));
-        size_t ll = end ? (size_t)(end - line) : (size_t)(text + len - line);
-        cJSON *j = cJSON_ParseWithLength(line, ll);
-        const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL, *v = j ? cJSON_GetObjectItemCaseSensitive(j, key) : NULL;
-        if (cJSON_IsNumber(s) && s->valuedouble == step && cJSON_IsNumber(v)) { *out = v->valuedouble; found = 1; }
-        cJSON_Delete(j);
-        line += ll + (end ? 1 : 0);
-    }
+    FindCtx f = {step, key, out, 0};
+    json_lines_each(text, len, find_line, &f);
     free(text);
-    return found;
+    return f.found;
 }

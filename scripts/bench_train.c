@@ -84,9 +84,10 @@ int main(int argc, char **argv) {
     double H = c.hidden_size, V = c.vocab_size;
     double flops = 6.0 * enc * B * L + 6.0 * npred * (H * H + H * V);
     double med_t = tt[steps / 2], med_i = ti[steps / 2];
+    double infer_tps = profile ? 0.0 : B * L / med_i;  // --profile times training only: 0, not measured
     printf("{\"config\": \"%s\", \"L\": %d, \"batch\": %d, \"threads\": %d, \"train_tokens_per_sec\": %.1f, \"infer_tokens_per_sec\": %.1f, "
            "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f, \"peak_rss_mib\": %.1f, "
            "\"gemm\": \"%s\"}\n",
-           argv[1], L, B, threads_get(), B * L / med_t, B * L / med_i, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine());
+           argv[1], L, B, threads_get(), B * L / med_t, infer_tps, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine());
     return 0;
 }
