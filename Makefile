@@ -44,7 +44,7 @@ help:
 $(BUILD)/.mpi-$(MPI):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.mpi-* && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h) $(BUILD)/.mpi-$(MPI)
+$(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h tests/golden/*.inc) $(BUILD)/.mpi-$(MPI)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -I. -c $< -o $@
 

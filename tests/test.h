@@ -24,6 +24,9 @@ int test_files_equal(const char *a, const char *b);  // same bytes?
 void test_make_tiny_model(const char *dir, int positions, uint64_t seed);
 // A GLUE task folder in the official layout with 12 train, 6 dev and 4 test rows (test_glue.c).
 void test_make_glue_task_dir(const char *dir, const char *task);
+// A SCROLLS folder (train/validation/test.jsonl, 4/3/2 examples of about 5000 words): QuALITY when
+// quality is set, else ContractNLI (test_scrolls.c).
+void test_make_scrolls_dir(const char *dir, int quality);
 
 #define TEST(name)                                                             \
     static void name(void);                                                    \

@@ -94,7 +94,7 @@ static void json_line(FILE *f, const char *id, const char *input, const char *ou
     cJSON_Delete(o);
 }
 
-static void make_scrolls(const char *dir, int quality) {
+void test_make_scrolls_dir(const char *dir, int quality) {
     mkdir(dir, 0755);
     const char *splits[3] = {"train", "validation", "test"};
     int counts[3] = {4, 3, 2};
@@ -147,7 +147,7 @@ TEST(scrolls_finetune_and_eval_at_4096) {
     for (int q = 0; q < 2; q++) {
         char dir[600], ft[600], pred[700];
         snprintf(dir, sizeof dir, "%s/scrolls_%s", test_tmpdir(), tasks[q]);
-        make_scrolls(dir, q);
+        test_make_scrolls_dir(dir, q);
         snprintf(ft, sizeof ft, "%s/ft_%s", test_tmpdir(), tasks[q]);
         snprintf(cmd, sizeof cmd, "%s finetune --task %s --data %s --model %s --output %s --threads 2 --set train.num_train_epochs=1 "
                  "--set train.per_device_train_batch_size=2 --set train.per_device_eval_batch_size=2 --set train.learning_rate=1e-3 2>&1",
