@@ -15,7 +15,9 @@ MPI_LIBS   := $(shell mpicc --showme:link)
 endif
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC  := $(wildcard core/*.c train/*.c data/*.c cmd/cmd_*.c)
+# the layers, bottom up (docs/internals.md): core/base, core/engine, core/formats, core/model and data, train, cmd
+LIB_SRC  := $(wildcard core/*/*.c train/*.c data/*.c cmd/cmd_*.c cmd/args.c)
+HEADERS  := $(wildcard core/*/*.h train/*.h data/*.h cmd/*.h)
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -44,7 +46,7 @@ help:
 $(BUILD)/.mpi-$(MPI):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.mpi-* && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h cmd/*.h tests/*.h tests/golden/*.inc) $(BUILD)/.mpi-$(MPI)
+$(BUILD)/%.o: %.c $(HEADERS) $(wildcard tests/*.h tests/golden/*.inc) $(BUILD)/.mpi-$(MPI)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -I. -c $< -o $@
 
@@ -99,12 +101,12 @@ FUZZ_TIME   ?= 60
 FUZZ_DIR    := build-fuzz
 FUZZ_CFLAGS := -g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -D_GNU_SOURCE \
                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB    := core/common.c core/dist.c core/jsonio.c core/keys.c core/config.c core/safetensors.c core/msgpack.c core/flax.c \
-               core/torchzip.c train/train_config.c train/metrics.c data/shard.c data/textio.c data/glue.c \
+FUZZ_LIB    := core/base/common.c core/base/dist.c core/base/jsonio.c core/base/keys.c core/model/config.c core/formats/safetensors.c \
+               core/formats/msgpack.c core/formats/flax.c core/formats/torchzip.c train/train_config.c data/metrics.c data/shard.c data/textio.c data/glue.c \
                data/scrolls.c data/unicode_tables.c data/vocab.c data/tokenizer.c
 FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(FUZZ_DIR)/%.o: %.c $(wildcard core/*.h train/*.h data/*.h)
+$(FUZZ_DIR)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I. -c $< -o $@
 

@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
-#include "core/flax.h"
-#include "core/model.h"
-#include "core/safetensors.h"
-#include "core/torchzip.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
+#include "core/formats/flax.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
+#include "core/formats/torchzip.h"
 
 static const char *k_usage =
     "Usage: bigs convert --input PATH --output PATH [--config FILE] [--vocab FILE] [--to dir|flax]\n"

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
 #include "train/glue_run.h"
 #include "train/trainer.h"
 

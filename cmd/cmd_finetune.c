@@ -1,7 +1,7 @@
 // cmd_finetune.c: `bigs finetune` on a GLUE task.
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
 #include "train/glue_run.h"
 
 static const char *k_usage =

@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
-#include "core/model.h"
-#include "core/safetensors.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
 #include "data/loader.h"
 
 static const char *k_usage =

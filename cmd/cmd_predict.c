@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
-#include "core/model.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
 #include "data/textio.h"
 #include "data/tokenizer.h"
 

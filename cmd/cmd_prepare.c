@@ -1,7 +1,7 @@
 // cmd_prepare.c: `bigs prepare`, text files to token shards.
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
 #include "data/prepare.h"
 
 static const char *k_usage =

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
-#include "core/tape.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
+#include "core/engine/tape.h"
 #include "train/trainer.h"
 
 static const char *k_usage =

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "core/args.h"
-#include "core/common.h"
+#include "cmd/args.h"
+#include "core/base/common.h"
 #include "data/tokenizer.h"
 
 static const char *USAGE =

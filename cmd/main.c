@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "core/common.h"
-#include "core/dist.h"
-#include "core/gemm.h"
+#include "core/base/common.h"
+#include "core/base/dist.h"
+#include "core/engine/gemm.h"
 
 const Command g_commands[] = {
     {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},

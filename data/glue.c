@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/textio.h"
-#include "train/metrics.h"
+#include "data/metrics.h"
 
 // columns from the official files (label -1: the last column)
 static const GlueTask k_tasks[] = {

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/rng.h"
+#include "core/base/common.h"
+#include "core/base/rng.h"
 
 int mlm_max_pred_for(int max_predictions_per_seq, int L) {
     long v = ((long)max_predictions_per_seq * L + 127) / 128;

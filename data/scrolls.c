@@ -7,7 +7,7 @@
 #include <string.h>
 #include <wctype.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/textio.h"
 #include "data/unicode_tables.h"
 

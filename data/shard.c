@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static const char k_magic[8] = {'B', 'I', 'G', 'S', 'S', 'H', 'R', 'D'};
 

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 int line_reader_open(LineReader *r, const char *path, char *err, size_t n) {
     memset(r, 0, sizeof *r);

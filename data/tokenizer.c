@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/unicode_tables.h"
 #include "data/vocab.h"
 

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 // ----------------------------------------------------------------------------
 // hashing: FNV-1a; tokens are short, so a simple byte loop is as fast as anything fancier.

@@ -1,13 +1,13 @@
 // bench_gemm.c: the sgemm peak of this machine, a large square product (2048^3 by default) through
-// OpenBLAS and through bigs's own GEMM (core/gemm.c), medians of 7 after a warm-up. One JSON line.
+// OpenBLAS and through bigs's own GEMM (core/engine/gemm.c), medians of 7 after a warm-up. One JSON line.
 // Usage: build/bench_gemm [SIZE]
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <cblas.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 

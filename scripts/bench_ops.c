@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/ops.h"
-#include "core/rng.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/engine/ops.h"
+#include "core/base/rng.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/model.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
 
 typedef struct { double fwd_us, fwdbwd_us, fwd_mib, fwdbwd_mib; } Point;
 

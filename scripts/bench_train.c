@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/model.h"
-#include "core/tape.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/model/model.h"
+#include "core/engine/tape.h"
 #include "train/optim.h"
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }

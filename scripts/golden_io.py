@@ -1,4 +1,4 @@
-"""golden_io.py: writes safetensors files and mirrors bigs's counter-based RNG (core/rng.c)."""
+"""golden_io.py: writes safetensors files and mirrors bigs's counter-based RNG (core/base/rng.c)."""
 import json
 import struct
 
@@ -32,7 +32,7 @@ M64 = (1 << 64) - 1
 
 
 def rng_mix(key, counter):
-    """Same bits as rng_mix() in core/rng.c."""
+    """Same bits as rng_mix() in core/base/rng.c."""
     z = (key + (counter + 1) * 0x9E3779B97F4A7C15) & M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/shard.h"
 #include "tests/test.h"
 

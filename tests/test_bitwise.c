@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
 #include "tests/test.h"
 
 static uint64_t fnv_bytes(const char *p, size_t n) {

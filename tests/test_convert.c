@@ -4,12 +4,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/flax.h"
-#include "core/msgpack.h"
-#include "core/model.h"
-#include "core/safetensors.h"
-#include "core/torchzip.h"
+#include "core/base/common.h"
+#include "core/formats/flax.h"
+#include "core/formats/msgpack.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
+#include "core/formats/torchzip.h"
 #include "tests/test.h"
 
 static int32_t *ints(const StFile *f, const char *name, long *n) {

@@ -1,13 +1,13 @@
 // test_core.c: arena, RNG, parameter table, tape bookkeeping, and thread-count independence.
 #include <string.h>
 
-#include "core/arena.h"
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/ops.h"
-#include "core/params.h"
-#include "core/rng.h"
-#include "core/tape.h"
+#include "core/engine/arena.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/engine/ops.h"
+#include "core/engine/params.h"
+#include "core/base/rng.h"
+#include "core/engine/tape.h"
 #include "tests/test.h"
 
 TEST(arena_alignment_reset_and_peak) {

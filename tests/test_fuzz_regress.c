@@ -8,11 +8,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/common.h"
-#include "core/config.h"
-#include "core/flax.h"
-#include "core/safetensors.h"
-#include "core/torchzip.h"
+#include "core/base/common.h"
+#include "core/model/config.h"
+#include "core/formats/flax.h"
+#include "core/formats/safetensors.h"
+#include "core/formats/torchzip.h"
 #include "data/glue.h"
 #include "data/shard.h"
 #include "tests/test.h"

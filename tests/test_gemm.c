@@ -1,12 +1,12 @@
-// test_gemm.c: the GEMM of core/gemm.c against a double-precision product, on shapes that cross
+// test_gemm.c: the GEMM of core/engine/gemm.c against a double-precision product, on shapes that cross
 // every blocking edge (micro-tile 14x32, slice depth 512, panel width 4096), every transpose, alpha,
 // beta and the fused bias; bitwise equality across thread counts; the OpenBLAS fallback under the same checks.
 #include <math.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/rng.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/base/rng.h"
 #include "tests/test.h"
 
 // Checks C = alpha op(A) op(B) + beta C0 against a double product, element by element, within the

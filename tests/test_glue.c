@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/model.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
 #include "data/glue.h"
 #include "tests/test.h"
 

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 typedef struct { const char *name, *file; test_fn fn; } TestCase;
 static TestCase g_tests[1024];

@@ -1,9 +1,9 @@
 // test_metrics.c: GLUE metrics against scikit-learn and scipy (tests/golden/metrics.safetensors).
 #include <string.h>
 
-#include "core/common.h"
-#include "core/safetensors.h"
-#include "train/metrics.h"
+#include "core/base/common.h"
+#include "core/formats/safetensors.h"
+#include "data/metrics.h"
 #include "tests/test.h"
 
 static StFile g_f;

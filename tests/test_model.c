@@ -3,9 +3,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/model.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
 #include "tests/test.h"
 
 static ModelConfig tiny(int block, int routing) {

@@ -4,9 +4,9 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/model.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
 #include "tests/test.h"
 
 static int32_t *load_ints(const StFile *f, const char *name, long *n, const StTensor **tt) {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/formats/safetensors.h"
 #include "tests/test.h"
 
 // mpirun as root needs these; --oversubscribe lets 2 processes share fewer cores.

@@ -4,11 +4,11 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/ops.h"
-#include "core/rng.h"
-#include "core/safetensors.h"
-#include "core/tape.h"
+#include "core/base/common.h"
+#include "core/engine/ops.h"
+#include "core/base/rng.h"
+#include "core/formats/safetensors.h"
+#include "core/engine/tape.h"
 #include "tests/test.h"
 
 #define MAX_IN 8

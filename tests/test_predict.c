@@ -2,8 +2,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/model.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
 #include "tests/test.h"
 
 static void save_model(const char *dir, HeadType head, int num_labels) {

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "tests/test.h"

@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/formats/safetensors.h"
 #include "data/shard.h"
 #include "tests/test.h"
 

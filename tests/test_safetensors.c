@@ -1,8 +1,8 @@
 // test_safetensors.c: the format's test vector, round trips and the validity rules.
 #include <string.h>
 
-#include "core/common.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/formats/safetensors.h"
 #include "tests/test.h"
 
 static void tmp_path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", test_tmpdir(), name); }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/tokenizer.h"
 #include "tests/test.h"
 

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/formats/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
 #include "train/train_config.h"

@@ -3,9 +3,9 @@
 // scripts/gen_train_golden.py); and a tiny model memorising one batch.
 #include <string.h>
 
-#include "core/common.h"
-#include "core/model.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
+#include "core/formats/safetensors.h"
 #include "train/optim.h"
 #include "tests/test.h"
 

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/common.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/formats/safetensors.h"
 
 int remove_tree(const char *path) {
     DIR *d = opendir(path);

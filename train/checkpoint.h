@@ -5,7 +5,7 @@
 #pragma once
 #include <cjson/cJSON.h>
 
-#include "core/model.h"
+#include "core/model/model.h"
 #include "train/optim.h"
 
 // Writes checkpoint-<step>; state is trainer_state.json's content (taken, not freed). Returns 0, or -1

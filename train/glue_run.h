@@ -1,6 +1,6 @@
 // glue_run.h: finetuning on a GLUE task (bigs finetune) and evaluating a classifier on a split (bigs eval).
 #pragma once
-#include "core/model.h"
+#include "core/model/model.h"
 #include "data/glue.h"
 #include "data/scrolls.h"
 #include "data/tokenizer.h"

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static int is_ssm_param(const char *name) { return strstr(name, "s4.") != NULL; }  // fs4., bs4., ssm.fs4. ...
 

@@ -1,7 +1,7 @@
 // optim.h: AdamW with decoupled weight decay over the flat parameter block, learning-rate schedules
 // and global-norm gradient clipping.
 #pragma once
-#include "core/params.h"
+#include "core/engine/params.h"
 #include "train/train_config.h"
 
 typedef struct {

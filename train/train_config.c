@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/keys.h"
+#include "core/base/keys.h"
 
 static const char *const k_sched[] = {"linear", "cosine", "constant", NULL};
 

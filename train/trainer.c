@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/common.h"
-#include "core/dist.h"
-#include "core/jsonio.h"
-#include "core/rng.h"
+#include "core/base/common.h"
+#include "core/base/dist.h"
+#include "core/base/jsonio.h"
+#include "core/base/rng.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
 

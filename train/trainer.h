@@ -1,6 +1,6 @@
 // trainer.h: masked-LM pretraining (bigs pretrain) and MLM evaluation.
 #pragma once
-#include "core/model.h"
+#include "core/model/model.h"
 #include "data/loader.h"
 #include "data/mlm.h"
 #include "train/train_config.h"

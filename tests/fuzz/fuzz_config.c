@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/config.h"
+#include "core/model/config.h"
 #include "tests/fuzz/fuzz.h"
 #include "train/train_config.h"
 

@@ -2,7 +2,7 @@
 // that turns the tree into leaves, chunked arrays included. Every accepted leaf is converted.
 #include <string.h>
 
-#include "core/flax.h"
+#include "core/formats/flax.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -3,7 +3,7 @@
 // each one (as model loading does) touches only those bytes.
 #include <string.h>
 
-#include "core/safetensors.h"
+#include "core/formats/safetensors.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

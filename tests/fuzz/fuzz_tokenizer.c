@@ -5,7 +5,7 @@
 // (b [SEP]) with token types 0 then 1 and respect max_len.
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 #include "data/tokenizer.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/torchzip.h"
+#include "core/formats/torchzip.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

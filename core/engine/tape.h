@@ -5,8 +5,8 @@
 #pragma once
 #include <stdint.h>
 
-#include "core/arena.h"
-#include "core/tensor.h"
+#include "core/engine/arena.h"
+#include "core/engine/tensor.h"
 
 typedef enum {
     OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_TANH, OP_ADD, OP_MUL, OP_CONCAT, OP_FLIP, OP_GATHER, OP_VIEW,

@@ -1,10 +1,10 @@
 // dist.c: see dist.h. Everything MPI is behind BIGS_MPI; the single-process versions are trivial.
-#include "core/dist.h"
+#include "core/base/dist.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static int g_rank = 0, g_world = 1, g_local = 1, g_active = 0;
 static double g_seconds = 0;
@@ -38,6 +38,7 @@ void dist_init(int *argc, char ***argv) {
     MPI_Comm_free(&local);
     // errors in collectives (a peer that died) end the job with MPI's message rather than hang
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+    common_set_process(g_rank, g_world, g_local, dist_abort);  // messages name the rank; fatal() ends the job
     if (g_rank != 0) g_quiet = 1;  // rank 0 reports progress; the others speak only to fail
 }
 

@@ -1,5 +1,5 @@
 // config.c: model configuration keys, defaults, JSON and validation (see config.h).
-#include "core/config.h"
+#include "core/model/config.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -9,9 +9,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/jsonio.h"
-#include "core/keys.h"
+#include "core/base/common.h"
+#include "core/base/jsonio.h"
+#include "core/base/keys.h"
 
 static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
 static const char *const k_block[] = {"gated", "stack", NULL};

@@ -1,11 +1,11 @@
 // flax.c: reading and writing Flax msgpack checkpoints (see flax.h).
-#include "core/flax.h"
+#include "core/formats/flax.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static size_t dtype_size(const char *d) {
     if (!strcmp(d, "float32") || !strcmp(d, "int32")) return 4;

@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/ops.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/engine/ops.h"
 
 // ----------------------------------------------------------------------------
 // SSM kernel. Everything in double: the kernel is O(N*L) per SSM, cheap next to the GEMMs, and the

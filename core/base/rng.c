@@ -1,5 +1,5 @@
 // rng.c: counter-based generator (SplitMix64's finaliser over key + counter * odd constant).
-#include "core/rng.h"
+#include "core/base/rng.h"
 
 #include <math.h>
 

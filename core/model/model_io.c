@@ -5,10 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/common.h"
-#include "core/model.h"
-#include "core/rng.h"
-#include "core/safetensors.h"
+#include "core/base/common.h"
+#include "core/model/model.h"
+#include "core/base/rng.h"
+#include "core/formats/safetensors.h"
 
 // ----------------------------------------------------------------------------
 // HiPPO initialisation of A_im. S = -HiPPO_LegS(N) + P P^T with P_n = sqrt(n + 1/2) is -1/2 on the

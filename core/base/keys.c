@@ -1,5 +1,5 @@
 // keys.c: table-driven key/value structs (see keys.h).
-#include "core/keys.h"
+#include "core/base/keys.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 // is packed once into NR-wide slivers (KC x NR, contiguous), each thread packs MC-row blocks of A into
 // MR-row slivers, and the 14x32 micro-kernel multiplies one A sliver by one B sliver with 28 zmm
 // accumulators. Edges are zero-padded in the packed buffers and written back with masked stores.
-#include "core/gemm.h"
+#include "core/engine/gemm.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -20,7 +20,7 @@
 #include <omp.h>
 #endif
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 #define MR 14      // rows of the micro-tile: 14 x 2 accumulators + 2 B vectors + 1 broadcast <= 32 zmm
 #define NR 32      // columns of the micro-tile: two zmm

@@ -1,11 +1,11 @@
 // model.c: the parameter layout and the forward pass of the four variants and three heads.
 // Variable names follow the reference (model.md section 1): Xn, V, Uf, Ub, Yf, Yb, Cf, Cb, Z, O.
-#include "core/model.h"
+#include "core/model/model.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 // ----------------------------------------------------------------------------
 // parameter layout: one walk over the architecture declares the table (bind = 0) or, after

@@ -1,11 +1,11 @@
 // msgpack.c: decoding with bounds checks at every read and a depth limit; encoding (see msgpack.h).
-#include "core/msgpack.h"
+#include "core/formats/msgpack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 #define MP_MAX_DEPTH 64
 

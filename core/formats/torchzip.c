@@ -1,5 +1,5 @@
 // torchzip.c: pytorch_model.bin reading (zip + pickle virtual machine) and writing (see torchzip.h).
-#include "core/torchzip.h"
+#include "core/formats/torchzip.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }

@@ -7,11 +7,11 @@
 #include <omp.h>
 #endif
 
-#include "core/common.h"
-#include "core/gemm.h"
-#include "core/ops.h"
-#include "core/rng.h"
-#include "core/vmath.h"
+#include "core/base/common.h"
+#include "core/engine/gemm.h"
+#include "core/engine/ops.h"
+#include "core/base/rng.h"
+#include "core/engine/vmath.h"
 
 // probs of one (b,h) block <- masked softmax of its scores, in place
 static void softmax_rows(float *S, const int32_t *mask, int L) {

@@ -4,10 +4,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/gemm.h"
-#include "core/ops.h"
-#include "core/rng.h"
-#include "core/vmath.h"
+#include "core/engine/gemm.h"
+#include "core/engine/ops.h"
+#include "core/base/rng.h"
+#include "core/engine/vmath.h"
 
 // ----------------------------------------------------------------------------
 // linear

@@ -1,10 +1,10 @@
 // metrics.c: accuracy, F1, Matthews correlation, Pearson and Spearman (see metrics.h).
-#include "train/metrics.h"
+#include "data/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 double metric_accuracy(const int *pred, const int *gold, long n) {
     long ok = 0;

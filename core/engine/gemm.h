@@ -3,7 +3,7 @@
 //   C (M,N) = alpha * op(A) (M,K) @ op(B) (K,N) + beta * C,   row-major, op(X) = X^T when tX is set
 //
 // The same contract as cblas_sgemm(CblasRowMajor, ...). On a CPU with AVX-512 the product runs in our
-// own packed kernel (core/gemm.c); elsewhere, or with BIGS_GEMM=openblas in the environment, it goes
+// own packed kernel (core/engine/gemm.c); elsewhere, or with BIGS_GEMM=openblas in the environment, it goes
 // to OpenBLAS. Our kernel never splits the K sum between threads, so its results are bitwise the same
 // for any thread count. With beta == 0, C is not read (it may hold NaN).
 #pragma once

@@ -2,7 +2,7 @@
 // second block of the same layout), described by a table of name, shape, offset and weight-decay flag.
 // Sizes and offsets are derived from the table, never counted by hand.
 #pragma once
-#include "core/tensor.h"
+#include "core/engine/tensor.h"
 
 #define PARAM_NAME_MAX 112
 

@@ -1,12 +1,12 @@
 // tape.c: recording ops and replaying them in reverse (see tape.h).
-#include "core/tape.h"
+#include "core/engine/tape.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/ops.h"
-#include "core/rng.h"
+#include "core/base/common.h"
+#include "core/engine/ops.h"
+#include "core/base/rng.h"
 
 // ----------------------------------------------------------------------------
 // profiling

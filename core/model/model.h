@@ -5,9 +5,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "core/config.h"
-#include "core/params.h"
-#include "core/tape.h"
+#include "core/model/config.h"
+#include "core/engine/params.h"
+#include "core/engine/tape.h"
 
 typedef enum { HEAD_MLM, HEAD_SEQCLS, HEAD_MC } HeadType;
 

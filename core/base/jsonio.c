@@ -1,11 +1,11 @@
 // jsonio.c: JSON files (see jsonio.h).
-#include "core/jsonio.h"
+#include "core/base/jsonio.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 cJSON *json_read_file(const char *path) {
     size_t len;

@@ -1,7 +1,5 @@
 // common.c: error reporting, checked allocation, timing, atomic file writes.
-#include "core/common.h"
-
-#include "core/dist.h"
+#include "core/base/common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +15,22 @@
 
 int g_quiet = 0;
 
+// The process's place in a data-parallel job, told by dist_init (core/base/dist.c sits above this file
+// and calls down into it, never the reverse): one process of one unless mpirun started several.
+static int g_rank = 0, g_world = 1, g_local_world = 1;
+static void (*g_abort)(int status) = NULL;
+
+void common_set_process(int rank, int world, int local_world, void (*abort_job)(int status)) {
+    g_rank = rank;
+    g_world = world;
+    g_local_world = local_world > 0 ? local_world : 1;
+    g_abort = abort_job;
+}
+
 static void vreport(const char *prefix, const char *fmt, va_list ap) {
     fflush(stdout);
     fprintf(stderr, "bigs: %s", prefix);
-    if (dist_world() > 1) fprintf(stderr, "[rank %d] ", dist_rank());
+    if (g_world > 1) fprintf(stderr, "[rank %d] ", g_rank);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
@@ -30,7 +40,7 @@ void fatal(const char *fmt, ...) {
     va_start(ap, fmt);
     vreport("error: ", fmt, ap);
     va_end(ap);
-    dist_abort(1);  // one rank failing ends the whole job, with this message first
+    if (g_abort) g_abort(1);  // one rank failing ends the whole job, with this message first
     exit(1);
 }
 
@@ -39,7 +49,7 @@ void fatal_usage(const char *fmt, ...) {
     va_start(ap, fmt);
     vreport("error: ", fmt, ap);
     va_end(ap);
-    dist_abort(2);
+    if (g_abort) g_abort(2);
     exit(2);
 }
 
@@ -53,7 +63,7 @@ void log_info(const char *fmt, ...) {
 }
 
 void log_warn(const char *fmt, ...) {
-    if (dist_rank() != 0) return;  // the ranks see the same data and settings: one copy is enough
+    if (g_rank != 0) return;  // the ranks see the same data and settings: one copy is enough
     va_list ap;
     va_start(ap, fmt);
     vreport("warning: ", fmt, ap);
@@ -97,9 +107,9 @@ void openblas_set_num_threads(int n);
 void threads_set(int n) {
     if (n <= 0) {  // all cores, shared among the job's processes on this host
 #ifdef _OPENMP
-        n = omp_get_num_procs() / dist_local_world();
+        n = omp_get_num_procs() / g_local_world;
 #else
-        n = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_world();
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN) / g_local_world;
 #endif
         if (n < 1) n = 1;
     }

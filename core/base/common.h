@@ -23,6 +23,11 @@ char *xstrdup(const char *s);
 
 double now_seconds(void);  // monotonic clock
 
+// Set by dist_init when mpirun started several processes: this process's rank, the job's size, the
+// processes on this host (threads_set shares the cores among them) and the function that ends the whole
+// job after a fatal error (MPI_Abort). Until then: rank 0 of 1, and fatal() just exits.
+void common_set_process(int rank, int world, int local_world, void (*abort_job)(int status));
+
 // Logging to stderr; quiet mode silences log_info.
 extern int g_quiet;
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

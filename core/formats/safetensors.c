@@ -1,5 +1,5 @@
 // safetensors.c: a validating reader and an atomic writer for the safetensors format.
-#include "core/safetensors.h"
+#include "core/formats/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 static const struct { const char *name; size_t size; } k_dtypes[] = {
     [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},     [ST_I16] = {"I16", 2},

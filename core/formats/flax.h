@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/msgpack.h"
+#include "core/formats/msgpack.h"
 
 typedef struct {
     char *path;             // "s4_bert/encoder/layer/0/dv/kernel"

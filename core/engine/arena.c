@@ -1,10 +1,10 @@
 // arena.c: the per-step bump allocator (see arena.h).
-#include "core/arena.h"
+#include "core/engine/arena.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 #define ARENA_ALIGN 64
 

@@ -2,9 +2,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/common.h"
-#include "core/ops.h"
-#include "core/vmath.h"
+#include "core/base/common.h"
+#include "core/engine/ops.h"
+#include "core/engine/vmath.h"
 
 // ----------------------------------------------------------------------------
 // pooling

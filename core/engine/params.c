@@ -1,10 +1,10 @@
 // params.c: the parameter table and its blocks (see params.h).
-#include "core/params.h"
+#include "core/engine/params.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 void params_init(ParamTable *pt) { memset(pt, 0, sizeof *pt); }
 

@@ -1,11 +1,11 @@
 // args.c: flag parsing for the subcommands (see args.h).
-#include "core/args.h"
+#include "cmd/args.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/common.h"
+#include "core/base/common.h"
 
 void args_init(Args *a, int argc, char **argv, const char *usage) {
     a->usage = usage;
