@@ -301,3 +301,12 @@ TEST(kernels_bitwise_equal_across_thread_counts) {
     bitwise_check("gather/pool/gelu/dropout/cross-entropy", k_misc, 50 * TH + TB * TH + 6 * X + 2, in);
     free(in);
 }
+
+// Every op has its row in the tape's op table (a name and a backward); the row count is checked
+// against OP_COUNT at compile time, this checks the rows are filled and named as the profiler prints.
+TEST(tape_op_table_is_complete) {
+    char err[256];
+    CHECKF(tape_op_table_check(err, sizeof err) == 0, "%s", err);
+    CHECK(!strcmp(tape_op_name(OP_LINEAR), "linear") && !strcmp(tape_op_name(OP_MSE), "mse"));
+    CHECK(tape_op_name(OP_COUNT) == NULL);
+}

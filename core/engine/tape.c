@@ -19,9 +19,7 @@ static struct {
     long passes;                                  // backward passes timed
 } g_prof;
 
-static const char *const op_names[OP_COUNT] = {
-    "linear", "layernorm", "gelu", "tanh", "add", "mul", "concat", "flip", "gather", "view", "dropout",
-    "ssm_kernel", "fftconv", "attention", "meanpool", "firstpool", "cross_entropy", "mse"};
+static const char *op_name(OpType op);  // from the op table below
 
 void tape_profile_enable(int on) {
     memset(&g_prof, 0, sizeof g_prof);
@@ -44,7 +42,7 @@ void tape_profile_print(void) {
             "backward ms", "share");
     for (int i = 0; i < OP_COUNT; i++) {
         if (!g_prof.nfwd[i] && !g_prof.nbwd[i]) continue;
-        fprintf(stderr, "profile                          %-13s %8.1f %11.2f %11.2f %6.1f%%\n", op_names[i],
+        fprintf(stderr, "profile                          %-13s %8.1f %11.2f %11.2f %6.1f%%\n", op_name((OpType)i),
                 g_prof.nfwd[i] / steps, 1e3 * g_prof.fwd[i] / steps, 1e3 * g_prof.bwd[i] / steps,
                 100 * (g_prof.fwd[i] + g_prof.bwd[i]) / (tf + tb > 0 ? tf + tb : 1));
     }
@@ -110,10 +108,13 @@ static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
     return t;
 }
 
-// Records an entry when a gradient can flow; returns it (NULL when nothing is recorded).
-static TapeEntry *record(Tape *tp, OpType op, Tensor *out, Tensor *a, Tensor *b, Tensor *c, Tensor *d) {
+// Records an entry with inputs in[0..n) when a gradient can flow to any of them; returns it (NULL when
+// nothing is recorded: evaluation, or no input needs a gradient).
+static TapeEntry *record(Tape *tp, OpType op, Tensor *out, int n, Tensor *const *in) {
     if (g_prof.on && !tp->no_grad) prof_forward(op);  // training passes only (not evaluation)
-    int need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad) || (d && d->requires_grad);
+    BIGS_ASSERT(n <= TAPE_MAX_IN);
+    int need = 0;
+    for (int i = 0; i < n; i++) need |= in[i] && in[i]->requires_grad;
     if (tp->no_grad || !need) return NULL;
     out->requires_grad = 1;
     if (tp->n == tp->cap) {
@@ -124,12 +125,10 @@ static TapeEntry *record(Tape *tp, OpType op, Tensor *out, Tensor *a, Tensor *b,
     memset(e, 0, sizeof *e);
     e->op = op;
     e->out = out;
-    e->in[0] = a;
-    e->in[1] = b;
-    e->in[2] = c;
-    e->in[3] = d;
+    for (int i = 0; i < n; i++) e->in[i] = in[i];
     return e;
 }
+#define RECORD(tp, op, out, ...) record(tp, op, out, (int)(sizeof((Tensor *[]){__VA_ARGS__}) / sizeof(Tensor *)), (Tensor *[]){__VA_ARGS__})
 
 static void same_shape(const Tensor *a, const Tensor *b, const char *op) {
     int ok = a->ndim == b->ndim && a->numel == b->numel;
@@ -146,8 +145,8 @@ Tensor *op_linear(Tape *tp, Tensor *x, Tensor *W, Tensor *b) {
     Tensor *y = like(tp, x, N, "linear");
     int M = (int)tensor_rows(x);
     linear_forward(y->data, x->data, W->data, b ? b->data : NULL, M, K, N);
-    TapeEntry *e = record(tp, OP_LINEAR, y, x, W, b, NULL);
-    if (e) { e->dims[0] = M; e->dims[1] = K; e->dims[2] = N; }
+    TapeEntry *e = RECORD(tp, OP_LINEAR, y, x, W, b);
+    if (e) e->a.linear = (__typeof__(e->a.linear)){M, K, N};
     return y;
 }
 
@@ -155,25 +154,25 @@ Tensor *op_layernorm(Tape *tp, Tensor *x, Tensor *w, Tensor *b, float eps) {
     int H = tensor_dim(x, -1), R = (int)tensor_rows(x);
     BIGS_ASSERT(w->numel == H && b->numel == H);
     Tensor *y = like(tp, x, H, "layernorm");
-    float *stats = arena_alloc(&tp->arena, sizeof(float) * 2 * (size_t)R);
+    float *stats = arena_alloc(&tp->arena, sizeof(float) * 2 * (size_t)R);  // mean (R), rstd (R)
     layernorm_forward(y->data, stats, stats + R, x->data, w->data, b->data, R, H, eps);
-    TapeEntry *e = record(tp, OP_LAYERNORM, y, x, w, b, NULL);
-    if (e) { e->saved[0] = stats; e->saved[1] = stats + R; e->dims[0] = R; e->dims[1] = H; }
+    TapeEntry *e = RECORD(tp, OP_LAYERNORM, y, x, w, b);
+    if (e) e->a.layernorm = (__typeof__(e->a.layernorm)){R, H, stats, stats + R};
     return y;
 }
 
 Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "gelu");
     gelu_forward(y->data, x->data, x->numel, tanh_form);
-    TapeEntry *e = record(tp, OP_GELU, y, x, NULL, NULL, NULL);
-    if (e) e->dims[0] = tanh_form;
+    TapeEntry *e = RECORD(tp, OP_GELU, y, x);
+    if (e) e->a.gelu.tanh_form = tanh_form;
     return y;
 }
 
 Tensor *op_tanh(Tape *tp, Tensor *x) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "tanh");
     tanh_forward(y->data, x->data, x->numel);
-    record(tp, OP_TANH, y, x, NULL, NULL, NULL);
+    RECORD(tp, OP_TANH, y, x);
     return y;
 }
 
@@ -181,7 +180,7 @@ Tensor *op_add(Tape *tp, Tensor *a, Tensor *b) {
     same_shape(a, b, "add");
     Tensor *y = like(tp, a, tensor_dim(a, -1), "add");
     add_forward(y->data, a->data, b->data, a->numel);
-    record(tp, OP_ADD, y, a, b, NULL, NULL);
+    RECORD(tp, OP_ADD, y, a, b);
     return y;
 }
 
@@ -189,7 +188,7 @@ Tensor *op_mul(Tape *tp, Tensor *a, Tensor *b) {
     same_shape(a, b, "mul");
     Tensor *y = like(tp, a, tensor_dim(a, -1), "mul");
     mul_forward(y->data, a->data, b->data, a->numel);
-    record(tp, OP_MUL, y, a, b, NULL, NULL);
+    RECORD(tp, OP_MUL, y, a, b);
     return y;
 }
 
@@ -198,8 +197,8 @@ Tensor *op_concat(Tape *tp, Tensor *a, Tensor *b) {
     BIGS_ASSERT(tensor_rows(a) == tensor_rows(b));
     Tensor *y = like(tp, a, Ha + Hb, "concat");
     concat_forward(y->data, a->data, b->data, tensor_rows(a), Ha, Hb);
-    TapeEntry *e = record(tp, OP_CONCAT, y, a, b, NULL, NULL);
-    if (e) { e->dims[0] = Ha; e->dims[1] = Hb; }
+    TapeEntry *e = RECORD(tp, OP_CONCAT, y, a, b);
+    if (e) e->a.concat = (__typeof__(e->a.concat)){Ha, Hb};
     return y;
 }
 
@@ -207,7 +206,7 @@ Tensor *op_flip(Tape *tp, Tensor *x) {
     BIGS_ASSERT(x->ndim == 3);
     Tensor *y = like(tp, x, x->shape[2], "flip");
     flip_forward(y->data, x->data, x->shape[0], x->shape[1], x->shape[2]);
-    record(tp, OP_FLIP, y, x, NULL, NULL, NULL);
+    RECORD(tp, OP_FLIP, y, x);
     return y;
 }
 
@@ -220,8 +219,8 @@ Tensor *op_gather(Tape *tp, Tensor *table, const int32_t *idx, int n) {
             fatal("index %d at position %d is out of range for %s with %ld rows", idx[i], i, table->name ? table->name : "a table", rows);
     Tensor *y = tape_new(tp, "gather", 2, n, H);
     gather_forward(y->data, table->data, idx, n, H);
-    TapeEntry *e = record(tp, OP_GATHER, y, table, NULL, NULL, NULL);
-    if (e) { e->ints = tape_ints(tp, idx, n); e->dims[0] = n; e->dims[1] = H; }
+    TapeEntry *e = RECORD(tp, OP_GATHER, y, table);
+    if (e) e->a.gather = (__typeof__(e->a.gather)){tape_ints(tp, idx, n), n, H};
     return y;
 }
 
@@ -233,7 +232,7 @@ Tensor *op_view(Tape *tp, Tensor *x, int ndim, const int *shape) {
     BIGS_ASSERT(y->numel == x->numel);
     y->data = x->data;
     y->name = x->name;
-    record(tp, OP_VIEW, y, x, NULL, NULL, NULL);
+    RECORD(tp, OP_VIEW, y, x);
     return y;
 }
 
@@ -244,8 +243,8 @@ Tensor *op_dropout(Tape *tp, Tensor *x, float p) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "dropout");
     long first = tp->rows > 0 ? tp->row0 * (x->numel / tp->rows) : 0;
     dropout_forward(y->data, x->data, x->numel, p, key, (uint64_t)first);
-    TapeEntry *e = record(tp, OP_DROPOUT, y, x, NULL, NULL, NULL);
-    if (e) { e->f = p; e->key = key; e->first = first; }
+    TapeEntry *e = RECORD(tp, OP_DROPOUT, y, x);
+    if (e) e->a.dropout = (__typeof__(e->a.dropout)){p, key, (uint64_t)first};
     return y;
 }
 
@@ -254,8 +253,8 @@ Tensor *op_ssm_kernel(Tape *tp, Tensor *A_re, Tensor *A_im, Tensor *C, Tensor *l
     BIGS_ASSERT(A_im->numel == (long)nk * N && C->numel == 2L * nk * N);
     Tensor *K = tape_new(tp, "ssm_kernel", 2, nk, L);
     ssm_kernel_forward(K->data, A_re->data, A_im->data, C->data, log_step->data, nk, N, L);
-    TapeEntry *e = record(tp, OP_SSM_KERNEL, K, A_re, A_im, C, log_step);
-    if (e) { e->dims[0] = nk; e->dims[1] = N; e->dims[2] = L; }
+    TapeEntry *e = RECORD(tp, OP_SSM_KERNEL, K, A_re, A_im, C, log_step);
+    if (e) e->a.ssm_kernel = (__typeof__(e->a.ssm_kernel)){nk, N, L};
     return K;
 }
 
@@ -266,8 +265,8 @@ Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D) {
     BIGS_ASSERT((long)nk * L == K->numel && (nk == 1 || nk == H) && D->numel == nk);
     Tensor *y = like(tp, u, H, "fftconv");
     fftconv_forward(y->data, u->data, K->data, D->data, B, L, H, per_channel);
-    TapeEntry *e = record(tp, OP_FFTCONV, y, u, K, D, NULL);
-    if (e) { e->dims[0] = B; e->dims[1] = L; e->dims[2] = H; e->dims[3] = per_channel; }
+    TapeEntry *e = RECORD(tp, OP_FFTCONV, y, u, K, D);
+    if (e) e->a.fftconv = (__typeof__(e->a.fftconv)){B, L, H, per_channel};
     return y;
 }
 
@@ -282,14 +281,8 @@ Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *k
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L);
     long b0 = tp->rows > 0 ? tp->row0 * (B / tp->rows) : 0;
     attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key, b0);
-    TapeEntry *e = record(tp, OP_ATTENTION, y, q, k, v, NULL);
-    if (e) {
-        e->first = b0;
-        e->saved[0] = probs;
-        e->dims[0] = B; e->dims[1] = L; e->dims[2] = H; e->dims[3] = NH;
-        e->f = p;
-        e->key = key;
-    }
+    TapeEntry *e = RECORD(tp, OP_ATTENTION, y, q, k, v);
+    if (e) e->a.attention = (__typeof__(e->a.attention)){B, L, H, NH, p, key, b0, probs};
     return y;
 }
 
@@ -298,8 +291,8 @@ Tensor *op_meanpool(Tape *tp, Tensor *x, const int32_t *mask) {
     int B = x->shape[0], L = x->shape[1], H = x->shape[2];
     Tensor *y = tape_new(tp, "meanpool", 2, B, H);
     meanpool_forward(y->data, x->data, mask, B, L, H);
-    TapeEntry *e = record(tp, OP_MEANPOOL, y, x, NULL, NULL, NULL);
-    if (e) { e->ints = mask ? tape_ints(tp, mask, (long)B * L) : NULL; e->dims[0] = B; e->dims[1] = L; e->dims[2] = H; }
+    TapeEntry *e = RECORD(tp, OP_MEANPOOL, y, x);
+    if (e) e->a.pool = (__typeof__(e->a.pool)){mask ? tape_ints(tp, mask, (long)B * L) : NULL, B, L, H};
     return y;
 }
 
@@ -308,8 +301,8 @@ Tensor *op_firstpool(Tape *tp, Tensor *x) {
     int B = x->shape[0], L = x->shape[1], H = x->shape[2];
     Tensor *y = tape_new(tp, "firstpool", 2, B, H);
     firstpool_forward(y->data, x->data, B, L, H);
-    TapeEntry *e = record(tp, OP_FIRSTPOOL, y, x, NULL, NULL, NULL);
-    if (e) { e->dims[0] = B; e->dims[1] = L; e->dims[2] = H; }
+    TapeEntry *e = RECORD(tp, OP_FIRSTPOOL, y, x);
+    if (e) e->a.pool = (__typeof__(e->a.pool)){NULL, B, L, H};
     return y;
 }
 
@@ -322,23 +315,19 @@ Tensor *op_cross_entropy(Tape *tp, Tensor *logits, const int32_t *targets, int i
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)R * V);
     int n = crossentropy_forward(loss->data, probs, logits->data, targets, R, V, ignore_index);
     if (count) *count = n;
-    TapeEntry *e = record(tp, OP_CROSSENTROPY, loss, logits, NULL, NULL, NULL);
-    if (e) {
-        e->saved[0] = probs;
-        e->ints = tape_ints(tp, targets, R);
-        e->dims[0] = R; e->dims[1] = V; e->dims[2] = ignore_index; e->dims[3] = n;
-    }
+    TapeEntry *e = RECORD(tp, OP_CROSSENTROPY, loss, logits);
+    if (e) e->a.xent = (__typeof__(e->a.xent)){probs, tape_ints(tp, targets, R), R, V, ignore_index, n};
     return loss;
 }
 
 Tensor *op_mse(Tape *tp, Tensor *pred, const float *target) {
     Tensor *loss = tape_new(tp, "loss", 1, 1);
     mse_forward(loss->data, pred->data, target, pred->numel);
-    TapeEntry *e = record(tp, OP_MSE, loss, pred, NULL, NULL, NULL);
+    TapeEntry *e = RECORD(tp, OP_MSE, loss, pred);
     if (e) {
         float *t = arena_alloc(&tp->arena, sizeof(float) * (size_t)pred->numel);
         memcpy(t, target, sizeof(float) * (size_t)pred->numel);
-        e->fvec = t;
+        e->a.mse.target = t;
     }
     return loss;
 }
@@ -378,54 +367,98 @@ static float *G(Tape *tp, Tensor *t) {
     return t->grad;
 }
 
-static void entry_backward(Tape *tp, TapeEntry *e) {
-    Tensor *y = e->out, *a = e->in[0], *b = e->in[1], *c = e->in[2], *d = e->in[3];
-    const float *dy = y->grad;
-    int *n = e->dims;
-    switch (e->op) {
-    case OP_LINEAR:
-        linear_backward(G(tp, a), G(tp, b), G(tp, c), dy, a->data, b->data, n[0], n[1], n[2]);
-        break;
-    case OP_LAYERNORM:
-        layernorm_backward(G(tp, a), G(tp, b), G(tp, c), dy, a->data, b->data, e->saved[0], e->saved[1], n[0], n[1]);
-        break;
-    case OP_GELU: if (G(tp, a)) gelu_backward(a->grad, dy, a->data, a->numel, n[0]); break;
-    case OP_TANH: if (G(tp, a)) tanh_backward(a->grad, dy, y->data, a->numel); break;
-    case OP_ADD:
-        if (G(tp, a)) acc_forward(a->grad, dy, a->numel);
-        if (G(tp, b)) acc_forward(b->grad, dy, b->numel);
-        break;
-    case OP_MUL: mul_backward(G(tp, a), G(tp, b), dy, a->data, b->data, a->numel); break;
-    case OP_CONCAT: concat_backward(G(tp, a), G(tp, b), dy, tensor_rows(a), n[0], n[1]); break;
-    case OP_FLIP: if (G(tp, a)) flip_backward(a->grad, dy, a->shape[0], a->shape[1], a->shape[2]); break;
-    case OP_GATHER: if (G(tp, a)) gather_backward(a->grad, dy, e->ints, n[0], n[1], a->shape[0]); break;
-    case OP_VIEW: if (G(tp, a)) acc_forward(a->grad, dy, a->numel); break;
-    case OP_DROPOUT: if (G(tp, a)) dropout_backward(a->grad, dy, a->numel, e->f, e->key, (uint64_t)e->first); break;
-    case OP_SSM_KERNEL: {
-        // the kernel computes all four gradients at once; a frozen input gets a throwaway buffer
-        float *g[4];
-        for (int k = 0; k < 4; k++)
-            if (!(g[k] = G(tp, e->in[k]))) g[k] = arena_calloc(&tp->arena, sizeof(float) * (size_t)e->in[k]->numel);
-        float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3];
-        ssm_kernel_backward(g0, g1, g2, g3, dy, a->data, b->data, c->data, d->data, n[0], n[1], n[2]);
-        break;
-    }
-    case OP_FFTCONV:
-        fftconv_backward(G(tp, a), G(tp, b), G(tp, c), dy, a->data, b->data, c->data, n[0], n[1], n[2], n[3]);
-        break;
-    case OP_ATTENTION:
-        attention_backward(G(tp, a), G(tp, b), G(tp, c), dy, e->saved[0], a->data, b->data, c->data, n[0], n[1], n[2],
-                           n[3], e->f, e->key, e->first);
-        break;
-    case OP_MEANPOOL: if (G(tp, a)) meanpool_backward(a->grad, dy, e->ints, n[0], n[1], n[2]); break;
-    case OP_FIRSTPOOL: if (G(tp, a)) firstpool_backward(a->grad, dy, n[0], n[1], n[2]); break;
-    case OP_CROSSENTROPY:
-        if (G(tp, a)) crossentropy_backward(a->grad, dy[0], e->saved[0], e->ints, n[0], n[1], n[2], n[3]);
-        break;
-    case OP_MSE: if (G(tp, a)) mse_backward(a->grad, dy[0], a->data, e->fvec, a->numel); break;
-    default: fatal("internal error: no backward for op %d", (int)e->op);
-    }
+// One backward function per op: e's inputs get d(loss)/d(input) added, from dy = d(loss)/d(e->out).
+typedef void (*BackwardFn)(Tape *tp, const TapeEntry *e, const float *dy);
+#define IN(k) (e->in[k])
+
+static void bw_linear(Tape *tp, const TapeEntry *e, const float *dy) {
+    linear_backward(G(tp, IN(0)), G(tp, IN(1)), G(tp, IN(2)), dy, IN(0)->data, IN(1)->data, e->a.linear.M, e->a.linear.K,
+                    e->a.linear.N);
 }
+static void bw_layernorm(Tape *tp, const TapeEntry *e, const float *dy) {
+    layernorm_backward(G(tp, IN(0)), G(tp, IN(1)), G(tp, IN(2)), dy, IN(0)->data, IN(1)->data, e->a.layernorm.mean,
+                       e->a.layernorm.rstd, e->a.layernorm.R, e->a.layernorm.H);
+}
+static void bw_gelu(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) gelu_backward(IN(0)->grad, dy, IN(0)->data, IN(0)->numel, e->a.gelu.tanh_form);
+}
+static void bw_tanh(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) tanh_backward(IN(0)->grad, dy, e->out->data, IN(0)->numel);
+}
+static void bw_add(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) acc_forward(IN(0)->grad, dy, IN(0)->numel);
+    if (G(tp, IN(1))) acc_forward(IN(1)->grad, dy, IN(1)->numel);
+}
+static void bw_mul(Tape *tp, const TapeEntry *e, const float *dy) {
+    mul_backward(G(tp, IN(0)), G(tp, IN(1)), dy, IN(0)->data, IN(1)->data, IN(0)->numel);
+}
+static void bw_concat(Tape *tp, const TapeEntry *e, const float *dy) {
+    concat_backward(G(tp, IN(0)), G(tp, IN(1)), dy, tensor_rows(IN(0)), e->a.concat.Ha, e->a.concat.Hb);
+}
+static void bw_flip(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) flip_backward(IN(0)->grad, dy, IN(0)->shape[0], IN(0)->shape[1], IN(0)->shape[2]);
+}
+static void bw_gather(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) gather_backward(IN(0)->grad, dy, e->a.gather.idx, e->a.gather.n, e->a.gather.H, IN(0)->shape[0]);
+}
+static void bw_view(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) acc_forward(IN(0)->grad, dy, IN(0)->numel);
+}
+static void bw_dropout(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) dropout_backward(IN(0)->grad, dy, IN(0)->numel, e->a.dropout.p, e->a.dropout.key, e->a.dropout.first);
+}
+static void bw_ssm_kernel(Tape *tp, const TapeEntry *e, const float *dy) {
+    // the kernel computes all four gradients at once; a frozen input gets a throwaway buffer
+    float *g[4];
+    for (int k = 0; k < 4; k++)
+        if (!(g[k] = G(tp, IN(k)))) g[k] = arena_calloc(&tp->arena, sizeof(float) * (size_t)IN(k)->numel);
+    ssm_kernel_backward(g[0], g[1], g[2], g[3], dy, IN(0)->data, IN(1)->data, IN(2)->data, IN(3)->data, e->a.ssm_kernel.nk,
+                        e->a.ssm_kernel.N, e->a.ssm_kernel.L);
+}
+static void bw_fftconv(Tape *tp, const TapeEntry *e, const float *dy) {
+    fftconv_backward(G(tp, IN(0)), G(tp, IN(1)), G(tp, IN(2)), dy, IN(0)->data, IN(1)->data, IN(2)->data, e->a.fftconv.B,
+                     e->a.fftconv.L, e->a.fftconv.H, e->a.fftconv.per_channel);
+}
+static void bw_attention(Tape *tp, const TapeEntry *e, const float *dy) {
+    attention_backward(G(tp, IN(0)), G(tp, IN(1)), G(tp, IN(2)), dy, e->a.attention.probs, IN(0)->data, IN(1)->data, IN(2)->data,
+                       e->a.attention.B, e->a.attention.L, e->a.attention.H, e->a.attention.NH, e->a.attention.p, e->a.attention.key,
+                       e->a.attention.b0);
+}
+static void bw_meanpool(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) meanpool_backward(IN(0)->grad, dy, e->a.pool.mask, e->a.pool.B, e->a.pool.L, e->a.pool.H);
+}
+static void bw_firstpool(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) firstpool_backward(IN(0)->grad, dy, e->a.pool.B, e->a.pool.L, e->a.pool.H);
+}
+static void bw_cross_entropy(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0)))
+        crossentropy_backward(IN(0)->grad, dy[0], e->a.xent.probs, e->a.xent.targets, e->a.xent.R, e->a.xent.V, e->a.xent.ignore_index,
+                              e->a.xent.count);
+}
+static void bw_mse(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) mse_backward(IN(0)->grad, dy[0], IN(0)->data, e->a.mse.target, IN(0)->numel);
+}
+#undef IN
+
+// The op table, in OpType order: a new op adds its enum value and its row here.
+static const struct { const char *name; BackwardFn backward; } k_ops[] = {
+    {"linear", bw_linear},       {"layernorm", bw_layernorm}, {"gelu", bw_gelu},         {"tanh", bw_tanh},
+    {"add", bw_add},             {"mul", bw_mul},             {"concat", bw_concat},     {"flip", bw_flip},
+    {"gather", bw_gather},       {"view", bw_view},           {"dropout", bw_dropout},   {"ssm_kernel", bw_ssm_kernel},
+    {"fftconv", bw_fftconv},     {"attention", bw_attention}, {"meanpool", bw_meanpool}, {"firstpool", bw_firstpool},
+    {"cross_entropy", bw_cross_entropy},                      {"mse", bw_mse},
+};
+_Static_assert(sizeof k_ops / sizeof k_ops[0] == OP_COUNT, "every op needs its row in k_ops");
+
+static const char *op_name(OpType op) { return k_ops[op].name; }
+
+int tape_op_table_check(char *err, size_t n) {
+    for (int i = 0; i < OP_COUNT; i++)
+        if (!k_ops[i].name || !k_ops[i].backward) return errf(err, n, "op %d has no name or no backward in the op table", i);
+    return 0;
+}
+
+const char *tape_op_name(int op) { return op >= 0 && op < OP_COUNT ? k_ops[op].name : NULL; }
 
 void tape_backward(Tape *tp, Tensor *root, const float *droot) {
     if (!root->requires_grad) return;
@@ -435,7 +468,7 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
         TapeEntry *e = &tp->e[i];
         if (!e->out->grad) continue;  // no gradient reached this output: nothing to do
         double t0 = g_prof.on ? now_seconds() : 0;
-        entry_backward(tp, e);
+        k_ops[e->op].backward(tp, e, e->out->grad);
         if (g_prof.on) { g_prof.bwd[e->op] += now_seconds() - t0; g_prof.nbwd[e->op]++; }
         // every consumer of e->out comes later on the tape, so its gradient is complete and now used up
         grad_give(tp, e->out->grad, sizeof(float) * (size_t)e->out->numel);

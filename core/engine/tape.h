@@ -1,6 +1,6 @@
 // tape.h: reverse-mode autograd over coarse ops. Each op_* call computes its output with the kernel
 // in ops.h and, when a gradient is wanted, appends one entry to the tape; tape_backward walks the
-// entries in reverse through one switch. All activations, saved buffers and activation gradients
+// entries in reverse, calling each op's backward from the op table. All activations, saved buffers and activation gradients
 // come from the tape's arena, reset once per step.
 #pragma once
 #include <stdint.h>
@@ -8,23 +8,36 @@
 #include "core/engine/arena.h"
 #include "core/engine/tensor.h"
 
+// The ops. Each has one row in tape.c's op table (its name and its backward function); the table's
+// size is checked against OP_COUNT at compile time, and a test checks every row is filled.
 typedef enum {
     OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_TANH, OP_ADD, OP_MUL, OP_CONCAT, OP_FLIP, OP_GATHER, OP_VIEW,
     OP_DROPOUT, OP_SSM_KERNEL, OP_FFTCONV, OP_ATTENTION, OP_MEANPOOL, OP_FIRSTPOOL, OP_CROSSENTROPY, OP_MSE,
     OP_COUNT
 } OpType;
 
+#define TAPE_MAX_IN 6  // inputs of one op (a WKV scan takes five)
+
+// One recorded op: its output, its inputs in the op's own order (unused slots NULL), and in `a` the
+// arguments and saved buffers its backward needs, one named struct per op.
 typedef struct {
     OpType op;
     Tensor *out;
-    Tensor *in[4];
-    float *saved[2];       // op-specific buffers (layernorm mean/rstd, softmax probs, ...)
-    const int32_t *ints;   // indices, targets or masks (copied into the arena)
-    const float *fvec;     // float targets (mse)
-    int dims[6];
-    float f;               // eps, dropout p, ...
-    uint64_t key;          // dropout stream
-    long first;            // dropout: global number of the first element (or batch row, attention)
+    Tensor *in[TAPE_MAX_IN];
+    union {
+        struct { int M, K, N; } linear;                                  // x (M,K), W (N,K)
+        struct { int R, H; const float *mean, *rstd; } layernorm;        // saved (R) statistics
+        struct { int tanh_form; } gelu;
+        struct { int Ha, Hb; } concat;
+        struct { const int32_t *idx; int n, H; } gather;                 // idx (n): rows taken
+        struct { float p; uint64_t key, first; } dropout;                // stream and first element number
+        struct { int nk, N, L; } ssm_kernel;
+        struct { int B, L, H, per_channel; } fftconv;
+        struct { int B, L, H, NH; float p; uint64_t key; long b0; const float *probs; } attention;  // probs (B,NH,L,L)
+        struct { const int32_t *mask; int B, L, H; } pool;               // mask (B,L) or NULL
+        struct { const float *probs; const int32_t *targets; int R, V, ignore_index, count; } xent;  // probs (R,V)
+        struct { const float *target; } mse;                             // target (numel of the prediction)
+    } a;
 } TapeEntry;
 
 typedef struct {
@@ -51,6 +64,10 @@ void tape_free(Tape *tp);
 // Propagates from root: droot is d(loss)/d(root) (NULL: ones). Parameter gradients accumulate into
 // the gradient block; activation gradients are allocated from the arena as needed.
 void tape_backward(Tape *tp, Tensor *root, const float *droot);
+
+// The op table's rows: 0, or -1 when an op lacks its name or backward (tests); an op's name.
+int tape_op_table_check(char *err, size_t n);
+const char *tape_op_name(int op);
 
 // Per-op timers (`--profile`): off unless enabled; only passes with gradients (training) are timed.
 // The forward time of an op is the time since the previous op was recorded (or since tape_reset), so
