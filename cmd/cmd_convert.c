@@ -83,7 +83,7 @@ static int from_flax(const char *input, const char *output, const char *config, 
     beside(input, &config, &vocab, cfgp, vocp, sizeof cfgp);
     ModelConfig c;
     config_load_path(&c, config);
-    if (c.block != BLOCK_GATED || c.routing != ROUTE_SSM) fatal("%s: the Flax layout is the official BiGS one (gated + ssm)", config);
+    if (strcmp(config_variant_name(&c), "gated+ssm (BiGS)")) fatal("%s: the Flax layout is the official BiGS one (gated + ssm)", config);
     FlaxFile f;
     if (flax_open(&f, input, err, sizeof err)) fatal("%s", err);
     // paths may sit under a top-level "params"
@@ -158,7 +158,7 @@ static int from_flax(const char *input, const char *output, const char *config, 
 static int to_flax(const char *input, const char *output) {
     Model m;
     model_load_dir(&m, input, HEAD_AUTO, 0, 0);
-    if (m.cfg.block != BLOCK_GATED || m.cfg.routing != ROUTE_SSM) fatal("%s: only the official BiGS variant (gated + ssm) has a Flax layout", input);
+    if (strcmp(config_variant_name(&m.cfg), "gated+ssm (BiGS)")) fatal("%s: only the official BiGS variant (gated + ssm) has a Flax layout", input);
     FlaxWrite *w = xcalloc((size_t)m.pt.n, sizeof(FlaxWrite));
     char **paths = xcalloc((size_t)m.pt.n, sizeof(char *));
     float **tbuf = xcalloc((size_t)m.pt.n, sizeof(float *));

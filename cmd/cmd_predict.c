@@ -53,7 +53,8 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
         log_warn("input of %d tokens truncated to max_position_embeddings %d", n, c->max_position_embeddings);
         n = c->max_position_embeddings;
     }
-    int L = c->routing == ROUTE_SSM && c->padding == PAD_MAX_LENGTH ? c->max_position_embeddings : n;
+    // a mixer that lets pads through sees inputs padded as the official scripts pad them
+    int L = !(mixer_of(c)->needs & MIX_KEY_MASK) && c->padding == PAD_MAX_LENGTH ? c->max_position_embeddings : n;
     int32_t *in = xcalloc((size_t)L, sizeof(int32_t)), *ty = xcalloc((size_t)L, sizeof(int32_t)), *mask = xcalloc((size_t)L, sizeof(int32_t));
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)L);
     int nmask = 0;

@@ -133,7 +133,7 @@ TEST(convert_hugging_face_bert_safetensors) {
     CHECKF(test_run(cmd, out, sizeof out) == 0 && strstr(out, "BertForMaskedLM") && strstr(out, "ignoring cls.seq_relationship.weight"), "%s", out);
     ModelConfig c;
     config_load_path(&c, dir);
-    CHECK(c.block == BLOCK_STACK && c.routing == ROUTE_ATTENTION && !c.pre_norm && c.pooler_type == POOL_CLS);
+    CHECK(c.block == block_index("stack") && c.routing == mixer_index("attention") && !c.pre_norm && c.pooler_type == POOL_CLS);
     check_logits(dir, "bert_expected.safetensors", "output.logits");
 }
 

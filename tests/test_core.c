@@ -76,9 +76,9 @@ TEST(rng_counter_streams) {
 TEST(params_table_layout) {
     ParamTable pt;
     params_init(&pt);
-    params_add(&pt, "a.weight", 2, (int[]){3, 5}, 1);
-    params_add(&pt, "a.bias", 1, (int[]){3}, 0);
-    params_add(&pt, "c", 3, (int[]){2, 2, 2}, 1);
+    params_add(&pt, "a.weight", 2, (int[]){3, 5}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "a.bias", 1, (int[]){3}, (ParamRole){0});
+    params_add(&pt, "c", 3, (int[]){2, 2, 2}, (ParamRole){.wd = WD_DEFAULT});
     params_alloc(&pt);
     CHECK(pt.grad == NULL && pt.t[0].grad == NULL);  // inference needs no gradient block
     params_alloc_grad(&pt);
@@ -87,7 +87,7 @@ TEST(params_table_layout) {
     CHECK_EQ_INT(pt.info[2].offset, 32);
     CHECK(params_get(&pt, "c")->data == pt.data + 32 && params_get(&pt, "c")->grad == pt.grad + 32);
     CHECK(params_find(&pt, "nope") == -1);
-    CHECK(pt.info[0].decay == 1 && pt.info[1].decay == 0);
+    CHECK(pt.info[0].role.wd == WD_DEFAULT && pt.info[1].role.wd == WD_NONE);
     CHECK(((uintptr_t)pt.data & 63) == 0);
     params_free(&pt);
 }
@@ -121,7 +121,7 @@ TEST(tape_backward_reuses_dead_gradients) {
     int R = 64, H = 256;
     ParamTable pt;
     params_init(&pt);
-    params_add(&pt, "x", 2, (int[]){R, H}, 0);
+    params_add(&pt, "x", 2, (int[]){R, H}, (ParamRole){0});
     params_alloc(&pt);
     params_alloc_grad(&pt);
     for (long i = 0; i < pt.size; i++) pt.data[i] = 0.001f * (float)(i % 97);
@@ -149,19 +149,19 @@ static float mini_step(float *grads, int nthreads) {
     int B = 4, L = 64, H = 48, V = 37, N = 8, NH = 4;
     ParamTable pt;
     params_init(&pt);
-    params_add(&pt, "emb", 2, (int[]){V, H}, 1);
-    params_add(&pt, "W", 2, (int[]){H, H}, 1);
-    params_add(&pt, "b", 1, (int[]){H}, 0);
-    params_add(&pt, "lnw", 1, (int[]){H}, 0);
-    params_add(&pt, "lnb", 1, (int[]){H}, 0);
-    params_add(&pt, "A_re", 1, (int[]){N}, 1);
-    params_add(&pt, "A_im", 1, (int[]){N}, 1);
-    params_add(&pt, "C", 2, (int[]){N, 2}, 1);
-    params_add(&pt, "log_step", 1, (int[]){1}, 1);
-    params_add(&pt, "D", 1, (int[]){1}, 1);
-    params_add(&pt, "Kc", 2, (int[]){H, L}, 1);
-    params_add(&pt, "Dc", 1, (int[]){H}, 1);
-    params_add(&pt, "W2", 2, (int[]){H, 2 * H}, 1);
+    params_add(&pt, "emb", 2, (int[]){V, H}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "W", 2, (int[]){H, H}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "b", 1, (int[]){H}, (ParamRole){0});
+    params_add(&pt, "lnw", 1, (int[]){H}, (ParamRole){0});
+    params_add(&pt, "lnb", 1, (int[]){H}, (ParamRole){0});
+    params_add(&pt, "A_re", 1, (int[]){N}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "A_im", 1, (int[]){N}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "C", 2, (int[]){N, 2}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "log_step", 1, (int[]){1}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "D", 1, (int[]){1}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "Kc", 2, (int[]){H, L}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "Dc", 1, (int[]){H}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "W2", 2, (int[]){H, 2 * H}, (ParamRole){.wd = WD_DEFAULT});
     params_alloc(&pt);
     params_alloc_grad(&pt);
     Rng r;

@@ -33,14 +33,14 @@ TEST(model_official_parameter_count) {
     // BERT-base and -large masked LM, as Hugging Face counts them
     c.model_type[0] = 0;
     c.hidden_size = 768, c.num_hidden_layers = 12, c.num_attention_heads = 12, c.max_position_embeddings = 512;
-    c.block = BLOCK_STACK, c.routing = ROUTE_ATTENTION;
+    c.block = block_index("stack"), c.routing = mixer_index("attention");
     model_declare(&pt, &c, HEAD_MLM);
     CHECK_EQ_INT(pt.count, 109514298);
     params_free(&pt);
 }
 
 TEST(model_parameter_names_follow_hugging_face) {
-    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    ModelConfig c = tiny(block_index("gated"), mixer_index("ssm"));
     ParamTable pt;
     model_declare(&pt, &c, HEAD_MLM);
     const char *want[] = {"bigs.embeddings.word_embeddings.weight", "bigs.embeddings.LayerNorm.bias",
@@ -50,13 +50,13 @@ TEST(model_parameter_names_follow_hugging_face) {
     for (int i = 0; i < 8; i++) CHECKF(params_find(&pt, want[i]) >= 0, "missing %s", want[i]);
     CHECK(params_find(&pt, "cls.predictions.decoder.weight") < 0);  // tied to the word embeddings
     int i = params_find(&pt, "bigs.encoder.layer.0.dv.weight");
-    CHECK(i >= 0 && pt.info[i].shape[0] == 24 && pt.info[i].shape[1] == 16 && pt.info[i].decay);
+    CHECK(i >= 0 && pt.info[i].shape[0] == 24 && pt.info[i].shape[1] == 16 && pt.info[i].role.wd == WD_DEFAULT);
     i = params_find(&pt, "bigs.encoder.layer.0.LayerNorm.weight");
-    CHECK(i >= 0 && !pt.info[i].decay);
+    CHECK(i >= 0 && pt.info[i].role.wd == WD_NONE);
     i = params_find(&pt, "bigs.encoder.layer.0.fs4.kernel.log_step");
-    CHECK(i >= 0 && pt.info[i].decay);  // the official recipe decays the SSM parameters too
+    CHECK(i >= 0 && pt.info[i].role.wd == WD_SSM);  // the official recipe decays the SSM parameters too
     params_free(&pt);
-    c = tiny(BLOCK_STACK, ROUTE_ATTENTION);
+    c = tiny(block_index("stack"), mixer_index("attention"));
     model_declare(&pt, &c, HEAD_SEQCLS);
     CHECK(params_find(&pt, "bert.encoder.layer.1.attention.self.query.weight") >= 0);
     CHECK(params_find(&pt, "bert.encoder.layer.0.output.LayerNorm.bias") >= 0);
@@ -88,7 +88,7 @@ TEST(model_hippo_matches_numpy_eigh) {
 }
 
 TEST(model_init_follows_the_official_recipe) {
-    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    ModelConfig c = tiny(block_index("gated"), mixer_index("ssm"));
     c.hidden_size = 64;
     c.intermediate_size = 256;
     Model m;
@@ -132,7 +132,7 @@ TEST(model_config_errors_name_the_key) {
     CHECK(config_from_json(&c, j, "x.json", err, sizeof err) == -1 && strstr(err, "ssm|attention"));
     cJSON_Delete(j);
     config_defaults(&c);
-    c.routing = ROUTE_ATTENTION;
+    c.routing = mixer_index("attention");
     c.num_attention_heads = 5;
     CHECK(config_validate(&c, err, sizeof err) == -1 && strstr(err, "num_attention_heads (5) must divide hidden_size (1024)"));
     config_defaults(&c);
@@ -147,7 +147,7 @@ TEST(model_config_errors_name_the_key) {
                     "\"id2label\": {\"0\": \"neg\", \"1\": \"pos\", \"2\": \"neutral\"}, \"transformers_version\": \"4.30\"}");
     config_defaults(&c);
     CHECK(config_from_json(&c, j, "bert/config.json", err, sizeof err) == 0);
-    CHECK(c.block == BLOCK_STACK && c.routing == ROUTE_ATTENTION && c.pooler_type == POOL_CLS && !c.pre_norm);
+    CHECK(c.block == block_index("stack") && c.routing == mixer_index("attention") && c.pooler_type == POOL_CLS && !c.pre_norm);
     CHECK(c.num_labels == 3 && !strcmp(c.id2label[2], "neutral"));
     cJSON_Delete(j);
 }
@@ -159,16 +159,17 @@ static void write_text(const char *path, const char *text) {
 }
 
 TEST(model_directory_round_trips_bitwise) {
-    int variants[4][2] = {{BLOCK_GATED, ROUTE_SSM}, {BLOCK_STACK, ROUTE_SSM}, {BLOCK_GATED, ROUTE_ATTENTION}, {BLOCK_STACK, ROUTE_ATTENTION}};
-    for (int v = 0; v < 4; v++)
-        for (int head = 0; head < 3; head++) {
-            ModelConfig c = tiny(variants[v][0], variants[v][1]);
+    // every block and mixer combination of the tables, with each head
+    for (int bi = 0; g_blocks[bi]; bi++)
+        for (int v = 0; g_mixers[v]; v++)
+        for (int head = 0; head < 3 && g_blocks[bi]->slot(g_mixers[v])->walk; head++) {
+            ModelConfig c = tiny(bi, v);
             c.num_labels = 3;
             Model m, m2;
             model_build(&m, &c, (HeadType)head);
             model_init_weights(&m, 11);
             char dir[512], vocab[600];
-            snprintf(dir, sizeof dir, "%s/model_%d_%d", test_tmpdir(), v, head);
+            snprintf(dir, sizeof dir, "%s/model_%d_%d_%d", test_tmpdir(), bi, v, head);
             snprintf(vocab, sizeof vocab, "%s/vocab_src.txt", test_tmpdir());
             write_text(vocab, "[PAD]\n[UNK]\nhello\n");
             model_save_dir(&m, dir, vocab);
@@ -189,7 +190,7 @@ TEST(model_directory_round_trips_bitwise) {
 }
 
 TEST(model_load_lists_every_bad_tensor) {
-    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    ModelConfig c = tiny(block_index("gated"), mixer_index("ssm"));
     Model m, m2;
     model_build(&m, &c, HEAD_MLM);
     char dir[512], path[700], err[256];
@@ -232,7 +233,7 @@ TEST(model_load_lists_every_bad_tensor) {
 }
 
 TEST(model_position_table_grows_cyclically) {
-    ModelConfig c = tiny(BLOCK_GATED, ROUTE_SSM);
+    ModelConfig c = tiny(block_index("gated"), mixer_index("ssm"));
     c.max_position_embeddings = 8;
     Model m, m2;
     model_build(&m, &c, HEAD_MLM);

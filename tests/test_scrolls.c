@@ -138,7 +138,7 @@ TEST(scrolls_finetune_and_eval_at_4096) {
     model_init_weights(&m, 5);
     model_save_dir(&m, base, vocab);
     model_free(&m);
-    c.block = BLOCK_STACK, c.routing = ROUTE_ATTENTION, c.num_attention_heads = 2, c.pre_norm = 0, c.pooler_type = POOL_CLS;
+    c.block = block_index("stack"), c.routing = mixer_index("attention"), c.num_attention_heads = 2, c.pre_norm = 0, c.pooler_type = POOL_CLS;
     model_build(&m, &c, HEAD_MLM);
     model_init_weights(&m, 5);
     model_save_dir(&m, bert, vocab);

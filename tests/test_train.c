@@ -23,8 +23,8 @@ TEST(adamw_matches_torch_with_clipping) {
     CHECKF(st_open(&f, path, err, sizeof err) == 0, "%s", err);
     ParamTable pt;
     params_init(&pt);
-    params_add(&pt, "w0", 2, (int[]){5, 3}, 1);
-    params_add(&pt, "w1.bias", 1, (int[]){7}, 0);
+    params_add(&pt, "w0", 2, (int[]){5, 3}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "w1.bias", 1, (int[]){7}, (ParamRole){0});
     params_alloc(&pt);
     params_alloc_grad(&pt);
     load(&f, "w0", pt.t[0].data);
@@ -69,12 +69,13 @@ TEST(lr_schedules) {
     CHECK(lr_factor(SCHED_CONSTANT, 0, 0, 110, 0) == 1.0);  // no warmup
 }
 
+// The weight-decay factors come from the parameters' roles (group WD_SSM follows train.decay_ssm).
 TEST(adamw_decay_flags) {
     ParamTable pt;
     params_init(&pt);
-    params_add(&pt, "bigs.encoder.layer.0.dv.weight", 1, (int[]){4}, 1);
-    params_add(&pt, "bigs.encoder.layer.0.dv.bias", 1, (int[]){4}, 0);
-    params_add(&pt, "bigs.encoder.layer.0.fs4.kernel.C", 1, (int[]){4}, 1);
+    params_add(&pt, "bigs.encoder.layer.0.dv.weight", 1, (int[]){4}, (ParamRole){.wd = WD_DEFAULT});
+    params_add(&pt, "bigs.encoder.layer.0.dv.bias", 1, (int[]){4}, (ParamRole){0});
+    params_add(&pt, "bigs.encoder.layer.0.fs4.kernel.C", 1, (int[]){4}, (ParamRole){.wd = WD_SSM});
     params_alloc(&pt);
     AdamW a, b;
     adamw_init(&a, &pt, 1);

@@ -257,11 +257,11 @@ int finetune_run(const FinetuneArgs *a) {
     if (train_config_validate(&tc, err, sizeof err)) fatal("%s", err);
     int L = tc.max_seq_length, B = tc.per_device_train_batch_size, grow = 0;
     if (L > mc.max_position_embeddings) {
-        if (mc.routing == ROUTE_SSM) {  // the SSM runs at any length; only the position table grows
+        if (mixer_of(&mc)->needs & MIX_ANY_LENGTH) {  // the mixer runs at any length; only the position table grows
             grow = 1;
             mc.max_position_embeddings = L;
         } else {  // attention keeps its max length, as the baselines do
-            log_info("note: %s routes by attention: inputs are truncated to its max_position_embeddings %d (not %d)", a->model, mc.max_position_embeddings, L);
+            log_info("note: %s routes by %s: inputs are truncated to its max_position_embeddings %d (not %d)", a->model, mixer_of(&mc)->name, mc.max_position_embeddings, L);
             L = mc.max_position_embeddings;
         }
     }

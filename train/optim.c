@@ -6,8 +6,6 @@
 
 #include "core/base/common.h"
 
-static int is_ssm_param(const char *name) { return strstr(name, "s4.") != NULL; }  // fs4., bs4., ssm.fs4. ...
-
 void adamw_init(AdamW *o, const ParamTable *pt, int decay_ssm) {
     memset(o, 0, sizeof *o);
     size_t bytes = sizeof(float) * (size_t)(pt->size ? pt->size : 16);
@@ -17,8 +15,9 @@ void adamw_init(AdamW *o, const ParamTable *pt, int decay_ssm) {
     memset(o->m, 0, bytes);
     memset(o->v, 0, bytes);
     o->decay = xcalloc((size_t)pt->n + 1, sizeof(float));
-    for (int i = 0; i < pt->n; i++)
-        o->decay[i] = pt->info[i].decay && (decay_ssm || !is_ssm_param(pt->info[i].name)) ? 1.0f : 0.0f;
+    // each weight-decay group's factor of the run's weight_decay
+    const float group[WD_GROUPS] = {[WD_NONE] = 0.0f, [WD_DEFAULT] = 1.0f, [WD_SSM] = decay_ssm ? 1.0f : 0.0f};
+    for (int i = 0; i < pt->n; i++) o->decay[i] = group[pt->info[i].role.wd];
 }
 
 void adamw_free(AdamW *o) {

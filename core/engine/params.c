@@ -8,7 +8,7 @@
 
 void params_init(ParamTable *pt) { memset(pt, 0, sizeof *pt); }
 
-int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, int decay) {
+int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, ParamRole role) {
     BIGS_ASSERT(!pt->data && ndim >= 1 && ndim <= TENSOR_MAX_DIMS);
     if (strlen(name) >= PARAM_NAME_MAX) fatal("parameter name too long: %s", name);
     if (params_find(pt, name) >= 0) fatal("internal error: parameter %s declared twice", name);
@@ -27,7 +27,7 @@ int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, int
         p->numel *= shape[i];
     }
     p->offset = pt->size;
-    p->decay = decay;
+    p->role = role;
     pt->size += (p->numel + 15) / 16 * 16;
     pt->count += p->numel;
     return pt->n++;

@@ -12,10 +12,9 @@
 #include "core/base/common.h"
 #include "core/base/jsonio.h"
 #include "core/base/keys.h"
+#include "core/model/mixer.h"
 
 static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
-static const char *const k_block[] = {"gated", "stack", NULL};
-static const char *const k_routing[] = {"ssm", "attention", NULL};
 static const char *const k_pool[] = {"non_padding_mean", "mean", "cls", NULL};
 static const char *const k_scaling[] = {"hippo", "lin", "inv", NULL};
 static const char *const k_padding[] = {"max_length", "longest", NULL};
@@ -40,8 +39,8 @@ static const KeyDef k_keys[] = {
     {"scaling", K_ENUM, F(scaling), k_scaling, 0},
     {"pooler_type", K_ENUM, F(pooler_type), k_pool, 0},
     {"classifier_dropout", K_FLOAT, F(classifier_dropout), NULL, 1},
-    {"block", K_ENUM, F(block), k_block, 0},
-    {"routing", K_ENUM, F(routing), k_routing, 0},
+    {"block", K_ENUM, F(block), g_block_names, 0},
+    {"routing", K_ENUM, F(routing), g_mixer_names, 0},
     {"block_act", K_ENUM, F(block_act), k_act, 0},
     {"tie_word_embeddings", K_BOOL, F(tie_word_embeddings), NULL, 0},
     {"padding", K_ENUM, F(padding), k_padding, 0},
@@ -81,8 +80,8 @@ void config_defaults(ModelConfig *c) {
     c->block_act = ACT_GELU_TANH;  // the official JAX model's jax.nn.gelu default
     c->pre_norm = 1;
     c->tie_word_embeddings = 1;
-    c->block = BLOCK_GATED;
-    c->routing = ROUTE_SSM;
+    c->block = block_index("gated");
+    c->routing = mixer_index("ssm");
     c->pooler_type = POOL_NON_PADDING_MEAN;
     c->scaling = SCALE_HIPPO;
     c->padding = PAD_MAX_LENGTH;
@@ -95,8 +94,8 @@ static void config_bert_defaults(ModelConfig *c) {
     c->num_hidden_layers = 12;
     c->num_attention_heads = 12;
     c->max_position_embeddings = 512;
-    c->block = BLOCK_STACK;
-    c->routing = ROUTE_ATTENTION;
+    c->block = block_index("stack");
+    c->routing = mixer_index("attention");
     c->pre_norm = 0;
     c->pooler_type = POOL_CLS;
     c->padding = PAD_LONGEST;
@@ -170,11 +169,17 @@ int config_validate(const ModelConfig *c, char *err, size_t n) {
     NEED(c->classifier_dropout < 1, "classifier_dropout must be in [0,1) or null, got %g", c->classifier_dropout);
     NEED(c->initializer_range > 0 && c->initializer_range < 10, "initializer_range must be in (0,10), got %g", c->initializer_range);
     NEED(c->layer_norm_eps > 0 && c->layer_norm_eps < 1, "layer_norm_eps must be in (0,1), got %g", c->layer_norm_eps);
-    if (c->routing == ROUTE_SSM) NEED(c->num_ssm >= 1 && c->num_ssm <= 4096, "num_ssm must be 1..4096, got %d", c->num_ssm);
-    if (c->routing == ROUTE_ATTENTION) {
-        NEED(c->num_attention_heads >= 1, "num_attention_heads must be at least 1, got %d", c->num_attention_heads);
-        NEED(c->hidden_size % c->num_attention_heads == 0, "num_attention_heads (%d) must divide hidden_size (%d)", c->num_attention_heads, c->hidden_size);
+    // the block and the mixer: rows of the tables, a combination the block takes, the mixer's own keys
+    const Mixer *mx = mixer_of(c);
+    const Block *bl = block_of(c);
+    NEED(mx && bl, "block %d or routing %d is not a row of the tables", c->block, c->routing);
+    if (!bl->slot(mx)->walk) {
+        char takes[256] = "";
+        for (int i = 0; g_mixers[i]; i++)
+            if (bl->slot(g_mixers[i])->walk) snprintf(takes + strlen(takes), sizeof takes - strlen(takes), "%s%s", takes[0] ? ", " : "", g_mixers[i]->name);
+        NEED(0, "block \"%s\" does not take routing \"%s\" (it takes: %s)", bl->name, mx->name, takes);
     }
+    if (mx->validate && mx->validate(c, err, n)) return -1;
     // the model_type a saved config.json reloads with: anything else would be dropped or misread
     NEED(!strcasecmp(c->model_type, "BiGS") || !strcasecmp(c->model_type, "bert"), "model_type must be \"BiGS\" or \"bert\", got \"%s\"", c->model_type);
     NEED(c->tie_word_embeddings, "tie_word_embeddings must be true: the MLM decoder is the word embedding matrix");
@@ -227,9 +232,15 @@ void config_load_path(ModelConfig *c, const char *path) {
 }
 
 const char *config_variant_name(const ModelConfig *c) {
-    if (c->block == BLOCK_GATED) return c->routing == ROUTE_SSM ? "gated+ssm (BiGS)" : "gated+attention";
-    return c->routing == ROUTE_SSM ? "stack+ssm" : "stack+attention (BERT)";
+    static char name[96];
+    const MixerSlot *s = slot_of(c);
+    snprintf(name, sizeof name, "%s+%s%s%s%s", block_of(c) ? block_of(c)->name : "?", mixer_of(c) ? mixer_of(c)->name : "?",
+             s && s->nickname ? " (" : "", s && s->nickname ? s->nickname : "", s && s->nickname ? ")" : "");
+    return name;
 }
 
-int config_is_bert(const ModelConfig *c) { return c->block == BLOCK_STACK && c->routing == ROUTE_ATTENTION; }
+int config_is_bert(const ModelConfig *c) {
+    const MixerSlot *s = slot_of(c);
+    return s && s->family && !strcmp(s->family, "bert");
+}
 _Static_assert(sizeof(((ModelConfig *)0)->model_type) == KEY_STR_LEN && sizeof(((ModelConfig *)0)->finetuning_task) == KEY_STR_LEN, "K_STR fields");

@@ -5,8 +5,6 @@
 #pragma once
 #include <cjson/cJSON.h>
 
-typedef enum { BLOCK_GATED, BLOCK_STACK } BlockType;
-typedef enum { ROUTE_SSM, ROUTE_ATTENTION } Routing;
 typedef enum { POOL_NON_PADDING_MEAN, POOL_MEAN, POOL_CLS } PoolerType;
 typedef enum { SCALE_HIPPO, SCALE_LIN, SCALE_INV } Scaling;
 typedef enum { ACT_GELU, ACT_GELU_TANH } Act;  // erf form, tanh approximation
@@ -23,7 +21,8 @@ typedef struct {
     int hidden_act;             // Act: MLM-head transform and STACK FFN ("gelu" = erf)
     int block_act;              // Act: the GELUs inside GATED blocks (official JAX: tanh form)
     int pre_norm, tie_word_embeddings;
-    int block, routing, pooler_type, scaling, padding;
+    int block, routing;         // rows of the block and mixer tables (core/model/mixer.h)
+    int pooler_type, scaling, padding;
     char model_type[32];        // "BiGS" or "bert" (K_STR fields are KEY_STR_LEN = 32 bytes)
     char finetuning_task[32];   // set by finetune
     char id2label[CONFIG_MAX_LABELS][CONFIG_LABEL_LEN];  // label names, num_labels of them
@@ -43,4 +42,5 @@ cJSON *config_to_json(const ModelConfig *c, const char *architecture);
 // Loads MODEL_DIR/config.json, a config.json path, or a config file with a "model" member; fatal on error.
 void config_load_path(ModelConfig *c, const char *path);
 const char *config_variant_name(const ModelConfig *c);  // "gated+ssm (BiGS)", ...
-int config_is_bert(const ModelConfig *c);  // STACK + attention: parameter prefix "bert"
+// The block and mixer are Hugging Face's BERT (STACK + attention): parameter prefix "bert", Bert* names.
+int config_is_bert(const ModelConfig *c);

@@ -6,36 +6,31 @@
 #include <stdint.h>
 
 #include "core/model/config.h"
-#include "core/engine/params.h"
-#include "core/engine/tape.h"
+#include "core/model/layers.h"
+#include "core/model/mixer.h"
 
 typedef enum { HEAD_MLM, HEAD_SEQCLS, HEAD_MC } HeadType;
 
-typedef struct { Tensor *w, *b; } Dense;                          // Linear: w (out,in), b (out)
-typedef struct { Tensor *A_re, *A_im, *C, *log_step, *D; } SSMParams; // (N), (N), (N,2), (1), (1)
-
+// One encoder layer: the block's parameter struct and the mixer's (each of its row's own type).
 typedef struct {
-    Tensor *ln_w, *ln_b;    // GATED: the block's LayerNorm; STACK: the routing sub-block's LayerNorm
-    Tensor *ln2_w, *ln2_b;  // STACK: the FFN sub-block's LayerNorm (output.LayerNorm)
-    Dense dv, dol, dout;    // GATED: H->I, H->I, I->H ("do")
-    Dense du_f, du_b, duc_f, duc_b;  // GATED+SSM
-    Dense du, duc;          // GATED+attention
-    Dense q, k, v;          // attention routing
-    Dense attn_out;         // STACK+attention: attention.output.dense
-    Dense ssm_out;          // STACK+SSM: ssm.output.dense (2H->H)
-    Dense inter, out;       // STACK: FFN H->I, I->H
-    SSMParams fs4, bs4;     // SSM routing: forward and backward SSMs
-} LayerParams;
+    void *block;
+    void *mix;
+} Layer;
 
 typedef struct {
     ModelConfig cfg;
     HeadType head;
+    const Block *block;      // the config's rows (mixer.h)
+    const Mixer *mixer;
+    const MixerSlot *slot;   // the mixer inside that block
     ParamTable pt;
-    Tensor *word, *pos, *type, *emb_ln_w, *emb_ln_b;
-    LayerParams *layer;
-    Dense mlm_dense;
-    Tensor *mlm_ln_w, *mlm_ln_b, *mlm_bias;
-    Dense pooler, classifier;
+    Tensor *word, *pos, *type;  // embeddings: (V,H), (max_position_embeddings,H), (type_vocab_size,H)
+    Norm emb_ln;
+    Layer *layer;               // (NL)
+    Dense mlm_dense;            // MLM head: transform dense H->H, its LayerNorm, the output bias (V)
+    Norm mlm_ln;
+    Tensor *mlm_bias;
+    Dense pooler, classifier;   // classification heads: pooler H->H, classifier H->num_labels (or 1)
 } Model;
 
 // One batch of B sequences of length L (row-major (B,L) arrays).
@@ -52,11 +47,12 @@ void model_build(Model *m, const ModelConfig *cfg, HeadType head);
 // Only the parameter table (names, shapes, counts), nothing allocated: for `bigs info`.
 void model_declare(ParamTable *pt, const ModelConfig *cfg, HeadType head);
 void model_free(Model *m);
-// Initialises every parameter as the official code does (model.md sections 2-3); each parameter
-// draws from its own stream keyed by its name, so the order of the table does not matter.
+// Initialises every parameter by its role (as the official code does, docs/models.md sections 2-3);
+// each parameter draws from its own stream keyed by its name, so the order of the table does not matter.
 void model_init_weights(Model *m, uint64_t seed);
 void model_init_param(Model *m, int index, uint64_t seed);  // one parameter
-// The SSM's A_im for the "hippo" scaling: eigenvalues (ascending) of -i*S, S = -HiPPO_LegS + P P^T.
+// The SSM's A_im for the "hippo" scaling: eigenvalues (ascending) of -i*S, S = -HiPPO_LegS + P P^T
+// (mixer_ssm.c).
 void ssm_hippo_imag(int N, double *out);
 
 // The encoder: (B,L,H) hidden states of the last layer.

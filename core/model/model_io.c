@@ -1,5 +1,4 @@
-// model_io.c: initialisation (with the HiPPO eigenvalues) and model directories
-// (config.json + model.safetensors + vocab.txt).
+// model_io.c: initialisation by role and model directories (config.json + model.safetensors + vocab.txt).
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -11,57 +10,6 @@
 #include "core/formats/safetensors.h"
 
 // ----------------------------------------------------------------------------
-// HiPPO initialisation of A_im. S = -HiPPO_LegS(N) + P P^T with P_n = sqrt(n + 1/2) is -1/2 on the
-// diagonal plus a real skew-symmetric part Q with Q[n,k] = -sqrt((n+1/2)(k+1/2)) for n > k. The
-// official code takes eigh(-i S), which reads only the Hermitian part -i Q, so A_im = eig(-i Q):
-// the +/- singular values of Q. They are the eigenvalues of the symmetric 2N x 2N matrix
-// [[0, Q], [Q^T, 0]], each of which appears twice (Q's singular values come in equal pairs); cyclic
-// Jacobi in double finds them without squaring anything.
-void ssm_hippo_imag(int N, double *out) {
-    int M = 2 * N;
-    double *a = xcalloc((size_t)M * M, sizeof(double));
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < N; k++) {
-            double q = n > k ? -sqrt((n + 0.5) * (k + 0.5)) : n < k ? sqrt((n + 0.5) * (k + 0.5)) : 0.0;
-            a[(long)n * M + N + k] = q;  // top-right Q
-            a[(long)(N + k) * M + n] = q;  // bottom-left Q^T
-        }
-    for (int sweep = 0; sweep < 100; sweep++) {
-        double off = 0;
-        for (int p = 0; p < M; p++)
-            for (int q = p + 1; q < M; q++) off += a[(long)p * M + q] * a[(long)p * M + q];
-        if (off < 1e-26) break;
-        for (int p = 0; p < M; p++)
-            for (int q = p + 1; q < M; q++) {
-                double apq = a[(long)p * M + q];
-                if (fabs(apq) < 1e-300) continue;
-                double app = a[(long)p * M + p], aqq = a[(long)q * M + q];
-                double theta = (aqq - app) / (2 * apq);
-                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
-                double c = 1 / sqrt(t * t + 1), s = t * c;
-                for (int k = 0; k < M; k++) {  // rotate rows and columns p, q
-                    double akp = a[(long)k * M + p], akq = a[(long)k * M + q];
-                    a[(long)k * M + p] = c * akp - s * akq;
-                    a[(long)k * M + q] = s * akp + c * akq;
-                }
-                for (int k = 0; k < M; k++) {
-                    double apk = a[(long)p * M + k], aqk = a[(long)q * M + k];
-                    a[(long)p * M + k] = c * apk - s * aqk;
-                    a[(long)q * M + k] = s * apk + c * aqk;
-                }
-            }
-    }
-    double *ev = xmalloc(sizeof(double) * (size_t)M);
-    for (int i = 0; i < M; i++) ev[i] = a[(long)i * M + i];
-    // sort ascending and keep one of each equal pair
-    for (int i = 1; i < M; i++)
-        for (int j = i; j > 0 && ev[j - 1] > ev[j]; j--) { double t = ev[j]; ev[j] = ev[j - 1]; ev[j - 1] = t; }
-    for (int i = 0; i < N; i++) out[i] = 0.5 * (ev[2 * i] + ev[2 * i + 1]);
-    free(ev);
-    free(a);
-}
-
-// ----------------------------------------------------------------------------
 // initialisation
 
 static uint64_t name_hash(const char *s) {
@@ -70,42 +18,13 @@ static uint64_t name_hash(const char *s) {
     return h;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 void model_init_param(Model *m, int index, uint64_t seed) {
-    const ModelConfig *c = &m->cfg;
-    ParamInfo *p = &m->pt.info[index];
+    const ParamInfo *p = &m->pt.info[index];
     Tensor *t = &m->pt.t[index];
     Rng r;
     rng_init(&r, seed, name_hash(p->name));
-    int N = c->num_ssm;
-    if (ends_with(p->name, ".kernel.A_re")) {
-        for (long i = 0; i < t->numel; i++) t->data[i] = -0.5f;
-    } else if (ends_with(p->name, ".kernel.A_im")) {
-        double *v = xmalloc(sizeof(double) * (size_t)N);
-        if (c->scaling == SCALE_HIPPO) ssm_hippo_imag(N, v);
-        for (int n = 0; n < N; n++) {
-            if (c->scaling == SCALE_LIN) v[n] = M_PI * n;
-            else if (c->scaling == SCALE_INV) v[n] = (N / M_PI) * (N / (2.0 * n + 1) - 1);
-            t->data[n] = (float)v[n];
-        }
-        free(v);
-    } else if (ends_with(p->name, ".kernel.C")) {
-        rng_fill_normal(&r, t->data, t->numel, 0.0f, (float)sqrt(0.5));
-    } else if (ends_with(p->name, ".kernel.log_step")) {
-        rng_fill_uniform(&r, t->data, t->numel, (float)log(0.01), (float)log(1.0));
-    } else if (ends_with(p->name, "4.D")) {
-        for (long i = 0; i < t->numel; i++) t->data[i] = 1.0f;
-    } else if (strstr(p->name, "LayerNorm.weight")) {
-        for (long i = 0; i < t->numel; i++) t->data[i] = 1.0f;
-    } else if (ends_with(p->name, ".bias") || !strcmp(p->name, "cls.predictions.bias")) {
-        memset(t->data, 0, sizeof(float) * (size_t)t->numel);
-    } else {  // dense kernels and embeddings
-        rng_fill_normal(&r, t->data, t->numel, 0.0f, (float)c->initializer_range);
-    }
+    if (p->role.init) p->role.init(t->data, t->numel, &r, &m->cfg);
+    else memset(t->data, 0, sizeof(float) * (size_t)t->numel);
 }
 
 void model_init_weights(Model *m, uint64_t seed) {
@@ -166,8 +85,28 @@ void model_save_dir(const Model *m, const char *dir, const char *vocab_src) {
     if (model_save_dir_err(m, dir, vocab_src, err, sizeof err)) fatal("%s", err);
 }
 
-static int is_head_param(const char *name) {
-    return !strncmp(name, "cls.", 4) || !strncmp(name, "classifier.", 11) || strstr(name, ".pooler.") != NULL;
+// Whether a tensor name is a head parameter of this model family (of any head: another head's tensors
+// are dropped when a model is loaded for a new task). The heads declare their parameters with the head
+// role, so the question goes to the declarations of every head, not to the name's spelling.
+static int is_head_param(const Model *m, const char *name) {
+    // the heads of Hugging Face classes bigs does not implement: BertForPreTraining's next-sentence head
+    if (!strncmp(name, "cls.seq_relationship.", 21)) return 1;
+    int i = params_find(&m->pt, name);
+    if (i >= 0) return m->pt.info[i].role.head;
+    for (int h = HEAD_MLM; h <= HEAD_MC; h++) {
+        if (h == (int)m->head) continue;
+        ParamTable pt;
+        model_declare(&pt, &m->cfg, (HeadType)h);
+        int k = params_find(&pt, name), head = k >= 0 && pt.info[k].role.head;
+        params_free(&pt);
+        if (head) return 1;
+    }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
 }
 
 // Tensors a checkpoint may hold that we do not keep: the tied decoder (it is the word embedding
@@ -227,7 +166,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
         }
         // length extension: a longer position table starts as the learned rows repeated cyclically
         // (row r = learned row r mod P0), so every position has a trained embedding to continue from
-        if ((flags & LOAD_GROW_POSITIONS) && t && ends_with(p->name, "embeddings.position_embeddings.weight") && t->ndim == 2 &&
+        if ((flags & LOAD_GROW_POSITIONS) && t && &m->pt.t[i] == m->pos && t->ndim == 2 &&
             t->shape[1] == p->shape[1] && t->shape[0] > 0 && t->shape[0] < p->shape[0]) {
             long P0 = (long)t->shape[0], H = p->shape[1];
             float *rows = xmalloc(sizeof(float) * (size_t)(P0 * H));
@@ -237,7 +176,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
             log_info("note: the position table grows from %ld to %d rows (the learned rows repeated)", P0, p->shape[0]);
             continue;
         }
-        if ((flags & LOAD_NEW_HEAD) && is_head_param(p->name)) {
+        if ((flags & LOAD_NEW_HEAD) && p->role.head) {
             log_info("note: %s %s; initialising it fresh", p->name, t ? "has another shape in the checkpoint (another label count)" : "is not in the checkpoint");
             model_init_param(m, i, seed);
             continue;
@@ -253,7 +192,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
     for (int i = 0; i < f.n; i++) {
         const char *name = f.t[i].name;
         if (params_find(&m->pt, name) >= 0 || is_ignorable(name)) continue;
-        if ((flags & LOAD_NEW_HEAD) && is_head_param(name)) {
+        if ((flags & LOAD_NEW_HEAD) && is_head_param(m, name)) {
             log_info("note: ignoring %s (a head this model does not use)", name);
             continue;
         }
