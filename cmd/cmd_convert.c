@@ -119,7 +119,7 @@ static int from_flax(const char *input, const char *output, const char *config, 
             for (int d = 0; ok && d < p->ndim; d++) ok = l->shape[tr ? p->ndim - 1 - d : d] == p->shape[d];
             float *buf = ok ? xmalloc(sizeof(float) * (size_t)l->numel) : NULL;
             if (!ok) snprintf(line, sizeof line, "  mis-shaped: %s does not fit %s\n", fp, p->name);
-            else if (flax_leaf_f32(l, buf)) snprintf(line, sizeof line, "  %s: dtype %s is not a float type\n", fp, l->dtype);
+            else if (flax_leaf_f32(l, buf)) snprintf(line, sizeof line, "  %s: dtype %s is not a float type\n", fp, dtype_numpy(l->dtype));
             else if (tr) {  // (in,out) -> (out,in)
                 int rows = p->shape[0], cols = p->shape[1];
                 for (int r = 0; r < rows; r++)
@@ -257,7 +257,7 @@ static int from_torch(const char *input, const char *output, const char *config,
     for (int i = 0; i < f.n; i++) {
         if (!f.t[i].data) continue;
         w[n].name = f.t[i].name;
-        w[n].dtype = ST_F32;
+        w[n].dtype = DT_F32;
         w[n].ndim = f.t[i].ndim;
         for (int d = 0; d < f.t[i].ndim; d++) w[n].shape[d] = f.t[i].shape[d];
         w[n++].data = f.t[i].data;

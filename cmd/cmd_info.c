@@ -118,7 +118,7 @@ static int info_safetensors(const char *path, int json) {
         cJSON *o = cJSON_CreateObject(), *ts = cJSON_AddObjectToObject(o, "tensors");
         for (int i = 0; i < f.n; i++) {
             cJSON *t = cJSON_AddObjectToObject(ts, f.t[i].name), *sh = cJSON_AddArrayToObject(t, "shape");
-            cJSON_AddStringToObject(t, "dtype", st_dtype_name(f.t[i].dtype));
+            cJSON_AddStringToObject(t, "dtype", dtype_name(f.t[i].dtype));
             for (int k = 0; k < f.t[i].ndim; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)f.t[i].shape[k]));
             total += f.t[i].numel;
         }
@@ -132,7 +132,7 @@ static int info_safetensors(const char *path, int json) {
         for (int i = 0; i < f.n; i++) {
             char shape[96] = "";
             for (int k = 0; k < f.t[i].ndim; k++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", k ? "," : "", (long long)f.t[i].shape[k]);
-            printf("  %-60s %-5s (%s)\n", f.t[i].name, st_dtype_name(f.t[i].dtype), shape);
+            printf("  %-60s %-5s (%s)\n", f.t[i].name, dtype_name(f.t[i].dtype), shape);
             total += f.t[i].numel;
         }
         print_count("total elements", total);

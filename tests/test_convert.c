@@ -158,8 +158,8 @@ TEST(torch_bin_reader_handles_views_dtypes_and_shared_storage) {
         free(want);
     }
     const TorchTensor *i64 = torch_find(&f, "i64");
-    CHECK(i64 && !strcmp(i64->dtype, "I64") && i64->numel == 12 && i64->data == NULL);
-    CHECK(!strcmp(torch_find(&f, "f16")->dtype, "F16") && !strcmp(torch_find(&f, "bf16")->dtype, "BF16"));
+    CHECK(i64 && i64->dtype == DT_I64 && i64->numel == 12 && i64->data == NULL);
+    CHECK(torch_find(&f, "f16")->dtype == DT_F16 && torch_find(&f, "bf16")->dtype == DT_BF16);
     st_close(&g);
     torch_free(&f);
 }

@@ -204,12 +204,12 @@ TEST(model_load_lists_every_bad_tensor) {
     for (int i = 0; i < m.pt.n; i++) {
         const char *name = m.pt.info[i].name;
         if (!strcmp(name, "bigs.encoder.layer.1.dol.bias")) continue;
-        w[n] = (StWrite){name, ST_F32, m.pt.info[i].ndim, {0}, m.pt.t[i].data};
+        w[n] = (StWrite){name, DT_F32, m.pt.info[i].ndim, {0}, m.pt.t[i].data};
         for (int k = 0; k < m.pt.info[i].ndim; k++) w[n].shape[k] = m.pt.info[i].shape[k];
         if (!strcmp(name, "bigs.encoder.layer.0.dv.weight")) { w[n].shape[0] = 23; w[n].data = junk; }
         n++;
     }
-    w[n++] = (StWrite){"bigs.encoder.layer.7.extra", ST_F32, 1, {3}, junk};
+    w[n++] = (StWrite){"bigs.encoder.layer.7.extra", DT_F32, 1, {3}, junk};
     CHECK(st_write(path, w, n, NULL, 0, err, sizeof err) == 0);
     char *msg = NULL;
     CHECK(model_load_dir_err(&m2, dir, HEAD_MLM, 0, 0, &msg) == -1);

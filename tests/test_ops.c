@@ -42,7 +42,7 @@ static int case_open(Case *c, const char *path) {
     for (int i = 0; i < c->f.n; i++) {
         const StTensor *t = &c->f.t[i];
         if (strncmp(t->name, "in.", 3)) continue;
-        if (t->dtype == ST_I64) {
+        if (t->dtype == DT_I64) {
             int k = c->nint++;
             snprintf(c->iname[k], 32, "%s", t->name + 3);
             int64_t *tmp = xmalloc(sizeof(int64_t) * (size_t)t->numel);

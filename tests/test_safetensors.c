@@ -16,7 +16,7 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 TEST(safetensors_test_vector) {
     // formats.md: one tensor "attn.0", F32, shape [1,2,3], values 0..5; header length 64.
     float v[6] = {0, 1, 2, 3, 4, 5};
-    StWrite w = {"attn.0", ST_F32, 3, {1, 2, 3}, v};
+    StWrite w = {"attn.0", DT_F32, 3, {1, 2, 3}, v};
     char path[512], err[256];
     tmp_path(path, sizeof path, "vec.safetensors");
     CHECK(st_write(path, &w, 1, NULL, 0, err, sizeof err) == 0);
@@ -43,7 +43,7 @@ TEST(safetensors_roundtrip_dtypes_and_metadata) {
     int64_t ids[4] = {0, 101, 30521, -100};
     uint16_t bf[2] = {0x3f80, 0xc000};  // 1.0, -2.0
     uint16_t hf[2] = {0x3c00, 0x0001};  // 1.0, smallest subnormal 2^-24
-    StWrite w[4] = {{"d", ST_F64, 1, {3}, d}, {"ids", ST_I64, 2, {2, 2}, ids}, {"bf", ST_BF16, 1, {2}, bf}, {"hf", ST_F16, 1, {2}, hf}};
+    StWrite w[4] = {{"d", DT_F64, 1, {3}, d}, {"ids", DT_I64, 2, {2, 2}, ids}, {"bf", DT_BF16, 1, {2}, bf}, {"hf", DT_F16, 1, {2}, hf}};
     const char *meta[] = {"format", "pt", "note", "x"};
     char path[512], err[256];
     tmp_path(path, sizeof path, "rt.safetensors");

@@ -84,7 +84,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
             names[j] = xmalloc(len);
             snprintf(names[j], len, "%s.%s", k ? "exp_avg_sq" : "exp_avg", pt->info[i].name);
             w[j].name = names[j];
-            w[j].dtype = ST_F32;
+            w[j].dtype = DT_F32;
             w[j].ndim = pt->info[i].ndim;
             for (int d = 0; d < w[j].ndim; d++) w[j].shape[d] = pt->info[i].shape[d];
             w[j].data = (k ? opt->v : opt->m) + pt->info[i].offset;
@@ -144,7 +144,7 @@ int ckpt_load_optimizer(const char *ckpt_dir, const Model *m, AdamW *opt, cJSON 
             char name[PARAM_NAME_MAX + 16];
             snprintf(name, sizeof name, "%s.%s", k ? "exp_avg_sq" : "exp_avg", pt->info[i].name);
             const StTensor *t = st_find(&f, name);
-            if (!t || t->numel != pt->info[i].numel || t->dtype != ST_F32) {
+            if (!t || t->numel != pt->info[i].numel || t->dtype != DT_F32) {
                 snprintf(err, n, "%s: %s is missing or has the wrong size (was the model changed?)", path, name);
                 st_close(&f);
                 return -1;

@@ -179,29 +179,6 @@ int file_write_atomic(const char *path, const void *data, size_t len) {
     return 0;
 }
 
-float f16_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (m == 0) bits = s;
-        else {  // subnormal: renormalise
-            e = 127 - 15 + 1;
-            while (!(m & 1024)) { m <<= 1; e--; }
-            bits = s | (e << 23) | ((m & 1023) << 13);
-        }
-    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-    else bits = s | ((e + 127 - 15) << 23) | (m << 13);
-    float x;
-    memcpy(&x, &bits, 4);
-    return x;
-}
-
-float bf16_to_f32(uint16_t h) {
-    uint32_t b = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &b, 4);
-    return x;
-}
-
 int errf(char *err, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -37,10 +37,6 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void threads_set(int n);
 int threads_get(void);
 
-// IEEE half and bfloat16 to float32 (exact widening), for checkpoints stored in 16 bits.
-float f16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t h);
-
 // Formats a message into err (size n) and returns -1: for parsers that report errors to their caller.
 int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

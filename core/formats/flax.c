@@ -7,19 +7,12 @@
 
 #include "core/base/common.h"
 
-static size_t dtype_size(const char *d) {
-    if (!strcmp(d, "float32") || !strcmp(d, "int32")) return 4;
-    if (!strcmp(d, "float64") || !strcmp(d, "int64")) return 8;
-    if (!strcmp(d, "float16") || !strcmp(d, "bfloat16")) return 2;
-    return 0;
-}
-
 // An ndarray payload: msgpack [shape, dtype, bytes].
 static int parse_array(const MpNode *ext, FlaxLeaf *l, MpNode *tmp, const char *path, char *err, size_t n) {
     if (mp_parse(ext->ptr, ext->len, tmp, err, n)) return -1;
     int rc = 0;
     if (tmp->type != MP_ARRAY || tmp->n != 3 || tmp->items[0].type != MP_ARRAY || tmp->items[1].type != MP_STR ||
-        tmp->items[2].type != MP_BIN || tmp->items[0].n > 8 || tmp->items[1].len >= sizeof l->dtype) {
+        tmp->items[2].type != MP_BIN || tmp->items[0].n > 8 || tmp->items[1].len >= 16) {
         snprintf(err, n, "%s: an array leaf must be [shape, dtype, bytes]", path);
         rc = -1;
     }
@@ -33,10 +26,13 @@ static int parse_array(const MpNode *ext, FlaxLeaf *l, MpNode *tmp, const char *
             l->shape[k] = d->i;
             l->numel *= d->i;
         }
-        memcpy(l->dtype, tmp->items[1].ptr, tmp->items[1].len);
-        l->dtype[tmp->items[1].len] = 0;
-        size_t es = dtype_size(l->dtype);
-        if (!rc && !es) { snprintf(err, n, "%s: unsupported dtype \"%s\"", path, l->dtype); rc = -1; }
+        char name[16];
+        memcpy(name, tmp->items[1].ptr, tmp->items[1].len);
+        name[tmp->items[1].len] = 0;
+        int d = dtype_from_name(name);  // numpy's names: float32, bfloat16, ...
+        size_t es = d < 0 ? 0 : dtype_size((Dtype)d);
+        if (!rc && !es) { snprintf(err, n, "%s: unsupported dtype \"%s\"", path, name); rc = -1; }
+        l->dtype = d < 0 ? DT_F32 : (Dtype)d;
         if (!rc && (uint64_t)tmp->items[2].len != (uint64_t)l->numel * es) {
             snprintf(err, n, "%s: %zu data bytes for shape and dtype needing %lld", path, tmp->items[2].len, (long long)(l->numel * (int64_t)es));
             rc = -1;
@@ -96,14 +92,14 @@ static int walk(FlaxFile *f, const MpNode *node, char *path, size_t plen, char *
                 if (!ch || ch->type != MP_EXT) snprintf(err, n, "%s: chunk %zu missing or not an array", path, c);
                 return -1;
             }
-            if (c > 0 && strcmp(part.dtype, l.dtype)) {
+            if (c > 0 && part.dtype != l.dtype) {
                 mp_free(&tmp);
                 free(l.owned);
-                snprintf(err, n, "%s: chunk %zu is %s, chunk 0 is %s", path, c, part.dtype, l.dtype);
+                snprintf(err, n, "%s: chunk %zu is %s, chunk 0 is %s", path, c, dtype_numpy(part.dtype), dtype_numpy(l.dtype));
                 return -1;
             }
             es = dtype_size(part.dtype);
-            memcpy(l.dtype, part.dtype, sizeof l.dtype);
+            l.dtype = part.dtype;
             size_t bytes = (size_t)part.numel * es;
             l.owned = xrealloc(l.owned, total + bytes + 1);
             memcpy(l.owned + total, part.data, bytes);
@@ -174,16 +170,7 @@ const FlaxLeaf *flax_find(const FlaxFile *f, const char *path) {
     return NULL;
 }
 
-int flax_leaf_f32(const FlaxLeaf *l, float *out) {
-    for (int64_t i = 0; i < l->numel; i++) {
-        if (!strcmp(l->dtype, "float32")) memcpy(&out[i], l->data + 4 * i, 4);
-        else if (!strcmp(l->dtype, "float64")) { double d; memcpy(&d, l->data + 8 * i, 8); out[i] = (float)d; }
-        else if (!strcmp(l->dtype, "float16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = f16_to_f32(h); }
-        else if (!strcmp(l->dtype, "bfloat16")) { uint16_t h; memcpy(&h, l->data + 2 * i, 2); out[i] = bf16_to_f32(h); }
-        else return -1;
-    }
-    return 0;
-}
+int flax_leaf_f32(const FlaxLeaf *l, float *out) { return dtype_to_f32(l->dtype, l->data, l->numel, out); }
 
 // ----------------------------------------------------------------------------
 // writer: the leaves sharing a path prefix become one map, in order of first appearance

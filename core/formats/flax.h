@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/formats/dtype.h"
 #include "core/formats/msgpack.h"
 
 typedef struct {
@@ -13,7 +14,7 @@ typedef struct {
     int ndim;
     int64_t shape[8];
     int64_t numel;
-    char dtype[16];         // float32, float16, bfloat16, float64, int32, int64
+    Dtype dtype;            // numpy's names in the file: float32, bfloat16, ...
     const uint8_t *data;    // numel * dtype size bytes, little-endian
     uint8_t *owned;         // reassembled chunks (freed with the file)
 } FlaxLeaf;

@@ -12,16 +12,6 @@
 
 #include "core/base/common.h"
 
-static const struct { const char *name; size_t size; } k_dtypes[] = {
-    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},     [ST_I16] = {"I16", 2},
-    [ST_U16] = {"U16", 2},   [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_I32] = {"I32", 4},
-    [ST_U32] = {"U32", 4},   [ST_F32] = {"F32", 4}, [ST_I64] = {"I64", 8},   [ST_U64] = {"U64", 8},
-    [ST_F64] = {"F64", 8},
-};
-#define NDTYPES ((int)(sizeof k_dtypes / sizeof k_dtypes[0]))
-
-size_t st_dtype_size(StDtype d) { return k_dtypes[d].size; }
-const char *st_dtype_name(StDtype d) { return k_dtypes[d].name; }
 
 static int cmp_begin(const void *a, const void *b) {
     const StTensor *x = a, *y = b;
@@ -44,10 +34,10 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt)) return errf(err, errlen, "%s: tensor '%s' has no string \"dtype\"", path, t->name);
     int d = -1;
-    for (int k = 0; k < NDTYPES; k++)
-        if (!strcmp(dt->valuestring, k_dtypes[k].name)) d = k;
+    for (int k = 0; k < DT_COUNT; k++)  // safetensors spells them F32, BF16, ... only
+        if (!strcmp(dt->valuestring, dtype_name((Dtype)k))) d = k;
     if (d < 0) return errf(err, errlen, "%s: tensor '%s' has unknown dtype \"%s\"", path, t->name, dt->valuestring);
-    t->dtype = (StDtype)d;
+    t->dtype = (Dtype)d;
     if (!cJSON_IsArray(sh)) return errf(err, errlen, "%s: tensor '%s' has no \"shape\" array", path, t->name);
     t->ndim = cJSON_GetArraySize(sh);
     if (t->ndim > ST_MAX_DIMS) return errf(err, errlen, "%s: tensor '%s' has %d dims (at most %d supported)", path, t->name, t->ndim, ST_MAX_DIMS);
@@ -68,9 +58,9 @@ static int parse_entry(const cJSON *e, StTensor *t, const char *path, char *err,
         return errf(err, errlen, "%s: tensor '%s' has invalid data_offsets", path, t->name);
     t->begin = (size_t)b->valuedouble;
     t->end = (size_t)en->valuedouble;
-    if ((uint64_t)(t->end - t->begin) != (uint64_t)t->numel * k_dtypes[d].size)
+    if ((uint64_t)(t->end - t->begin) != (uint64_t)t->numel * dtype_size((Dtype)d))
         return errf(err, errlen, "%s: tensor '%s' has %zu data bytes but its shape and dtype need %lld", path, t->name,
-                    t->end - t->begin, (long long)(t->numel * (int64_t)k_dtypes[d].size));
+                    t->end - t->begin, (long long)(t->numel * (int64_t)dtype_size((Dtype)d)));
     return 0;
 }
 
@@ -198,36 +188,9 @@ const char *st_meta(const StFile *f, const char *key) {
     return NULL;
 }
 
-int st_to_f32(const StFile *f, const StTensor *t, float *out) {
-    const uint8_t *p = f->data + t->begin;
-    for (int64_t i = 0; i < t->numel; i++) {
-        switch (t->dtype) {
-        case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
-        case ST_F64: { double d; memcpy(&d, p + 8 * i, 8); out[i] = (float)d; break; }
-        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = f16_to_f32(h); break; }
-        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = bf16_to_f32(h); break; }
-        default: return -1;
-        }
-    }
-    return 0;
-}
+int st_to_f32(const StFile *f, const StTensor *t, float *out) { return dtype_to_f32(t->dtype, f->data + t->begin, t->numel, out); }
 
-int st_to_i64(const StFile *f, const StTensor *t, int64_t *out) {
-    const uint8_t *p = f->data + t->begin;
-    for (int64_t i = 0; i < t->numel; i++) {
-        switch (t->dtype) {
-        case ST_I64: case ST_U64: memcpy(&out[i], p + 8 * i, 8); break;
-        case ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-        case ST_U32: { uint32_t v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-        case ST_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); out[i] = v; break; }
-        case ST_U16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = v; break; }
-        case ST_I8: out[i] = (int8_t)p[i]; break;
-        case ST_U8: case ST_BOOL: out[i] = p[i]; break;
-        default: return -1;
-        }
-    }
-    return 0;
-}
+int st_to_i64(const StFile *f, const StTensor *t, int64_t *out) { return dtype_to_i64(t->dtype, f->data + t->begin, t->numel, out); }
 
 int st_write(const char *path, const StWrite *ts, int n, const char *const *meta_kv, int nmeta, char *err,
              size_t errlen) {
@@ -239,14 +202,14 @@ int st_write(const char *path, const StWrite *ts, int n, const char *const *meta
     size_t pos = 0;
     for (int i = 0; i < n; i++) {
         cJSON *e = cJSON_AddObjectToObject(root, ts[i].name);
-        cJSON_AddStringToObject(e, "dtype", k_dtypes[ts[i].dtype].name);
+        cJSON_AddStringToObject(e, "dtype", dtype_name(ts[i].dtype));
         cJSON *sh = cJSON_AddArrayToObject(e, "shape");
         size_t numel = 1;
         for (int k = 0; k < ts[i].ndim; k++) {
             cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)ts[i].shape[k]));
             numel *= (size_t)ts[i].shape[k];
         }
-        size_t bytes = numel * k_dtypes[ts[i].dtype].size;
+        size_t bytes = numel * dtype_size(ts[i].dtype);
         cJSON *off = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(off, cJSON_CreateNumber((double)pos));
         cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(pos + bytes)));
@@ -271,7 +234,7 @@ int st_write(const char *path, const StWrite *ts, int n, const char *const *meta
     for (int i = 0; !rc && i < n; i++) {
         size_t numel = 1;
         for (int k = 0; k < ts[i].ndim; k++) numel *= (size_t)ts[i].shape[k];
-        size_t bytes = numel * k_dtypes[ts[i].dtype].size;
+        size_t bytes = numel * dtype_size(ts[i].dtype);
         if (bytes && fwrite(ts[i].data, 1, bytes, f) != bytes) rc = -1;
     }
     if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0)) rc = -1;

@@ -4,12 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { ST_BOOL, ST_U8, ST_I8, ST_I16, ST_U16, ST_F16, ST_BF16, ST_I32, ST_U32, ST_F32, ST_I64, ST_U64, ST_F64 } StDtype;
+#include "core/formats/dtype.h"
+
 
 #define ST_MAX_DIMS 8
 typedef struct {
     char *name;
-    StDtype dtype;
+    Dtype dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
@@ -35,8 +36,6 @@ int st_open_mem(StFile *f, const void *data, size_t size, const char *name, char
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 const char *st_meta(const StFile *f, const char *key);  // NULL when absent
-size_t st_dtype_size(StDtype d);
-const char *st_dtype_name(StDtype d);
 // Converts a floating-point tensor (F32, F64, F16, BF16) to float32 into out (numel floats).
 // Returns -1 for other dtypes.
 int st_to_f32(const StFile *f, const StTensor *t, float *out);
@@ -45,7 +44,7 @@ int st_to_i64(const StFile *f, const StTensor *t, int64_t *out);
 
 typedef struct {
     const char *name;
-    StDtype dtype;
+    Dtype dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     const void *data;   // numel * dtype size bytes, little-endian

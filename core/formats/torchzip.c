@@ -138,7 +138,7 @@ typedef struct Val {
     char *s;              // V_STR, V_GLOBAL ("module.name"), V_STORAGE (its key)
     struct Val **items;   // V_TUPLE (also lists): n items; V_DICT: n/2 (key, value) pairs, flat
     int n, cap;
-    char dtype[8];        // V_STORAGE
+    Dtype dtype;          // V_STORAGE
     struct Val *storage;  // V_TENSOR
     int64_t offset, ndim, size[8], stride[8];
 } Val;
@@ -178,18 +178,19 @@ static int last_mark(VM *vm) {
     return -1;
 }
 
-static const char *storage_dtype(const char *global) {
-    static const struct { const char *g, *d; } m[] = {
-        {"torch.FloatStorage", "F32"}, {"torch.HalfStorage", "F16"}, {"torch.BFloat16Storage", "BF16"},
-        {"torch.DoubleStorage", "F64"}, {"torch.LongStorage", "I64"}, {"torch.IntStorage", "I32"}};
+// The element type of a storage class, or -1 for a class a state dict does not use.
+static int storage_dtype(const char *global) {
+    static const struct { const char *g; Dtype d; } m[] = {
+        {"torch.FloatStorage", DT_F32}, {"torch.HalfStorage", DT_F16}, {"torch.BFloat16Storage", DT_BF16},
+        {"torch.DoubleStorage", DT_F64}, {"torch.LongStorage", DT_I64}, {"torch.IntStorage", DT_I32}};
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++)
-        if (!strcmp(global, m[k].g)) return m[k].d;
-    return NULL;
+        if (!strcmp(global, m[k].g)) return (int)m[k].d;
+    return -1;
 }
 
 static int allowed_global(const char *g) {
     return !strcmp(g, "collections.OrderedDict") || !strcmp(g, "torch._utils._rebuild_tensor_v2") ||
-           !strcmp(g, "torch._utils._rebuild_parameter") || storage_dtype(g) != NULL;
+           !strcmp(g, "torch._utils._rebuild_parameter") || storage_dtype(g) >= 0;
 }
 
 // Calls an allowed global with an argument tuple.
@@ -364,13 +365,13 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
             break;
         case 'Q': {                                                             // BINPERSID: ('storage', type, key, location, numel)
             a = POP();
-            if (!a || a->t != V_TUPLE || a->n < 5 || a->items[1]->t != V_GLOBAL || a->items[2]->t != V_STR || !storage_dtype(a->items[1]->s)) {
+            if (!a || a->t != V_TUPLE || a->n < 5 || a->items[1]->t != V_GLOBAL || a->items[2]->t != V_STR || storage_dtype(a->items[1]->s) < 0) {
                 errf(vm->err, vm->errn, "pickle: unsupported persistent id (not a torch storage)");
                 return NULL;
             }
             v = vnew(vm, V_STORAGE);
             v->s = xstrdup(a->items[2]->s);
-            snprintf(v->dtype, sizeof v->dtype, "%s", storage_dtype(a->items[1]->s));
+            v->dtype = (Dtype)storage_dtype(a->items[1]->s);
             v->i = a->items[4]->t == V_INT ? a->items[4]->i : -1;
             push(vm, v);
             break;
@@ -397,15 +398,6 @@ static Val *run(VM *vm, const uint8_t *p, size_t len) {
     return NULL;
 }
 
-static size_t dsize(const char *d) { return !strcmp(d, "F64") || !strcmp(d, "I64") ? 8 : !strcmp(d, "F32") || !strcmp(d, "I32") ? 4 : 2; }
-
-static float to_f32(const char *d, const uint8_t *q) {
-    if (!strcmp(d, "F32")) { float x; memcpy(&x, q, 4); return x; }
-    if (!strcmp(d, "F64")) { double x; memcpy(&x, q, 8); return (float)x; }
-    uint16_t h;
-    memcpy(&h, q, 2);
-    return !strcmp(d, "BF16") ? bf16_to_f32(h) : f16_to_f32(h);
-}
 
 int torch_read(const char *path, TorchFile *f, char *err, size_t n) {
     memset(f, 0, sizeof *f);
@@ -455,7 +447,7 @@ int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f
             o->ndim = (int)t->ndim;
             int empty = 0;
             for (int d = 0; d < o->ndim; d++) { o->shape[d] = t->size[d]; empty |= t->size[d] == 0; }
-            snprintf(o->dtype, sizeof o->dtype, "%s", t->storage->dtype);
+            o->dtype = t->storage->dtype;
             f->n++;
             char ename[4096];
             snprintf(ename, sizeof ename, "%.*sdata/%s", (int)(plen + 1), pk->name, t->storage->s);
@@ -465,7 +457,7 @@ int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f
             const uint8_t *sd;
             uint8_t *sown;
             if (zip_get(&z, se, &sd, &sown, msg, sizeof msg)) { rc = errf(err, n, "%s: %s", path, msg); break; }
-            size_t es = dsize(o->dtype), selems = se->usize / es;
+            size_t es = dtype_size(o->dtype), selems = se->usize / es;
             // The view must have no more elements than its storage (a checkpoint has no reason to hold a
             // broadcast, and its copy would be unbounded), and the largest element index it reaches must
             // lie inside the storage. Sizes and strides come from the pickle: every step is bounded by
@@ -484,13 +476,13 @@ int torch_read_mem(const void *data, size_t size, const char *path, TorchFile *f
                 break;
             }
             o->numel = empty ? 0 : (int64_t)numel;
-            if (o->dtype[0] == 'F' || o->dtype[0] == 'B') {
+            if (dtype_is_float(o->dtype)) {
                 o->data = xmalloc(sizeof(float) * (size_t)(o->numel ? o->numel : 1));
                 int64_t idx[8] = {0};
                 for (int64_t e = 0; e < o->numel; e++) {  // strided view -> contiguous
                     int64_t off = t->offset;
                     for (int d = 0; d < o->ndim; d++) off += idx[d] * t->stride[d];
-                    o->data[e] = to_f32(o->dtype, sd + (size_t)off * es);
+                    dtype_to_f32(o->dtype, sd + (size_t)off * es, 1, &o->data[e]);
                     for (int d = o->ndim - 1; d >= 0; d--) { if (++idx[d] < t->size[d]) break; idx[d] = 0; }
                 }
             }

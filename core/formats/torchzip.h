@@ -7,12 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/formats/dtype.h"
+
 typedef struct {
     char *name;
     int ndim;
     int64_t shape[8];
     int64_t numel;
-    char dtype[8];      // F32, F16, BF16, F64, I64, I32
+    Dtype dtype;        // the storage's: F32, F16, BF16, F64, I64, I32
     float *data;        // float tensors converted to float32, contiguous (NULL for integer tensors)
 } TorchTensor;
 

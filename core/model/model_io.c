@@ -63,7 +63,7 @@ int model_save_dir_err(const Model *m, const char *dir, const char *vocab_src, c
     StWrite *w = xcalloc((size_t)pt->n, sizeof(StWrite));
     for (int i = 0; i < pt->n; i++) {
         w[i].name = pt->info[i].name;
-        w[i].dtype = ST_F32;
+        w[i].dtype = DT_F32;
         w[i].ndim = pt->info[i].ndim;
         for (int k = 0; k < w[i].ndim; k++) w[i].shape[k] = pt->info[i].shape[k];
         w[i].data = pt->t[i].data;
@@ -161,7 +161,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
         int shape_ok = t && t->ndim == p->ndim;
         for (int k = 0; shape_ok && k < p->ndim; k++) shape_ok = t->shape[k] == p->shape[k];
         if (t && shape_ok) {
-            if (st_to_f32(&f, t, m->pt.t[i].data)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, st_dtype_name(t->dtype));
+            if (st_to_f32(&f, t, m->pt.t[i].data)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, dtype_name(t->dtype));
             continue;
         }
         // length extension: a longer position table starts as the learned rows repeated cyclically
@@ -170,7 +170,7 @@ int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, He
             t->shape[1] == p->shape[1] && t->shape[0] > 0 && t->shape[0] < p->shape[0]) {
             long P0 = (long)t->shape[0], H = p->shape[1];
             float *rows = xmalloc(sizeof(float) * (size_t)(P0 * H));
-            if (st_to_f32(&f, t, rows)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, st_dtype_name(t->dtype));
+            if (st_to_f32(&f, t, rows)) PROBLEM("  %s: dtype %s is not a floating-point type", p->name, dtype_name(t->dtype));
             for (long r = 0; r < p->shape[0]; r++) memcpy(m->pt.t[i].data + r * H, rows + (r % P0) * H, sizeof(float) * (size_t)H);
             free(rows);
             log_info("note: the position table grows from %ld to %d rows (the learned rows repeated)", P0, p->shape[0]);

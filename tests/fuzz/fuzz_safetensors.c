@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(t->end >= t->begin && t->end <= size - 8 && f.data + t->end <= data + size, "tensor %s [%zu, %zu)", t->name, t->begin, t->end);
         FUZZ_CHECK(st_find(&f, t->name) != NULL, "%s not found by name", t->name);
         // numel * dtype size == end - begin <= size, so these buffers are bounded by the input
-        if (t->dtype == ST_F32 || t->dtype == ST_F64 || t->dtype == ST_F16 || t->dtype == ST_BF16) {
+        if (t->dtype == DT_F32 || t->dtype == DT_F64 || t->dtype == DT_F16 || t->dtype == DT_BF16) {
             float *x = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
             FUZZ_CHECK(st_to_f32(&f, t, x) == 0, "float tensor %s not converted", t->name);
             free(x);
