@@ -109,3 +109,10 @@ int json_lines_number(const char *path, double step, const char *key, double *ou
     free(text);
     return f.found;
 }
+
+void json_print_line(const cJSON *j) {
+    char *t = cJSON_PrintUnformatted(j);
+    printf("%s\n", t);
+    fflush(stdout);
+    free(t);
+}

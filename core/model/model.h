@@ -8,6 +8,7 @@
 #include "core/model/config.h"
 #include "core/model/layers.h"
 #include "core/model/mixer.h"
+#include "core/formats/tsource.h"
 
 typedef enum { HEAD_MLM, HEAD_SEQCLS, HEAD_MC } HeadType;
 
@@ -71,12 +72,15 @@ const char *model_prefix(const Model *m);          // "bigs" or "bert"
 const char *model_architecture(const Model *m);    // "BiGSForMaskedLM", "BertForSequenceClassification", ...
 HeadType model_head_from_architecture(const char *arch);  // HEAD_MLM when unknown
 
-// Model directories: config.json, model.safetensors (float32, HF names) and vocab.txt.
-// Saving writes each file atomically; vocab_src (may be NULL) is copied to vocab.txt.
+// Model directories: config.json, the tensors (model.safetensors as written; reading also takes a
+// directory holding pytorch_model.bin or flax_model.msgpack instead, as the official downloads do) and
+// vocab.txt. Saving writes each file atomically; vocab_src (may be NULL) is copied to vocab.txt.
 void model_save_dir(const Model *m, const char *dir, const char *vocab_src);  // exits on an error
 // The same, returning 0, or -1 with the file that could not be written in err (a checkpoint then
 // removes its unfinished folder).
 int model_save_dir_err(const Model *m, const char *dir, const char *vocab_src, char *err, size_t n);
+// The same with the tensors in another format (its file name in the directory: pytorch_model.bin, ...).
+int model_save_dir_as(const Model *m, const char *dir, const char *vocab_src, TsKind kind, char *err, size_t n);
 // Loads a model directory into a model with the given head (HEAD_AUTO: the one config.json names).
 // Missing, unexpected or mis-shaped tensors are listed by name and are errors, except with flags:
 //   LOAD_NEW_HEAD: head parameters absent from the file (or of another label count) are freshly
@@ -91,4 +95,24 @@ void model_load_dir(Model *m, const char *dir, HeadType head, int flags, uint64_
 // The same with a config given by the caller (the directory's, changed: e.g. another num_labels).
 int model_load_with_config(Model *m, const char *dir, const ModelConfig *cfg, HeadType head, int flags, uint64_t seed,
                            char **err);
+// Fills a built model from any tensor source, its names mapped by the source's format (names.h), with
+// the flags above; against names the config for messages ("its config.json"). 0, or -1 with *err.
+int model_read_source(Model *m, const TensorSource *src, const char *against, int flags, uint64_t seed, char **err);
 HeadType model_head_of_dir(const char *dir);  // from config.json's "architectures"; HEAD_MLM when absent
+// The head a checkpoint holds: a classifier (and its label count) or else the masked LM.
+HeadType model_head_of_source(const TensorSource *src, int *num_labels);
+// The tensor file of a model directory: 0 with its path, or -1 (out: the model.safetensors expected).
+int model_dir_tensor_file(const char *dir, char *out, size_t n);
+
+// The model's tensors under a format's names, transposed where it stores (in,out), plus its tied copies.
+// Parameters the format's layout has no name for are counted in nmissing (the first in missing).
+typedef struct {
+    TsWrite *t;
+    int n;
+    char **names;
+    float **owned;
+    int nmissing;
+    const char *missing;
+} ModelExport;
+void model_export(const Model *m, TsKind kind, ModelExport *x);
+void model_export_free(ModelExport *x);
