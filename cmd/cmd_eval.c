@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
+#include "core/base/jsonio.h"
 #include "train/glue_run.h"
 #include "train/trainer.h"
 
@@ -95,9 +96,7 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     }
     if (pred_path) cJSON_AddStringToObject(o, "predictions", pred_path);
     cJSON_AddNumberToObject(o, "seconds", now_seconds() - t0);
-    char *line = cJSON_PrintUnformatted(o);
-    printf("%s\n", line);
-    free(line);
+    json_print_line(o);
     cJSON_Delete(o);
     free(pred);
     free(score);
@@ -148,8 +147,17 @@ int cmd_eval(int argc, char **argv) {
     ms.max_pred = mlm_max_pred_for(20, L);
     double t0 = now_seconds();
     MlmEval r = mlm_evaluate(&m, &ld, &ms, (int)B, L, maxb, (uint64_t)seed);
-    printf("{\"task\": \"mlm\", \"split\": \"%s\", \"loss\": %.6f, \"perplexity\": %.4f, \"accuracy\": %.6f, \"sequences\": %ld, \"tokens\": %ld, \"seconds\": %.2f}\n",
-           split, r.loss, r.perplexity, r.accuracy, r.sequences, r.tokens, now_seconds() - t0);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", "mlm");
+    cJSON_AddStringToObject(o, "split", split);
+    cJSON_AddNumberToObject(o, "loss", json_rounded(r.loss, "%.6f"));
+    cJSON_AddNumberToObject(o, "perplexity", json_rounded(r.perplexity, "%.4f"));
+    cJSON_AddNumberToObject(o, "accuracy", json_rounded(r.accuracy, "%.6f"));
+    cJSON_AddNumberToObject(o, "sequences", (double)r.sequences);
+    cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);
+    cJSON_AddNumberToObject(o, "seconds", json_rounded(now_seconds() - t0, "%.2f"));
+    json_print_line(o);
+    cJSON_Delete(o);
     loader_close(&ld);
     model_free(&m);
     return 0;

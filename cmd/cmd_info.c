@@ -8,6 +8,7 @@
 #include "core/model/model.h"
 #include "core/formats/safetensors.h"
 #include "data/loader.h"
+#include "data/meta.h"
 
 static const char *k_usage =
     "Usage: bigs info PATH [--head mlm|seqcls|mc] [--json]\n"
@@ -143,15 +144,10 @@ static int info_safetensors(const char *path, int json) {
 
 // A shard directory: meta.json's summary, and every shard's header and index checked.
 static int info_shards(const char *dir, int json) {
-    char path[4096], err[1024];
-    snprintf(path, sizeof path, "%s/meta.json", dir);
-    size_t len;
-    const char *e;
-    char *text = file_read_all(path, &len, &e);
-    if (!text) fatal("%s: cannot read: %s", path, e);
-    cJSON *meta = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!meta) fatal("%s: not valid JSON", path);
+    char err[4600];
+    ShardMeta sm;
+    if (shard_meta_read(dir, &sm, err, sizeof err)) fatal("%s", err);
+    cJSON *meta = sm.json;
     const char *splits[2] = {"train", "validation"};
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "path", dir);

@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
+#include "core/base/jsonio.h"
 #include "core/model/model.h"
 #include "data/textio.h"
 #include "data/tokenizer.h"
@@ -35,17 +36,6 @@ typedef struct {
     int top_k, mask_id;
 } Pred;
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 // Runs one input (ids of length n, types) through the model and prints its JSON line.
 static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n) {
     const ModelConfig *c = &p->m.cfg;
@@ -69,10 +59,11 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
     tape_init(&tp, 0);
     tp.no_grad = 1;
     Batch b = {1, L, in, ty, mask};
+    cJSON *o = cJSON_CreateObject();
     if (p->m.head == HEAD_MLM) {
         Tensor *logits = NULL;
         if (nmask) model_mlm(&p->m, &tp, &b, labels, &logits, NULL);
-        printf("{\"masks\": [");
+        cJSON *masks = cJSON_AddArrayToObject(o, "masks");
         int V = c->vocab_size;
         for (int k = 0; k < nmask; k++) {
             const float *lg = logits->data + (long)k * V;
@@ -89,20 +80,21 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
                     if (!taken && (best[j] < 0 || lg[v] > lg[best[j]])) best[j] = v;
                 }
             }
-            printf("%s[", k ? ", " : "");
+            cJSON *fills = cJSON_CreateArray();
             for (int j = 0; j < K; j++) {
                 const char *t = tok_token(p->tok, best[j]);
-                printf("%s{\"token\": ", j ? ", " : "");
-                json_string(stdout, t ? t : "?");
-                printf(", \"id\": %d, \"score\": %.6g}", best[j], exp((double)lg[best[j]] - mx) / z);
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddStringToObject(f, "token", t ? t : "?");
+                cJSON_AddNumberToObject(f, "id", best[j]);
+                cJSON_AddNumberToObject(f, "score", json_rounded(exp((double)lg[best[j]] - mx) / z, "%.6g"));
+                cJSON_AddItemToArray(fills, f);
             }
-            printf("]");
+            cJSON_AddItemToArray(masks, fills);
         }
-        printf("]}\n");
     } else if (p->m.head == HEAD_SEQCLS) {
         Tensor *logits;
         model_classify(&p->m, &tp, &b, NULL, NULL, &logits);
-        if (c->num_labels == 1) printf("{\"score\": %.6g}\n", logits->data[0]);
+        if (c->num_labels == 1) cJSON_AddNumberToObject(o, "score", json_rounded(logits->data[0], "%.6g"));
         else {
             int best = 0;
             float mx = logits->data[0];
@@ -113,19 +105,17 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
             char name[CONFIG_LABEL_LEN + 16];
             snprintf(name, sizeof name, "%s", c->id2label[best][0] ? c->id2label[best] : "");
             if (!name[0]) snprintf(name, sizeof name, "LABEL_%d", best);
-            printf("{\"label\": ");
-            json_string(stdout, name);
-            printf(", \"scores\": {");
+            cJSON_AddStringToObject(o, "label", name);
+            cJSON *scores = cJSON_AddObjectToObject(o, "scores");
             for (int j = 0; j < c->num_labels; j++) {
                 if (c->id2label[j][0]) snprintf(name, sizeof name, "%s", c->id2label[j]);
                 else snprintf(name, sizeof name, "LABEL_%d", j);
-                printf("%s", j ? ", " : "");
-                json_string(stdout, name);
-                printf(": %.6g", exp((double)logits->data[j] - mx) / z);
+                cJSON_AddNumberToObject(scores, name, json_rounded(exp((double)logits->data[j] - mx) / z, "%.6g"));
             }
-            printf("}}\n");
         }
     }
+    json_print_line(o);
+    cJSON_Delete(o);
     fflush(stdout);
     tape_free(&tp);
     free(in); free(ty); free(mask); free(labels);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/base/common.h"
+#include "core/base/jsonio.h"
 #include "core/base/rng.h"
 #include "data/shard.h"
 #include "data/textio.h"
@@ -405,8 +406,14 @@ int prepare_run(const PrepareArgs *a) {
     snprintf(path, sizeof path, "%s/meta.json", a->output);
     if (file_write_atomic(path, text, strlen(text))) fatal("%s: cannot write: %s", path, strerror(errno));
     g_cleanup.done = 1;
-    printf("{\"output\": \"%s\", \"documents\": %ld, \"train_sequences\": %ld, \"validation_sequences\": %ld, \"tokens\": %ld}\n",
-           a->output, r.doc_index, r.train.seqs, r.val.seqs, r.train.tokens + r.val.tokens);
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "output", a->output);
+    cJSON_AddNumberToObject(res, "documents", (double)r.doc_index);
+    cJSON_AddNumberToObject(res, "train_sequences", (double)r.train.seqs);
+    cJSON_AddNumberToObject(res, "validation_sequences", (double)r.val.seqs);
+    cJSON_AddNumberToObject(res, "tokens", (double)(r.train.tokens + r.val.tokens));
+    json_print_line(res);
+    cJSON_Delete(res);
     free(text);
     cJSON_Delete(m);
     for (int i = 0; i < nfiles; i++) free(files[i]);

@@ -55,9 +55,9 @@ echo "loss curve: $png" >&2
 echo "fill-mask examples:" >&2
 for t in "the president of the united [MASK] ." "we must [MASK] the budget ." "the [MASK] of the union is strong ."; do
     printf '  %-40s ' "$t" >&2
-    # {"masks": [[{"token": "the", "id": 1996, "score": 0.008}, ...]]} shown as: the 0.008, ...
+    # {"masks":[[{"token":"the","id":1996,"score":0.008},...]]} shown as: the 0.008, ...
     build/bigs predict --model "$out/pretrain" --text "$t" --top-k 3 |
-        sed 's/{"token": "\([^"]*\)", "id": [0-9]*, "score": \([0-9.e-]*\)}/\1 \2/g; s/^{"masks": \[\[//; s/\]\]}$//' >&2
+        sed 's/{"token":"\([^"]*\)","id":[0-9]*,"score":\([0-9.e-]*\)}/\1 \2/g; s/,/, /g; s/^{"masks":\[\[//; s/\]\]}$//' >&2
 done
 
 say "7/7 bigs finetune: sentiment of 1000 Amazon review sentences (800 train / 200 dev, SST-2 layout)"
@@ -72,7 +72,7 @@ echo "predictions (label 1 = positive, 0 = negative):" >&2
 for case in "1|Great phone, works perfectly." "1|This phone is great, the battery lasts for days." "0|Terrible headset, it broke after one week."; do
     want=${case%%|*} t=${case#*|}
     res=$(build/bigs predict --model "$out/reviews" --text "$t")
-    got=$(printf '%s' "$res" | sed -n 's/^{"label": "\([^"]*\)".*/\1/p')
+    got=$(printf '%s' "$res" | sed -n 's/^{"label":"\([^"]*\)".*/\1/p')
     printf '  %-50s %s %s\n' "$t" "$res" "$([ "$got" = "$want" ] && echo right || echo "wrong (expected $want)")" >&2
 done
 echo >&2

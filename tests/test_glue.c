@@ -174,7 +174,7 @@ TEST(glue_finetune_eval_predict_every_task) {
         free(txt);
         // predict on a pair from the command line
         snprintf(cmd, sizeof cmd, "%s predict --model %s --text 'the cat sat.' --text-pair 'a dog ran.'", test_bigs_bin(), outdir);
-        CHECKF(run(cmd, out, sizeof out) == 0 && strstr(out, k == 3 ? "{\"score\": " : "{\"label\": "), "%s predict: %s", tasks[k], out);
+        CHECKF(run(cmd, out, sizeof out) == 0 && strstr(out, k == 3 ? "{\"score\":" : "{\"label\":"), "%s predict: %s", tasks[k], out);
         // the MNLI model also scores the diagnostic set (AX)
         if (k == 5) {
             char ax[600];

@@ -51,7 +51,7 @@ TEST(predict_fills_masks_with_top_k) {
     fputs("the capital of [MASK] is [MASK].\nno mask here\n", f);
     fclose(f);
     snprintf(cmd, sizeof cmd, "%s predict --model %s --input %s --top-k 4 2>/dev/null", test_bigs_bin(), dir, in);
-    CHECK(test_run(cmd, out2, sizeof out2) == 0 && !strncmp(out, out2, strlen(out)) && strstr(out2 + strlen(out), "{\"masks\": []}"));
+    CHECK(test_run(cmd, out2, sizeof out2) == 0 && !strncmp(out, out2, strlen(out)) && strstr(out2 + strlen(out), "{\"masks\":[]}"));
     snprintf(cmd, sizeof cmd, "%s predict --model %s --ids '101 1996 3007 1997 103 2003 103 1012 102' --top-k 4", test_bigs_bin(), dir);
     CHECK(test_run(cmd, out2, sizeof out2) == 0 && !strcmp(out, out2));
     // errors
@@ -79,5 +79,5 @@ TEST(predict_classifies_with_label_names) {
     snprintf(dir, sizeof dir, "%s/pred_reg", test_tmpdir());
     save_model(dir, HEAD_SEQCLS, 1);
     snprintf(cmd, sizeof cmd, "%s predict --model %s --text 'a man is eating.' --text-pair 'someone eats.'", test_bigs_bin(), dir);
-    CHECK(test_run(cmd, out, sizeof out) == 0 && !strncmp(out, "{\"score\": ", 10));
+    CHECK(test_run(cmd, out, sizeof out) == 0 && !strncmp(out, "{\"score\":", 9));
 }

@@ -39,7 +39,7 @@ TEST(prepare_round_trips_every_token) {
     snprintf(cmd, sizeof cmd, "%s prepare --vocab %s --input %s %s --output %s --max-len 16 --val-fraction 0 --short-seq-prob 0 --quiet",
              test_bigs_bin(), vocab, in, jl, out);
     int rc = test_run(cmd, log, sizeof log);
-    CHECKF(rc == 0 && strstr(log, "\"documents\": 5"), "prepare: %d %s", rc, log);
+    CHECKF(rc == 0 && strstr(log, "\"documents\":5"), "prepare: %d %s", rc, log);
     // the expected token stream: every non-blank line, tokenized, in input order
     Tokenizer *tok = tok_load(vocab, 1);
     int32_t want[4096], got[4096];
@@ -111,7 +111,7 @@ TEST(prepare_bad_input) {
     for (int i = 0; i < 1600; i++) fwrite(chunk, 1, sizeof chunk, f);  // 100 MiB, no newline
     fclose(f);
     snprintf(cmd, sizeof cmd, "%s prepare --vocab %s --input %s --output %s/o6 --quiet", test_bigs_bin(), vocab, p, dir);
-    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"train_sequences\": 1"), "%s", log);  // one word > 100 chars: [UNK]
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"train_sequences\":1"), "%s", log);  // one word > 100 chars: [UNK]
     unlink(p);
     snprintf(cmd, sizeof cmd, "%s prepare --vocab %s --output %s/o7", test_bigs_bin(), vocab, dir);
     CHECK(test_run(cmd, log, sizeof log) == 2 && strstr(log, "Usage:"));

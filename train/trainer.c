@@ -13,6 +13,7 @@
 #include "core/base/dist.h"
 #include "core/base/jsonio.h"
 #include "core/base/rng.h"
+#include "data/meta.h"
 #include "train/checkpoint.h"
 #include "train/optim.h"
 
@@ -22,28 +23,13 @@ enum { STREAM_INIT = 1, STREAM_DROPOUT = 2, STREAM_MASK = 3, STREAM_DATA = 4, ST
 
 
 void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/meta.json", data_dir);
-    size_t len;
-    const char *e;
-    char *text = file_read_all(path, &len, &e);
-    if (!text) fatal("%s: cannot read: %s (is %s a directory made by bigs prepare?)", path, e, data_dir);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!j) fatal("%s: not valid JSON", path);
-    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "special_ids");
-    const char *names[5] = {"cls", "sep", "pad", "mask", NULL};
-    int *dst[4] = {&ms->cls_id, &ms->sep_id, &ms->pad_id, &ms->mask_id};
-    for (int i = 0; names[i]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(sp, names[i]);
-        if (!cJSON_IsNumber(v)) fatal("%s: special_ids.%s is missing", path, names[i]);
-        *dst[i] = v->valueint;
-    }
-    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(j, "vocab_size"), *vh = cJSON_GetObjectItemCaseSensitive(j, "vocab_hash");
-    if (!cJSON_IsNumber(vs) || !cJSON_IsString(vh)) fatal("%s: vocab_size or vocab_hash is missing", path);
-    ms->vocab_size = vs->valueint;
-    *vocab_hash = strtoull(vh->valuestring, NULL, 16);
-    cJSON_Delete(j);
+    ShardMeta meta;
+    char err[4600];
+    if (shard_meta_read(data_dir, &meta, err, sizeof err)) fatal("%s", err);
+    ms->cls_id = meta.cls_id, ms->sep_id = meta.sep_id, ms->pad_id = meta.pad_id, ms->mask_id = meta.mask_id;
+    ms->vocab_size = meta.vocab_size;
+    *vocab_hash = meta.vocab_hash;
+    shard_meta_free(&meta);
 }
 
 MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed) {

@@ -116,3 +116,9 @@ void json_print_line(const cJSON *j) {
     fflush(stdout);
     free(t);
 }
+
+double json_rounded(double x, const char *fmt) {
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, x);
+    return strtod(buf, NULL);
+}

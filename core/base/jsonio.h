@@ -7,6 +7,8 @@ cJSON *json_read_file(const char *path);                  // fatal: "path:LINE: 
 void json_write_file(const char *path, const cJSON *j);   // pretty, atomic (temporary name, fsync, rename)
 void json_append_line(const char *path, const cJSON *j);  // one compact line
 void json_print_line(const cJSON *j);                     // one compact line on stdout (results)
+// x as printf's format fmt ("%.6g") shows it, read back: results carry the digits they mean, not float noise.
+double json_rounded(double x, const char *fmt);
 // Keeps the lines of a JSON-lines file whose "step" is at most `step` (and lines without a step), drops
 // the rest and any line cut short (no newline, not valid JSON); rewrites the file atomically only when
 // something is dropped. On --resume: the steps after the checkpoint are redone, so their lines go.
