@@ -6,8 +6,8 @@
 #include "cmd/args.h"
 #include "core/base/common.h"
 #include "core/base/jsonio.h"
-#include "train/glue_run.h"
-#include "train/trainer.h"
+#include "train/tasks.h"
+#include "train/pretrain.h"
 
 static const char *k_usage =
     "Usage: bigs eval --task NAME --data DIR --model MODEL_DIR [--split NAME] [--predictions FILE]\n"

@@ -2,7 +2,7 @@
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
-#include "train/glue_run.h"
+#include "train/finetune.h"
 
 static const char *k_usage =
     "Usage: bigs finetune --task NAME --data DIR --model MODEL_DIR --output DIR [--config FILE]\n"

@@ -5,7 +5,7 @@
 #include "cmd/args.h"
 #include "core/base/common.h"
 #include "core/engine/tape.h"
-#include "train/trainer.h"
+#include "train/pretrain.h"
 
 static const char *k_usage =
     "Usage: bigs pretrain --config FILE --data DIR --output DIR [--init MODEL_DIR] [--resume]\n"

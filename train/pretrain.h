@@ -1,4 +1,4 @@
-// trainer.h: masked-LM pretraining (bigs pretrain) and MLM evaluation.
+// pretrain.h: masked-LM pretraining (bigs pretrain) and MLM evaluation.
 #pragma once
 #include "core/model/model.h"
 #include "data/loader.h"

@@ -1,20 +1,10 @@
-// glue_run.h: finetuning on a GLUE task (bigs finetune) and evaluating a classifier on a split (bigs eval).
+// tasks.h: the finetuning tasks, GLUE and SCROLLS: their splits read into rows of text pairs, encoded,
+// predicted by a classifier or a multiple-choice head, and scored.
 #pragma once
 #include "core/model/model.h"
 #include "data/glue.h"
 #include "data/scrolls.h"
 #include "data/tokenizer.h"
-
-typedef struct {
-    const char *task, *data, *model, *output, *config;
-    const char **sets;
-    int nsets;
-    long seed;      // < 0: the config's
-    int cased;
-    int resume;                 // continue from the newest checkpoint in output
-} FinetuneArgs;
-
-int finetune_run(const FinetuneArgs *a);
 
 // A split encoded for the model: per example ids and token types of length len[i] (<= L).
 typedef struct {
@@ -25,6 +15,10 @@ typedef struct {
 
 void glue_encode(const GlueTask *t, const Tokenizer *tok, const GlueSet *s, int L, int single_segment, Encoded *e);
 void glue_encoded_free(Encoded *e);
+// The padded length of a batch of rows idx[0..rows): the longest row (padding "longest") or e->L.
+int task_batch_len(const Model *m, const Encoded *e, const int *idx, int rows);
+// Fills rows idx[0..rows) into (ids, types, mask), each (rows, Lb), padded with [PAD] and mask 0.
+void task_make_batch(const Model *m, const Encoded *e, const int *idx, int rows, int Lb, int32_t *ids, int32_t *types, int32_t *mask);
 // Predictions for every example: class ids (pred) or scores (regression), batches of B examples, padded
 // to L (padding == PAD_MAX_LENGTH) or to the longest of the batch. C > 1: multiple choice, the rows of
 // example i are i*C .. i*C+C-1 and pred is the chosen row.

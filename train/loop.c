@@ -1,0 +1,245 @@
+// loop.c: the training loop shared by every task (see loop.h).
+#include "train/loop.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/common.h"
+#include "core/base/dist.h"
+#include "core/base/jsonio.h"
+#include "train/checkpoint.h"
+
+void fmt_duration(char *out, size_t n, double s) {
+    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
+    long t = (long)s;
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, n, "%lds", t);
+}
+
+void train_apply_sets(const char *const *sets, int nsets, ModelConfig *mc, TrainConfig *tc, const char *const *model_keys,
+                      const char *why) {
+    char err[512];
+    for (int i = 0; i < nsets; i++) {
+        const char *s = sets[i], *eq = strchr(s, '=');
+        if (!eq) fatal_usage("--set %s: expected model.KEY=VALUE or train.KEY=VALUE", s);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+        int rc;
+        if (!strncmp(key, "model.", 6)) {
+            int allowed = !model_keys;
+            for (const char *const *k = model_keys; k && *k && !allowed; k++) allowed = !strcmp(*k, key + 6);
+            if (!allowed) fatal_usage("--set %s: %s", s, why);
+            rc = config_set(mc, key + 6, eq + 1, err, sizeof err);
+        } else if (!strncmp(key, "train.", 6)) rc = train_config_set(tc, key + 6, eq + 1, err, sizeof err);
+        else fatal_usage("--set %s: keys start with model. or train.", s);
+        if (rc) fatal_usage("--set %s: %s", s, err);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the loop's parts
+
+// Test hooks (environment): stop as if SIGTERM arrived after a step (deterministic stop/resume tests),
+// a NaN loss at a step (the non-finite check), a process killed (SIGKILL) during a step.
+typedef struct { long stop_after, nan_at, kill_at; } Hooks;
+
+static Hooks hooks_read(void) {
+    const char *stop = getenv("BIGS_STOP_AFTER_STEP"), *nan = getenv("BIGS_INJECT_NAN_AT_STEP");
+    const char *kill = getenv("BIGS_TEST_KILL_AT_STEP"), *kill_rank = getenv("BIGS_TEST_KILL_RANK");
+    Hooks h = {stop ? atol(stop) : -1, nan ? atol(nan) : -1, -1};
+    if (kill && (!kill_rank || atoi(kill_rank) == dist_rank())) h.kill_at = atol(kill);
+    return h;
+}
+
+// Resumes from r->resume_dir (the AdamW moments, the step, the task's state) or starts afresh.
+static void loop_resume(TrainRun *r, const TrainTask *task) {
+    char err[4600];
+    if (!r->resume_dir) {
+        if (dist_lead()) unlink(r->metrics);  // a fresh run starts a fresh log
+        return;
+    }
+    cJSON *state = NULL;
+    if (ckpt_load_optimizer(r->resume_dir, r->m, &r->opt, &state, err, sizeof err)) fatal("%s", err);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/trainer_state.json", r->resume_dir);
+    const cJSON *gs = cJSON_GetObjectItemCaseSensitive(state, "global_step"), *ls = cJSON_GetObjectItemCaseSensitive(state, "loss");
+    if (!cJSON_IsNumber(gs)) fatal("%s: global_step is missing", path);
+    r->step = (long)gs->valuedouble;
+    if (cJSON_IsNumber(ls)) r->last_loss = ls->valuedouble;
+    const cJSON *gb = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
+    if (cJSON_IsNumber(gb) && (long)gb->valuedouble != r->seqs_per_step)
+        log_warn("%s was trained with %ld sequences a step; this run takes %ld (%d processes)", r->resume_dir, (long)gb->valuedouble,
+                 r->seqs_per_step, dist_world());
+    if (task->state_load) task->state_load(task->ctx, r, state, path);
+    cJSON_Delete(state);
+    if (dist_lead()) json_lines_keep_through(r->metrics, (double)r->step);  // the steps after the checkpoint are redone
+    log_info("resuming from %s (step %ld of %ld)", r->resume_dir, r->step, r->total);
+}
+
+// One optimiser step; returns the step's loss and sets *gnorm and *lr; *stop when a stop was requested
+// of any process, *tokens the job's non-pad tokens.
+static double loop_step(TrainRun *r, const TrainTask *task, const Hooks *h, double *gnorm, double *lr, int *stop, double *tokens) {
+    const TrainConfig *tc = &r->tc;
+    params_zero_grad(&r->m->pt);
+    double red[3] = {0, 0, 0};  // summed over the job at the end of the step: loss, tokens, stop request
+    for (int k = 0; k < tc->gradient_accumulation_steps; k++) task->micro(task->ctx, r, r->step, k, red);
+    red[2] = stop_signal_received();
+    if (r->step + 1 == h->kill_at) raise(SIGKILL);
+    dist_sum_f32(r->m->pt.grad, (size_t)r->m->pt.size);
+    dist_sum_f64(red, 3);
+    double loss = red[0];
+    *tokens = red[1];
+    // a stop request counts once every process knows of it (a signal arriving after this sum is seen at
+    // the next step), so they all stop after the same step
+    *stop = red[2] != 0;
+    if (r->step + 1 == h->nan_at) loss = NAN;
+    *gnorm = grad_clip(&r->m->pt, tc->max_grad_norm);
+    if (!isfinite(loss) || !isfinite(*gnorm))
+        fatal("step %ld: the %s is not finite (%g); stopping without saving. The last checkpoint in %s is intact; "
+              "lower learning_rate or check the data", r->step + 1, isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? *gnorm : loss,
+              r->output_dir);
+    *lr = tc->learning_rate * lr_factor(tc->lr_scheduler_type, r->step, r->warmup, r->total, tc->min_lr_ratio);
+    adamw_step(&r->opt, &r->m->pt, *lr, tc->adam_beta1, tc->adam_beta2, tc->adam_epsilon, tc->weight_decay);
+    r->step++;
+    return loss;
+}
+
+// Evaluates, logs the metrics line and records the step.
+static void loop_evaluate(TrainRun *r, const TrainTask *task, int tty) {
+    if (!task->evaluate) return;
+    if (tty && !g_quiet) fputc('\n', stderr);  // ends the progress line
+    cJSON *met = task->evaluate(task->ctx, r, r->step);
+    r->last_eval_step = r->step;
+    if (!met) return;
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddNumberToObject(line, "step", (double)r->step);
+    for (cJSON *k = met->child; k; k = k->next) cJSON_AddItemToObject(line, k->string, cJSON_Duplicate(k, 1));
+    if (dist_lead()) json_append_line(r->metrics, line);
+    cJSON_Delete(line);
+    cJSON_Delete(met);
+}
+
+// Every process applies the same update to the same parameters, so they stay bitwise equal; this checks
+// it (a hash per process, compared over the job) before a checkpoint is written.
+static void params_check_same(const Model *m, long step) {
+    if (dist_world() == 1) return;
+    uint64_t h = 1469598103934665603ull;
+    const uint32_t *w = (const uint32_t *)m->pt.data;
+    for (long i = 0; i < m->pt.size; i++) h = (h ^ w[i]) * 1099511628211ull;
+    long v = (long)(h >> 1);
+    if (dist_min_long(v) != dist_max_long(v))
+        fatal("step %ld: the processes' parameters differ (a non-deterministic reduction?); not saving", step);
+}
+
+static void loop_checkpoint(TrainRun *r, const TrainTask *task) {
+    char err[4600];
+    cJSON *state = cJSON_CreateObject();
+    cJSON_AddNumberToObject(state, "global_step", (double)r->step);
+    cJSON_AddNumberToObject(state, "max_steps", (double)r->total);
+    cJSON_AddNumberToObject(state, "seed", r->tc.seed);
+    cJSON_AddNumberToObject(state, "loss", r->last_loss);
+    cJSON_AddNumberToObject(state, "train_batch_size", (double)r->seqs_per_step);
+    cJSON_AddNumberToObject(state, "world_size", dist_world());
+    if (task->state_save) task->state_save(task->ctx, r, state);
+    params_check_same(r->m, r->step);
+    if (dist_lead() && ckpt_save(r->output_dir, r->step, r->m, &r->opt, state, r->vocab_src, r->tc.save_total_limit, err, sizeof err)) {
+        cJSON_Delete(state);
+        fatal("saving the checkpoint of step %ld failed: %s. The previous checkpoints are intact.", r->step, err);
+    }
+    cJSON_Delete(state);
+}
+
+// The metrics.jsonl line and the progress line of the steps since the last log.
+typedef struct { double t, loss, tokens; long steps; } Window;
+
+static void loop_log(TrainRun *r, const TrainTask *task, Window *w, double gnorm, double lr, int tty) {
+    double now = now_seconds(), tps = w->tokens / (now - w->t + 1e-9);
+    char eta[32];
+    fmt_duration(eta, sizeof eta, (now - r->t_start) / (double)(r->step - r->start_step) * (double)(r->total - r->step));
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)r->step);
+    cJSON_AddNumberToObject(j, "loss", w->loss / w->steps);
+    cJSON_AddNumberToObject(j, "lr", lr);
+    cJSON_AddNumberToObject(j, "grad_norm", gnorm);
+    cJSON_AddNumberToObject(j, "tokens_per_sec", round(tps));
+    if (task->epoch) cJSON_AddNumberToObject(j, "epoch", task->epoch(task->ctx, r));
+    if (dist_lead()) json_append_line(r->metrics, j);
+    cJSON_Delete(j);
+    if (!g_quiet) {
+        fprintf(stderr, "%sstep %ld/%ld | loss %.4f | lr %.2e | grad %.2f | %.0f tok/s | ETA %s%s", tty ? "\r" : "", r->step, r->total,
+                w->loss / w->steps, lr, gnorm, tps, eta, tty ? "   " : "\n");
+        fflush(stderr);
+    }
+    *w = (Window){now, 0, 0, 0};
+}
+
+// ----------------------------------------------------------------------------
+
+int train_loop(TrainRun *r, const TrainTask *task) {
+    const TrainConfig *tc = &r->tc;
+    int lead = dist_lead(), tty = isatty(2);
+    if (lead && mkdir(r->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", r->output_dir, strerror(errno));
+    snprintf(r->metrics, sizeof r->metrics, "%s/metrics.jsonl", r->output_dir);
+    adamw_init(&r->opt, &r->m->pt, tc->decay_ssm);
+    tape_init(&r->tp, 0);
+    r->step = 0;
+    r->last_loss = NAN;
+    r->last_eval_step = -1;
+    loop_resume(r, task);
+    // every process must start from the same step: they all read the output folder (shared storage)
+    if (dist_min_long(r->step) != dist_max_long(r->step))
+        fatal("the processes found different checkpoints in %s (this one: step %ld): the output folder must be the same shared folder on every host",
+              r->output_dir, r->step);
+    if (lead) {  // the effective configuration, for the record
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "model", config_to_json(&r->m->cfg, NULL));
+        cJSON_AddItemToObject(j, "train", train_config_to_json(tc));
+        char path[4300];
+        snprintf(path, sizeof path, "%s/train_config.json", r->output_dir);
+        json_write_file(path, j);
+        cJSON_Delete(j);
+    }
+    stop_signals_install();
+    Hooks h = hooks_read();
+    r->start_step = r->step;
+    r->t_start = now_seconds();
+    Window w = {r->t_start, 0, 0, 0};
+    if (task->eval_at_start && r->step == 0) loop_evaluate(r, task, 0);
+    while (r->step < r->total) {
+        double gnorm, lr, tokens;
+        int stop;
+        double loss = loop_step(r, task, &h, &gnorm, &lr, &stop, &tokens);
+        r->last_loss = loss;
+        w.loss += loss;
+        w.tokens += tokens;
+        w.steps++;
+        if (r->step % tc->logging_steps == 0 || r->step == r->total) loop_log(r, task, &w, gnorm, lr, tty);
+        if ((task->eval_due && task->eval_due(task->ctx, r, r->step)) || r->step == r->total) loop_evaluate(r, task, tty);
+        if (r->step == h.stop_after) {
+            stop = 1;
+            stop_signal_set(SIGTERM);
+        }
+        if ((tc->save_steps > 0 && r->step % tc->save_steps == 0) || r->step == r->total || stop) loop_checkpoint(r, task);
+        if (stop) {
+            if (tty && !g_quiet) fputc('\n', stderr);
+            if (!stop_signal_received()) stop_signal_set(SIGTERM);  // the request came from another process
+            r->stopped = stop_signal_received();
+            log_info("stopped by signal %d at step %ld; the checkpoint is saved. Continue with --resume.", r->stopped, r->step);
+            break;
+        }
+    }
+    if (tty && !g_quiet && !r->stopped) fputc('\n', stderr);
+    // resumed from the final checkpoint (a run killed before it wrote its results): nothing to train,
+    // but the results still get the last loss (from the checkpoint) and a final evaluation
+    if (!r->stopped && r->last_eval_step != r->step) loop_evaluate(r, task, 0);
+    if (!r->stopped && task->finish) task->finish(task->ctx, r);
+    tape_free(&r->tp);
+    adamw_free(&r->opt);
+    dist_barrier();  // the job ends when the files are written
+    return r->stopped ? 128 + r->stopped : 0;
+}
