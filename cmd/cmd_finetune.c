@@ -15,7 +15,7 @@ static const char *k_usage =
     "  --data DIR        the task's folder of the official GLUE distribution (train.tsv, dev.tsv, ...), or\n"
     "                    of SCROLLS (train.jsonl, validation.jsonl, test.jsonl)\n"
     "  --model DIR       a model directory; a classifier of another label count is initialised fresh\n"
-    "  --config FILE     JSON with a \"train\" member (training keys, see the README)\n"
+    "  --config FILE     JSON with a \"train\" member (training keys: docs/config.md)\n"
     "  --set KEY=VALUE   train.learning_rate=3e-5, train.num_train_epochs=5, train.single_segment=true,\n"
     "                    model.padding=longest, model.classifier_dropout=0.1 (repeatable)\n"
     "  --cased           the vocabulary is cased (default: uncased)\n"

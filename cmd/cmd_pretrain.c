@@ -26,7 +26,7 @@ static const char *k_usage =
     "\n"
     "SIGINT/SIGTERM save a checkpoint and exit with 130/143; --resume then continues exactly.\n"
     "Under `mpirun -np N` (a bigs built with MPI) the N processes train data-parallel on a global batch of\n"
-    "N x per_device_train_batch_size sequences; rank 0 writes the output (README: Several processes).\n"
+    "N x per_device_train_batch_size sequences; rank 0 writes the output (docs/distributed.md).\n"
     "\n"
     "Example: bigs pretrain --config configs/bigs-small.json --data shards/ --output runs/small\n";
 

@@ -37,7 +37,7 @@ LOWER_16_0.update({c: c + 0x20 for c in range(0x10D50, 0x10D66)})      # Garay
 LOWER_16_0.update({c: c + 0x1B for c in range(0x16EA0, 0x16EB9)})      # Beria Erfe
 
 F_DROP, F_SPACE, F_PUNCT, F_CJK, F_MAP = 1, 2, 4, 8, 16
-# The reference's is_chinese_char has 0x2B920..=0x2CEAF where Google's BERT (and formats.md) have 0x2B820:
+# The reference's is_chinese_char has 0x2B920..=0x2CEAF where Google's BERT has 0x2B820:
 # U+2B820..U+2B91F get no spaces in Hugging Face `tokenizers`, and we match it.
 CJK = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
        (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]

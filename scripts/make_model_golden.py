@@ -138,7 +138,7 @@ def random_batch(cfg, head, g):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# safetensors writer (formats.md section 4)
+# safetensors writer (docs/formats.md section 4)
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
@@ -345,7 +345,7 @@ def check_official_port_end_to_end(ns, PortCfg):
 
 
 def check_safetensors_vector():
-    """formats.md section 4 test vector: "attn.0" F32 [1,2,3] values 0..5 -> header length 64."""
+    """docs/formats.md section 4 test vector: "attn.0" F32 [1,2,3] values 0..5 -> header length 64."""
     path = "/tmp/make_model_golden_vector.safetensors"
     safetensors_write(path, OrderedDict([("attn.0", ("F32", np.arange(6, dtype=np.float32).reshape(1, 2, 3)))]),
                       None)
@@ -357,7 +357,7 @@ def check_safetensors_vector():
     want = struct.pack("<Q", len(h)) + h + np.arange(6, dtype="<f4").tobytes()
     assert struct.unpack("<Q", want[:8])[0] == 64
     assert raw == want, (raw, want)
-    print("safetensors writer: formats.md test vector reproduced (N=64)")
+    print("safetensors writer: docs/formats.md test vector reproduced (N=64)")
 
 
 def check_mask_values(stem, overrides, head, seed):

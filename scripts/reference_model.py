@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch reference of the BiGS model family (docs: /work/shared/docs/model.md).
+"""PyTorch reference of the BiGS model family (docs/models.md).
 
 Written from the spec, float64-capable, no dependency beyond torch and numpy. It is the oracle the C code is
 tested against (scripts/make_model_golden.py writes the golden fixtures from it), so it favours plain,
-line-by-line math over speed. Variable names follow model.md (Xn, V, Uf, Ub, Yf, Yb, Cf, Cb, Z, O).
+line-by-line math over speed. Variable names follow docs/models.md (Xn, V, Uf, Ub, Yf, Yb, Cf, Cb, Z, O).
 
-The 2x2 grid (model.md sections 1 and 4):
+The 2x2 grid (docs/models.md sections 1 and 4):
   block="gated", routing="ssm"        BiGS (the official model)      prefix "bigs."
   block="stack", routing="ssm"        BERT-like stack, SSM sub-block prefix "bigs."
   block="gated", routing="attention"  gated block around MHA         prefix "bigs."
@@ -171,7 +171,7 @@ def count_params(cfg, head="mlm"):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# initialisation (model.md sections 2-3)
+# initialisation (docs/models.md sections 2-3)
 
 def hippo_imag(N):
     """A_im for scaling="hippo": ascending eigenvalues of the Hermitian matrix -i*S, S = -HiPPO_LegS + P P^T.
@@ -255,7 +255,7 @@ def dropout(x, p, train):
 
 
 def ssm_kernel(P, name, L):
-    """K (L,) of one SSM, always computed in float64/complex128 (model.md section 2):
+    """K (L,) of one SSM, always computed in float64/complex128 (docs/models.md section 2):
     K[l] = Re(sum_n C_n (exp(dt A_n) - 1)/A_n exp(l dt A_n)), A_n = min(A_re_n, -1e-4) + i A_im_n."""
     A_re = P[name + ".kernel.A_re"].double()                # (N)
     A_im = P[name + ".kernel.A_im"].double()                # (N)
@@ -323,7 +323,7 @@ def mha(P, names, x, attention_mask, NH, p_drop, train):
 # blocks
 
 def gated_block(cfg, P, p, X, attention_mask, train):
-    """GATED block (model.md sections 1 and 4). No dropout inside except attention probabilities."""
+    """GATED block (docs/models.md sections 1 and 4). No dropout inside except attention probabilities."""
     eps, act = cfg["layer_norm_eps"], act_fn(cfg["block_act"])
     Xn = layernorm(P, p + "LayerNorm", X, eps) if cfg["pre_norm"] else X      # post-norm: f reads X
     V = act(linear(P, p + "dv", Xn))                        # (B,L,I)

@@ -14,7 +14,7 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 }
 
 TEST(safetensors_test_vector) {
-    // formats.md: one tensor "attn.0", F32, shape [1,2,3], values 0..5; header length 64.
+    // docs/formats.md section 4: one tensor "attn.0", F32, shape [1,2,3], values 0..5; header length 64.
     float v[6] = {0, 1, 2, 3, 4, 5};
     StWrite w = {"attn.0", DT_F32, 3, {1, 2, 3}, v};
     char path[512], err[256];

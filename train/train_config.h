@@ -1,6 +1,6 @@
 // train_config.h: training keys of a config file's "train" member. Names follow Hugging Face's
 // TrainingArguments wherever one exists. Defaults are the official BiGS pretraining recipe
-// (model.md section 5); finetune overrides them with the GLUE recipe.
+// (docs/models.md section 5); finetune overrides them with the GLUE recipe.
 #pragma once
 #include <cjson/cJSON.h>
 

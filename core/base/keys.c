@@ -118,7 +118,7 @@ int keys_from_json(const KeyTable *t, void *obj, const cJSON *json, const char *
         int ignored = 0;
         for (int i = 0; t->ignored && t->ignored[i]; i++) ignored |= !strcmp(t->ignored[i], v->string);
         if (!ignored) {
-            snprintf(err, n, "%s: unknown %s key \"%s\" (the README lists the keys)", where, t->what, v->string);
+            snprintf(err, n, "%s: unknown %s key \"%s\" (docs/config.md lists the keys)", where, t->what, v->string);
             return -1;
         }
     }

@@ -1,6 +1,6 @@
 // gemm.c: a packed single-precision GEMM for AVX-512, with OpenBLAS as the fallback.
 //
-// Why our own: the products are most of a training step (model.md section 7), and OpenBLAS may run its
+// Why our own: the products are most of a training step (docs/models.md section 7), and OpenBLAS may run its
 // AVX2 kernels on an AVX-512 CPU (its core type is pinned by OPENBLAS_CORETYPE on some machines, and
 // older builds do not know newer CPUs), which halves the arithmetic rate. This kernel reads the CPU's
 // flags itself. It also never splits a dot product between threads, so every element of C is summed
