@@ -18,6 +18,7 @@ void adamw_init(AdamW *o, const ParamTable *pt, int decay_ssm) {
     // each weight-decay group's factor of the run's weight_decay
     const float group[WD_GROUPS] = {[WD_NONE] = 0.0f, [WD_DEFAULT] = 1.0f, [WD_SSM] = decay_ssm ? 1.0f : 0.0f};
     for (int i = 0; i < pt->n; i++) o->decay[i] = group[pt->info[i].role.wd];
+    for (int g = 0; g < LR_GROUPS; g++) o->lr_scale[g] = 1.0;
 }
 
 void adamw_free(AdamW *o) {
@@ -43,11 +44,12 @@ void adamw_step(AdamW *o, ParamTable *pt, double lr, double beta1, double beta2,
     o->step++;
     double bc1 = 1.0 - pow(beta1, (double)o->step), bc2 = 1.0 - pow(beta2, (double)o->step);
     // scalars rounded to float as PyTorch passes them (1 - 0.9 in double is not 1 - 0.9f in float)
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float bc2_sqrt = (float)sqrt(bc2);
     float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps, a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
     for (int i = 0; i < pt->n; i++) {
         long off = pt->info[i].offset, n = pt->info[i].numel, span = 16384;
-        float shrink = (float)(1.0 - lr * wd * o->decay[i]);
+        double lri = lr * o->lr_scale[pt->info[i].role.lr];  // the parameter's group's rate
+        float shrink = (float)(1.0 - lri * wd * o->decay[i]), step_size = (float)(lri / bc1);
         float *p = pt->data + off, *g = pt->grad + off, *m = o->m + off, *v = o->v + off;
 #pragma omp parallel for schedule(static) if (n > 4 * span)
         for (long j = 0; j < n; j += span)

@@ -7,9 +7,12 @@
 typedef struct {
     float *m, *v;   // first and second moments, same layout as the parameter block
     long step;      // optimizer steps taken
-    float *decay;   // per-parameter weight-decay factor (0 or 1) in table order
+    float *decay;   // per-parameter weight-decay factor (0 or 1) in table order, from its group
+    double lr_scale[LR_GROUPS];  // each learning-rate group's multiple of the scheduled rate (1: the run's)
 } AdamW;
 
+// Each parameter's weight decay comes from its role's group: WD_DEFAULT decays, WD_NONE does not, WD_SSM
+// decays when decay_ssm is set; its learning rate is the scheduled rate times its group's lr_scale.
 void adamw_init(AdamW *o, const ParamTable *pt, int decay_ssm);
 void adamw_free(AdamW *o);
 // One update with learning rate lr, as torch.optim.AdamW computes it:
