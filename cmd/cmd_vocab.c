@@ -147,9 +147,10 @@ int cmd_vocab(int argc, char **argv) {
             break;
         }
     printf("{\"output\": \"%s\", \"tokens\": %ld, \"specials\": %d, \"alphabet\": %ld, \"continuing_chars\": %ld, "
-           "\"merges\": %ld, \"words\": %llu, \"distinct_words\": %ld, \"bytes\": %llu, \"seconds\": %.2f}\n",
-           output, v.tokens.n, v.nspecials, v.alphabet, v.cont_chars, v.merges, (unsigned long long)wc.total, wc.n, bytes,
-           now_seconds() - t0);
+           "\"merges\": %ld, \"merge_ties\": %ld, \"alphabet_ties\": %ld, \"words\": %llu, \"distinct_words\": %ld, "
+           "\"bytes\": %llu, \"seconds\": %.2f}\n",
+           output, v.tokens.n, v.nspecials, v.alphabet, v.cont_chars, v.merges, v.merge_ties, v.alphabet_ties,
+           (unsigned long long)wc.total, wc.n, bytes, now_seconds() - t0);
     free(text);
     trained_vocab_free(&v);
     wc_free(&wc);
