@@ -136,14 +136,14 @@ int cmd_vocab(int argc, char **argv) {
 
     if (v.alphabet_ties)
         log_info("vocab: note: %ld characters left out by --limit-alphabet were as frequent as the rarest one kept "
-                 "(Hugging Face picks among them at random)\n", v.alphabet_ties);
+                 "(Hugging Face picks among them at random)", v.alphabet_ties);
     if (v.merge_ties)
         log_info("vocab: note: %ld merges where Hugging Face's queue holds two equal entries and pops either one "
-                 "(docs/vocab.md)\n", v.merge_ties);
+                 "(docs/vocab.md)", v.merge_ties);
     static const char *bert[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     for (int i = 0; i < 5; i++)
         if (wc_find(&v.tokens, bert[i], strlen(bert[i])) < 0) {
-            log_info("vocab: note: no %s token: bigs prepare and BERT models need " BERT_SPECIALS " (--special-tokens)\n", bert[i]);
+            log_info("vocab: note: no %s token: bigs prepare and BERT models need " BERT_SPECIALS " (--special-tokens)", bert[i]);
             break;
         }
     printf("{\"output\": \"%s\", \"tokens\": %ld, \"specials\": %d, \"alphabet\": %ld, \"continuing_chars\": %ld, "

@@ -417,7 +417,8 @@ static int32_t *setup_pairs(Trainer *tr) {
 // ----------------------------------------------------------------------------
 // training
 
-static void merge_report(const Trainer *tr, const VocabTrainOptions *o, long n0, double t0, double *last, int final) {
+// Progress on stderr; final: why the merges ended (NULL: still going).
+static void merge_report(const Trainer *tr, const VocabTrainOptions *o, long n0, double t0, double *last, const char *final) {
     double now = now_seconds();
     if (!o->progress || g_quiet || (!final && now - *last < 1.0)) return;
     *last = now;
@@ -426,7 +427,7 @@ static void merge_report(const Trainer *tr, const VocabTrainOptions *o, long n0,
     int tty = isatty(2);
     fprintf(stderr, "%svocab: merging: %ld of %ld tokens (%.0f%%), %.1fs", tty ? "\r" : "", have, o->vocab_size,
             want > 0 ? 100.0 * (double)made / (double)want : 100.0, now - t0);
-    if (final) fprintf(stderr, ", done\n");
+    if (final) fprintf(stderr, ", %s\n", final);
     else fprintf(stderr, ", ETA %.0fs%s", eta, tty ? "   " : "\n");
 }
 
@@ -451,6 +452,7 @@ int vocab_train(const WordCounts *wc, const VocabTrainOptions *o, TrainedVocab *
     pairs_grow(&tr);
     int32_t *block = setup_pairs(&tr);
     double t0 = now_seconds(), last = t0;
+    int stopped = 0;  // by min_frequency
     while (out->tokens.n < o->vocab_size && tr.nheap > 0) {
         Entry e = heap_pop(&tr);
         int64_t cur = tr.pcount[e.p];
@@ -459,16 +461,17 @@ int vocab_train(const WordCounts *wc, const VocabTrainOptions *o, TrainedVocab *
             else entry_free(&e);
             continue;
         }
-        if ((uint64_t)cur < o->min_frequency) { entry_free(&e); break; }
+        if ((uint64_t)cur < o->min_frequency) { entry_free(&e); stopped = 1; break; }
         if (tr.nheap > 0 && tr.heap[0].p == e.p && tr.heap[0].count == cur) out->merge_ties++;
         uint32_t T = merged_token(&tr, e.a, e.b);
         merge_entry(&tr, &e, T);
         entry_free(&e);
         out->merges++;
         out->last_count = (uint64_t)cur;
-        if ((out->merges & 255) == 0) merge_report(&tr, o, n0, t0, &last, 0);
+        if ((out->merges & 255) == 0) merge_report(&tr, o, n0, t0, &last, NULL);
     }
-    merge_report(&tr, o, n0, t0, &last, 1);
+    merge_report(&tr, o, n0, t0, &last, out->tokens.n >= o->vocab_size ? "done" : stopped ? "done: the next pair is below --min-frequency"
+                                                                                     : "done: no pair left to merge (a smaller corpus than --vocab-size needs)");
     for (long i = 0; i < tr.nheap; i++) entry_free(&tr.heap[i]);
     free(block);
 done:
