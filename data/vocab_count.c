@@ -183,7 +183,7 @@ static void batch_push(TextBatch *b, const char *s, size_t len) {
         b->buf = xrealloc(b->buf, b->cap);
     }
     if (b->n == 0) b->start[0] = 0;
-    memcpy(b->buf + b->len, s, len);
+    if (len) memcpy(b->buf + b->len, s, len);  // a first, empty line comes before any buffer
     b->len += len;
     b->start[++b->n] = b->len;
 }
