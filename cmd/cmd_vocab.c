@@ -102,11 +102,11 @@ int cmd_vocab(int argc, char **argv) {
     int nspecials = parse_specials(&a, special_list, &special_buf, &specials);
     if (vocab_size < 1 || vocab_size > INT32_MAX) args_usage_error(&a, "--vocab-size must be 1..%d, got %ld", INT32_MAX, vocab_size);
     if (vocab_size < nspecials) args_usage_error(&a, "--vocab-size %ld leaves no room beyond the %d special tokens", vocab_size, nspecials);
-    check_output(output, force);
+    check_output(output, force);  // before the counting, which can take long on a big corpus
 
     uint32_t *order = NULL;
     int norder = 0;
-    if (order_from) {
+    if (order_from) {  // a vocabulary from Hugging Face's trainer: its "##" lines give the order to follow
         size_t len;
         const char *e;
         char *text = file_read_all(order_from, &len, &e);
@@ -132,6 +132,7 @@ int cmd_vocab(int argc, char **argv) {
     if (vocab_train(&wc, &o, &v, err, sizeof err)) fatal("%s", err);
     size_t len;
     char *text = trained_vocab_text(&v, &len);
+    // PATH.tmp, fsync, rename: a crash or a full disk never leaves a half-written vocab.txt
     if (file_write_atomic(output, text, len)) fatal("%s: cannot write: %s", output, strerror(errno));
 
     if (v.alphabet_ties)
@@ -140,6 +141,7 @@ int cmd_vocab(int argc, char **argv) {
     if (v.merge_ties)
         log_info("vocab: note: %ld merges where Hugging Face's queue holds two equal entries and pops either one "
                  "(docs/vocab.md)", v.merge_ties);
+    // not an error (the reference's defaults have no specials), but the vocabulary will not serve a BERT model
     static const char *bert[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     for (int i = 0; i < 5; i++)
         if (wc_find(&v.tokens, bert[i], strlen(bert[i])) < 0) {
@@ -164,6 +166,7 @@ int cmd_vocab(int argc, char **argv) {
 // ----------------------------------------------------------------------------
 // bigs info vocab.txt
 
+// Is s[0..n) exactly one UTF-8 code point? (the length its lead byte announces)
 static int is_one_char(const char *s, size_t n) {
     if (n == 0) return 0;
     unsigned c = (unsigned char)s[0];
@@ -187,7 +190,7 @@ int cmd_vocab_info(const char *path, int json) {
         size_t n = k - i;
         line++;
         if (n == 0) fatal("%s:%ld: an empty line: a vocab.txt has one token per line", path, line);
-        long dup = wc_find(&t, s, n);
+        long dup = wc_find(&t, s, n);  // the tokenizer refuses duplicates too (data/vocab.c)
         if (dup >= 0) fatal("%s:%ld: token '%.*s' is already on line %ld", path, line, (int)n, s, dup + 1);
         wc_add(&t, s, n, 1);
         if (n > 2 && s[0] == '#' && s[1] == '#') { cont++; cont_chars += is_one_char(s + 2, n - 2); }

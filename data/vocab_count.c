@@ -55,6 +55,7 @@ void wc_clear(WordCounts *wc) {
     wc->total = 0;
 }
 
+// Doubles the slot array; entries keep their indexes (the order), only their slots move.
 static void wc_grow_slots(WordCounts *wc) {
     uint32_t mask = wc->mask * 2 + 1;
     BIGS_ASSERT(mask < (1u << 31) && "more than 2^30 distinct words");
@@ -84,7 +85,7 @@ static inline uint32_t wc_probe(const WordCounts *wc, const char *word, size_t l
 // Adds count occurrences (without counting them in total: the callers do).
 static void wc_add_hashed(WordCounts *wc, const char *word, size_t len, uint32_t h, uint64_t count) {
     uint32_t s = wc_probe(wc, word, len, h);
-    if (wc->slot[s] >= 0) { wc->count[wc->slot[s]] += count; return; }
+    if (wc->slot[s] >= 0) { wc->count[wc->slot[s]] += count; return; }  // seen before: its place stays
     if (len > UINT32_MAX) fatal("a word of %zu bytes: more than 4 GB without a space", len);
     if (wc->n == wc->cap) {
         wc->cap = wc->cap ? 2 * wc->cap : 4096;
@@ -198,6 +199,7 @@ typedef struct {
 // Counts the batch: stretch t of the texts (split by bytes) goes to table t, merged in order.
 static void batch_count(Counter *c, TextBatch *b, WordCounts *out) {
     if (b->n == 0) return;
+    // stretches of equal bytes, not of equal texts: a corpus of one long line per document stays balanced
     int T = c->nlocal;
     long *cut = xmalloc(sizeof(long) * (size_t)(T + 1));
     cut[0] = 0;
@@ -216,7 +218,7 @@ static void batch_count(Counter *c, TextBatch *b, WordCounts *out) {
     for (int t = 0; t < T; t++)
         for (long i = cut[t]; i < cut[t + 1]; i++)
             tok_words(c->lowercase, b->buf + b->start[i], b->start[i + 1] - b->start[i], count_word, &c->local[t]);
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++) {  // in stretch order: this is what makes the order thread-independent
         wc_merge(out, &c->local[t]);
         wc_clear(&c->local[t]);
     }
@@ -252,11 +254,12 @@ unsigned long long vocab_count_files(char **files, int nfiles, int lowercase, Wo
         size_t len;
         int rc;
         while ((rc = corpus_next(&cf, &text, &len, err, sizeof err)) == 1) {
+            // checked here, on one thread, so the error names the first bad line of the corpus
             size_t bad = vocab_utf8_check(text, len);
             if (bad < len)
                 fatal("%s:%ld: %s at byte %zu of the %s: binary input? bigs vocab reads UTF-8 text", files[f], cf.line,
                       text[bad] ? "not valid UTF-8" : "a NUL byte", bad + 1, cf.jsonl ? "\"text\" value" : "line");
-            batch_push(&b, text, len);
+            batch_push(&b, text, len);  // copied: the reader reuses its line buffer
             if (b.len >= (16u << 20)) {
                 batch_count(&c, &b, out);
                 count_report(&c, out, c.bytes + corpus_bytes(&cf), 0);
