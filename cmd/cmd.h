@@ -17,3 +17,5 @@ int cmd_prepare(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);           // cmd_vocab.c
+int cmd_vocab_info(const char *path, int json);  // `bigs info vocab.txt` (cmd_vocab.c)

@@ -14,9 +14,10 @@ static const char *k_usage =
     "Usage: bigs info PATH [--head mlm|seqcls|mc] [--json]\n"
     "\n"
     "Describes PATH: a model directory (config.json, model.safetensors), a config file (config.json or a\n"
-    "training config with a \"model\" member), a .safetensors file, or a shard directory (meta.json). For\n"
-    "models: the variant, the config and the parameter count per group and in total. For shards: the\n"
-    "counts per split, checked against every shard's header and index.\n"
+    "training config with a \"model\" member), a .safetensors file, a shard directory (meta.json) or a\n"
+    "vocabulary (a .txt file). For models: the variant, the config and the parameter count per group and in\n"
+    "total. For shards: the counts per split, checked against every shard's header and index. For a\n"
+    "vocabulary: its size, the special tokens and their ids, the alphabet and the ## pieces.\n"
     "\n"
     "  --head H   the head to count for a config without \"architectures\" (default: mlm)\n"
     "  --json     print one JSON object on stdout instead of text\n"
@@ -214,6 +215,7 @@ int cmd_info(int argc, char **argv) {
     if (stat(path, &sb) != 0) fatal("%s: no such file or directory", path);
     size_t n = strlen(path);
     if (S_ISREG(sb.st_mode) && n > 12 && !strcmp(path + n - 12, ".safetensors")) return info_safetensors(path, json);
+    if (S_ISREG(sb.st_mode) && n > 4 && !strcmp(path + n - 4, ".txt")) return cmd_vocab_info(path, json);
     if (S_ISDIR(sb.st_mode)) {
         char cfg[4096];
         snprintf(cfg, sizeof cfg, "%s/meta.json", path);

@@ -11,6 +11,7 @@
 const Command g_commands[] = {
     {"prepare", cmd_prepare, "tokenize text files into compressed training shards"},
     {"tokenize", cmd_tokenize, "print WordPiece token ids of stdin lines"},
+    {"vocab", cmd_vocab, "train a WordPiece vocabulary on a corpus (as Hugging Face's trainer)"},
     {"pretrain", cmd_pretrain, "masked-LM pretraining"},
     {"finetune", cmd_finetune, "finetune on a GLUE or SCROLLS task"},
     {"eval", cmd_eval, "evaluate a model on a task's dev or test split"},

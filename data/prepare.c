@@ -5,7 +5,6 @@
 #include "data/prepare.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
@@ -15,8 +14,8 @@
 #include "core/base/common.h"
 #include "core/base/jsonio.h"
 #include "core/base/rng.h"
+#include "data/corpus.h"
 #include "data/shard.h"
-#include "data/textio.h"
 #include "data/tokenizer.h"
 
 // A batch of documents: sentences (text, tokens) with the index of their first sentence per document.
@@ -158,19 +157,13 @@ static int has_suffix(const char *s, const char *suf) {
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-static int blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isspace((unsigned char)s[i])) return 0;
-    return 1;
-}
-
 // Adds a JSON document's text: each non-blank line is a sentence.
 static void add_text_doc(DocBatch *b, const char *text) {
     const char *p = text;
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (!blank(p, len)) batch_add_sentence(b, p, len);
+        if (!corpus_blank(p, len)) batch_add_sentence(b, p, len);
         p += len + (nl ? 1 : 0);
     }
     batch_end_doc(b);
@@ -234,65 +227,26 @@ static void report(Run *r, unsigned long long bytes, int final) {
 }
 
 static void read_file(Run *r, DocBatch *b, const char *path) {
-    LineReader lr;
+    CorpusFile cf;
     char err[1024];
-    if (line_reader_open(&lr, path, err, sizeof err)) fatal("%s", err);
-    int jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".jsonl.gz");
-    long line = 0;
+    if (corpus_open(&cf, path, err, sizeof err)) fatal("%s", err);
+    const char *text;
+    size_t len;
     int rc;
-    while ((rc = line_reader_next(&lr, err, sizeof err)) == 1) {
-        line++;
-        if (jsonl) {
-            if (blank(lr.buf, lr.len)) continue;
-            cJSON *j = cJSON_ParseWithLength(lr.buf, lr.len);
-            const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-            if (!cJSON_IsString(t)) { cJSON_Delete(j); fatal("%s:%ld: expected a JSON object with a string \"text\" field", path, line); }
-            add_text_doc(b, t->valuestring);
-            cJSON_Delete(j);
-        } else if (blank(lr.buf, lr.len)) {
-            batch_end_doc(b);  // a blank line ends a document
-        } else {
-            batch_add_sentence(b, lr.buf, lr.len);
-        }
+    while ((rc = corpus_next(&cf, &text, &len, err, sizeof err)) == 1) {
+        if (cf.jsonl) add_text_doc(b, text);
+        else if (corpus_blank(text, len)) batch_end_doc(b);  // a blank line ends a document
+        else batch_add_sentence(b, text, len);
         if (b->bytes > (16u << 20)) {
-            if (!jsonl) batch_end_doc(b);  // a very long document is cut here; its rest starts a new one
+            if (!cf.jsonl) batch_end_doc(b);  // a very long document is cut here; its rest starts a new one
             flush_batch(r, b);
         }
-        report(r, r->bytes_done + lr.bytes, 0);
+        report(r, r->bytes_done + corpus_bytes(&cf), 0);
     }
     if (rc < 0) fatal("%s", err);
     batch_end_doc(b);
-    r->bytes_done += lr.bytes;
-    line_reader_close(&lr);
-}
-
-// Expands directories (their regular files, sorted) into the input list.
-static int list_inputs(const char **in, int n, char ***out) {
-    int cnt = 0, cap = 16;
-    char **v = xmalloc(sizeof(char *) * (size_t)cap);
-    for (int i = 0; i < n; i++) {
-        struct stat sb;
-        if (stat(in[i], &sb) != 0) fatal("%s: no such file or directory", in[i]);
-        if (!S_ISDIR(sb.st_mode)) {
-            if (cnt == cap) v = xrealloc(v, sizeof(char *) * (size_t)(cap *= 2));
-            v[cnt++] = xstrdup(in[i]);
-            continue;
-        }
-        struct dirent **names;
-        int k = scandir(in[i], &names, NULL, alphasort);
-        for (int j = 0; j < k; j++) {
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%s", in[i], names[j]->d_name);
-            if (names[j]->d_name[0] != '.' && stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
-                if (cnt == cap) v = xrealloc(v, sizeof(char *) * (size_t)(cap *= 2));
-                v[cnt++] = xstrdup(p);
-            }
-            free(names[j]);
-        }
-        free(names);
-    }
-    *out = v;
-    return cnt;
+    r->bytes_done += corpus_bytes(&cf);
+    corpus_close(&cf);
 }
 
 // A prepare that fails (a fatal error exits) removes what it wrote: the shards it made and the output
@@ -330,7 +284,7 @@ int prepare_run(const PrepareArgs *a) {
     uint64_t vhash = vocab_hash_bytes(vtext, vlen);
     // never overwrite earlier shards
     char **files;
-    int nfiles = list_inputs(a->inputs, a->ninputs, &files);
+    int nfiles = corpus_list(a->inputs, a->ninputs, &files);
     if (nfiles == 0) fatal("no input files (the --input directories are empty)");
     int created = mkdir(a->output, 0755) == 0;
     if (!created && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
@@ -416,8 +370,7 @@ int prepare_run(const PrepareArgs *a) {
     cJSON_Delete(res);
     free(text);
     cJSON_Delete(m);
-    for (int i = 0; i < nfiles; i++) free(files[i]);
-    free(files);
+    corpus_list_free(files, nfiles);
     free(vtext);
     free(r.pk.cur);
     tok_free(tok);

@@ -187,21 +187,27 @@ static int uncased_map(uint32_t cp, uint32_t out[8]) {
 
 // What the normaliser makes of one code point that is neither dropped nor whitespace: the code points
 // in m (uncased: NFD, drop Mn, lowercase; cased: itself). Returns their number.
-static inline int cp_map(const Tokenizer *t, uint32_t cp, unsigned f, uint32_t m[8]) {
-    if (t->lowercase && (f & UNI_MAP)) return uncased_map(cp, m);
+static inline int cp_map(int lowercase, uint32_t cp, unsigned f, uint32_t m[8]) {
+    if (lowercase && (f & UNI_MAP)) return uncased_map(cp, m);
     m[0] = cp;
     return 1;
 }
 
-// Tokenises a stretch of text that holds no special token.
-static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o, Word *w) {
+// The normaliser and the pre-tokeniser in one pass over text that holds no special token: add(ctx, cp)
+// for each normalised code point of a word, end(ctx) wherever a word may end (the sink ignores an end
+// without a word). Stops early once *stop is set. Inlined into each caller, so the sink's calls are direct.
+typedef void (*ScanAdd)(void *ctx, uint32_t cp);
+typedef void (*ScanEnd)(void *ctx);
+
+static inline __attribute__((always_inline)) void scan_words(int lowercase, const uint8_t *s, size_t n, ScanAdd add,
+                                                             ScanEnd end, void *ctx, const int *stop) {
     size_t i = 0;
-    while (i < n && !o->done) {
+    while (i < n && !*stop) {
         uint32_t cp = s[i];
         if (cp < 0x80) {  // ASCII fast path: same decisions as the tables give
             i++;
             if ((cp | 0x20) - 'a' < 26) {
-                word_add(w, t->lowercase && cp <= 'Z' ? cp + 32 : cp);
+                add(ctx, lowercase && cp <= 'Z' ? cp + 32 : cp);
                 continue;
             }
         } else {
@@ -209,32 +215,85 @@ static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o,
         }
         unsigned f = uni_flags(cp);
         if (f & UNI_DROP) continue;  // controls, U+0000, U+FFFD: gone without splitting the word
-        if (f & UNI_SPACE) { wordpiece(t, w, o); continue; }
+        if (f & UNI_SPACE) { end(ctx); continue; }
         uint32_t m[8];
-        int nm = cp_map(t, cp, f, m);
-        if (f & UNI_CJK) wordpiece(t, w, o);  // an ideograph is a word of its own
+        int nm = cp_map(lowercase, cp, f, m);
+        if (f & UNI_CJK) end(ctx);  // an ideograph is a word of its own
         for (int k = 0; k < nm; k++) {
             // punctuation is judged on the normalised code point (U+1FEF GREEK VARIA -> '`' splits)
             if (m[k] == cp ? (f & UNI_PUNCT) : (uni_flags(m[k]) & UNI_PUNCT)) {
-                wordpiece(t, w, o);
-                word_add(w, m[k]);
-                wordpiece(t, w, o);
+                end(ctx);
+                add(ctx, m[k]);
+                end(ctx);
             } else {
-                word_add(w, m[k]);
+                add(ctx, m[k]);
             }
         }
-        if (f & UNI_CJK) wordpiece(t, w, o);
+        if (f & UNI_CJK) end(ctx);
     }
-    wordpiece(t, w, o);
+    end(ctx);
+}
+
+// The encoder's sink: words gathered in w, WordPiece'd into o as they end.
+typedef struct {
+    const Tokenizer *t;
+    Out *o;
+    Word *w;
+} EncodeSink;
+
+static void encode_add(void *c, uint32_t cp) { word_add(((EncodeSink *)c)->w, cp); }
+static void encode_end(void *c) { EncodeSink *e = c; wordpiece(e->t, e->w, e->o); }
+
+// Tokenises a stretch of text that holds no special token.
+static void encode_plain(const Tokenizer *t, const uint8_t *s, size_t n, Out *o, Word *w) {
+    EncodeSink e = {t, o, w};
+    scan_words(t->lowercase, s, n, encode_add, encode_end, &e, &o->done);
+}
+
+// tok_words' sink: the word's UTF-8 bytes, of any length, in a buffer that grows.
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    TokWordFn fn;
+    void *ctx;
+    int stop;  // never set: tok_words reads the whole text
+} WordsSink;
+
+static void words_add(void *c, uint32_t cp) {
+    WordsSink *w = c;
+    if (w->len + 4 > w->cap) w->buf = xrealloc(w->buf, w->cap *= 2);
+    char *p = w->buf + w->len;
+    if (cp < 0x80) { p[0] = (char)cp; w->len += 1; }
+    else if (cp < 0x800) { p[0] = (char)(0xC0 | cp >> 6); p[1] = (char)(0x80 | (cp & 63)); w->len += 2; }
+    else if (cp < 0x10000) {
+        p[0] = (char)(0xE0 | cp >> 12); p[1] = (char)(0x80 | (cp >> 6 & 63)); p[2] = (char)(0x80 | (cp & 63));
+        w->len += 3;
+    } else {
+        p[0] = (char)(0xF0 | cp >> 18); p[1] = (char)(0x80 | (cp >> 12 & 63));
+        p[2] = (char)(0x80 | (cp >> 6 & 63)); p[3] = (char)(0x80 | (cp & 63));
+        w->len += 4;
+    }
+}
+
+static void words_end(void *c) {
+    WordsSink *w = c;
+    if (w->len) w->fn(w->ctx, w->buf, w->len);
+    w->len = 0;
+}
+
+void tok_words(int lowercase, const char *text, size_t len, TokWordFn fn, void *ctx) {
+    WordsSink w = {xmalloc(256), 0, 256, fn, ctx, 0};  // grows to the longest word of the text
+    scan_words(lowercase, (const uint8_t *)text, len, words_add, words_end, &w, &w.stop);
+    free(w.buf);
 }
 
 int tok_normalize_cp(const Tokenizer *t, uint32_t cp, uint32_t out[10]) {
     unsigned f = uni_flags(cp);
     if (f & UNI_DROP) return 0;
     if (f & UNI_SPACE) { out[0] = ' '; return 1; }
-    if (!(f & UNI_CJK)) return cp_map(t, cp, f, out);
+    if (!(f & UNI_CJK)) return cp_map(t->lowercase, cp, f, out);
     out[0] = ' ';
-    int n = cp_map(t, cp, f, out + 1);
+    int n = cp_map(t->lowercase, cp, f, out + 1);
     out[n + 1] = ' ';
     return n + 2;
 }

@@ -37,6 +37,13 @@ int tok_encode(const Tokenizer *tok, const char *text, size_t len, int32_t *ids,
 int tok_encode_pair(const Tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen, int max_len,
                     int32_t *ids, int32_t *types, int max);
 
+// The words of text[0..len) as the BERT normaliser (lowercase: uncased) and pre-tokeniser make them, the
+// same words tok_encode hands to WordPiece, but of any length and with no special token split out (as
+// Hugging Face's trainers see a text): fn(ctx, word, bytes) for each, in order; word is normalised UTF-8,
+// valid only during the call. For vocabulary training (data/vocab_count.c).
+typedef void (*TokWordFn)(void *ctx, const char *word, size_t bytes);
+void tok_words(int lowercase, const char *text, size_t len, TokWordFn fn, void *ctx);
+
 // For tests and debugging: what the normaliser (clean, CJK spacing, uncased mapping) makes of one code
 // point, as Hugging Face's normalize_str would on that character alone; and whether the pre-tokeniser
 // splits it off as punctuation.
