@@ -12,6 +12,7 @@
 #include "cmd/args.h"
 #include "cmd/cmd.h"
 #include "core/base/common.h"
+#include "core/base/jsonio.h"
 #include "data/corpus.h"
 #include "data/vocab_count.h"
 #include "data/vocab_train.h"
@@ -148,11 +149,21 @@ int cmd_vocab(int argc, char **argv) {
             log_info("vocab: note: no %s token: bigs prepare and BERT models need " BERT_SPECIALS " (--special-tokens)", bert[i]);
             break;
         }
-    printf("{\"output\": \"%s\", \"tokens\": %ld, \"specials\": %d, \"alphabet\": %ld, \"continuing_chars\": %ld, "
-           "\"merges\": %ld, \"merge_ties\": %ld, \"alphabet_ties\": %ld, \"words\": %llu, \"distinct_words\": %ld, "
-           "\"bytes\": %llu, \"seconds\": %.2f}\n",
-           output, v.tokens.n, v.nspecials, v.alphabet, v.cont_chars, v.merges, v.merge_ties, v.alphabet_ties,
-           (unsigned long long)wc.total, wc.n, bytes, now_seconds() - t0);
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "output", output);
+    cJSON_AddNumberToObject(res, "tokens", (double)v.tokens.n);
+    cJSON_AddNumberToObject(res, "specials", v.nspecials);
+    cJSON_AddNumberToObject(res, "alphabet", (double)v.alphabet);
+    cJSON_AddNumberToObject(res, "continuing_chars", (double)v.cont_chars);
+    cJSON_AddNumberToObject(res, "merges", (double)v.merges);
+    cJSON_AddNumberToObject(res, "merge_ties", (double)v.merge_ties);
+    cJSON_AddNumberToObject(res, "alphabet_ties", (double)v.alphabet_ties);
+    cJSON_AddNumberToObject(res, "words", (double)wc.total);
+    cJSON_AddNumberToObject(res, "distinct_words", (double)wc.n);
+    cJSON_AddNumberToObject(res, "bytes", (double)bytes);
+    cJSON_AddNumberToObject(res, "seconds", json_rounded(now_seconds() - t0, "%.2f"));
+    json_print_line(res);
+    cJSON_Delete(res);
     free(text);
     trained_vocab_free(&v);
     wc_free(&wc);

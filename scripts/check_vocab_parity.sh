@@ -25,7 +25,7 @@ for c in sotu brown fortunes unicode; do
             node scripts/vocab_reference.js "$NPM_DIR" $m "$work/ref-$r.txt" "$work/$c.txt" > "$work/ref.json"
             "$BIGS" vocab --input "$work/$c.txt" --output "$work/bigs-$r.txt" --special-tokens '' $flag \
                 --order-from "$work/ref-$r.txt" --force --quiet > "$work/bigs.json"
-            ties=$(sed 's/.*"merge_ties": \([0-9]*\).*/\1/' "$work/bigs.json")
+            ties=$(sed 's/.*"merge_ties":[[:space:]]*\([0-9]*\).*/\1/' "$work/bigs.json")
             if cmp -s "$work/ref-$r.txt" "$work/bigs-$r.txt"; then res=identical
             else res="DIFFERENT from line $(cmp "$work/ref-$r.txt" "$work/bigs-$r.txt" | sed 's/.*line //')"; fail=1; fi
             printf '%-9s %-8s run %d: %6d lines, %s (bigs: %s ties the reference breaks at random)\n' \
