@@ -6,7 +6,8 @@
 
 static const char *k_usage =
     "Usage: bigs finetune --task NAME --data DIR --model MODEL_DIR --output DIR [--config FILE]\n"
-    "                     [--set KEY=VALUE ...] [--seed N] [--cased] [--resume] [--threads N] [--quiet]\n"
+    "                     [--set KEY=VALUE ...] [--seed N] [--cased] [--resume [--force]] [--overwrite_output_dir]\n"
+    "                     [--threads N] [--quiet]\n"
     "\n"
     "Finetunes a pretrained (or converted, or already finetuned) model on a GLUE or SCROLLS task; the best\n"
     "dev checkpoint by the task's main metric becomes the model in --output.\n"
@@ -20,7 +21,10 @@ static const char *k_usage =
     "                    model.padding=longest, model.classifier_dropout=0.1 (repeatable)\n"
     "  --cased           the vocabulary is cased (default: uncased)\n"
     "  --resume          continue from the newest checkpoint-N/ in --output (written every train.save_steps,\n"
-    "                    default 500, and on SIGINT/SIGTERM, which exit with 130/143)\n"
+    "                    default 500, and on SIGINT/SIGTERM, which exit with 130/143); the same settings\n"
+    "                    unless --force\n"
+    "  --overwrite_output_dir  replace the files of an earlier run in --output (a non-empty --output is\n"
+    "                    refused otherwise; files a run does not write are never removed)\n"
     "\n"
     "Defaults (the official recipe): lr 2e-5, 3 epochs, batch 16, weight decay 0.01, 10% warmup then\n"
     "linear decay, AdamW betas 0.9/0.999 eps 1e-6, evaluation every 500 steps and at each epoch end,\n"
@@ -45,6 +49,8 @@ int cmd_finetune(int argc, char **argv) {
     f.seed = args_int(&a, "--seed", -1);
     f.cased = args_flag(&a, "--cased");
     f.resume = args_flag(&a, "--resume");
+    f.overwrite = args_flag(&a, "--overwrite_output_dir");
+    f.force = args_flag(&a, "--force");
     args_common(&a);
     args_done(&a);
     if (!f.task || !f.data || !f.model || !f.output) args_usage_error(&a, "--task, --data, --model and --output are required");

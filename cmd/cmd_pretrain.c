@@ -8,7 +8,8 @@
 #include "train/pretrain.h"
 
 static const char *k_usage =
-    "Usage: bigs pretrain --config FILE --data DIR --output DIR [--init MODEL_DIR] [--resume]\n"
+    "Usage: bigs pretrain --config FILE --data DIR --output DIR [--init MODEL_DIR] [--resume [--force]]\n"
+    "                     [--overwrite_output_dir]\n"
     "                     [--set KEY=VALUE ...] [--seed N] [--threads N] [--quiet] [--profile]\n"
     "\n"
     "Masked-LM pretraining on shards made by `bigs prepare`.\n"
@@ -17,7 +18,10 @@ static const char *k_usage =
     "  --data DIR         shard directory (train-*.bin, validation-*.bin, meta.json, vocab.txt)\n"
     "  --output DIR       where checkpoints, metrics.jsonl and the final model go\n"
     "  --init MODEL_DIR   start from this model (its config wins over the file's \"model\")\n"
-    "  --resume           continue from the newest complete checkpoint in --output\n"
+    "  --resume           continue from the newest complete checkpoint in --output (the same settings; --force\n"
+    "                     accepts changed training keys)\n"
+    "  --overwrite_output_dir  replace the files of an earlier run in --output (a non-empty --output is\n"
+    "                     refused otherwise; files a run does not write are never removed)\n"
     "  --set KEY=VALUE    override one key: model.hidden_size=256, train.max_steps=20 (repeatable)\n"
     "  --seed N           overrides train.seed (default 42)\n"
     "  --threads N        threads (default: all cores)\n"
@@ -39,6 +43,8 @@ int cmd_pretrain(int argc, char **argv) {
     p.output_dir = args_str(&a, "--output", NULL);
     p.init_dir = args_str(&a, "--init", NULL);
     p.resume = args_flag(&a, "--resume");
+    p.overwrite = args_flag(&a, "--overwrite_output_dir");
+    p.force = args_flag(&a, "--force");
     const char *sets[256];
     p.nsets = args_multi(&a, "--set", sets, 256);
     p.sets = sets;

@@ -14,6 +14,7 @@
 #include "core/base/rng.h"
 #include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/rundir.h"
 #include "train/tasks.h"
 
 typedef struct {
@@ -176,8 +177,9 @@ static void ft_finish(void *ctx, TrainRun *r) {
 // ----------------------------------------------------------------------------
 // setup
 
-// The official GLUE recipe, then the --config file's "train" member, --set and --seed.
-static void ft_config(const FinetuneArgs *a, const TaskSpec *ts, ModelConfig *mc, TrainConfig *tc) {
+// The official GLUE recipe, then the --config file's "train" member (a resumed run without --config: the
+// checkpoint's training keys), --set and --seed.
+static void ft_config(const FinetuneArgs *a, const char *resume_dir, const TaskSpec *ts, ModelConfig *mc, TrainConfig *tc) {
     char err[1024];
     train_config_defaults(tc);
     tc->learning_rate = 2e-5;
@@ -194,6 +196,7 @@ static void ft_config(const FinetuneArgs *a, const TaskSpec *ts, ModelConfig *mc
     tc->logging_steps = 50;
     tc->max_seq_length = ts->scrolls ? 4096 : 0;  // 0: the model's max_position_embeddings; SCROLLS: long documents
     config_load_path(mc, a->model);
+    if (!a->config && resume_dir) ckpt_train_config(resume_dir, tc);
     if (a->config) {
         cJSON *j = json_read_file(a->config);
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
@@ -313,9 +316,14 @@ int finetune_run(const FinetuneArgs *a) {
     if (task_spec(a->task, &f.ts)) fatal_usage("unknown task '%s' (finetune takes: %s)", a->task, task_names());
     if (!strcmp(f.ts.name, "ax")) fatal_usage("ax has no training data: evaluate an MNLI model on it with bigs eval --task ax");
     TrainRun r = {0};
+    RunDirOpts ro = {"finetune", a->resume, a->overwrite, {a->model, a->data}, {"--model", "--data"}, 2};
+    rundir_prepare(a->output, &ro, r.run_id, sizeof r.run_id);
+    r.force = a->force;
+    char *resume_dir = a->resume ? ckpt_latest(a->output) : NULL;
+    if (a->resume && !resume_dir) log_info("no checkpoint in %s: starting from the beginning", a->output);
     TrainConfig *tc = &r.tc;
     ModelConfig mc;
-    ft_config(a, &f.ts, &mc, tc);
+    ft_config(a, resume_dir, &f.ts, &mc, tc);
     Model m;
     int L = ft_model(a, &f.ts, &mc, tc, &m);
     params_alloc_grad(&m.pt);
@@ -328,8 +336,6 @@ int finetune_run(const FinetuneArgs *a) {
     long per_epoch = (f.ntrain + f.G - 1) / f.G;
     r.total = tc->max_steps > 0 ? tc->max_steps : (long)ceil(tc->num_train_epochs * per_epoch);
     r.warmup = tc->warmup_steps > 0 ? tc->warmup_steps : (long)ceil(tc->warmup_ratio * r.total);
-    char *resume_dir = a->resume ? ckpt_latest(a->output) : NULL;
-    if (a->resume && !resume_dir) log_info("no checkpoint in %s: starting from the beginning", a->output);
     if (resume_dir) ft_resume_params(resume_dir, &m, &f.ts);
     r.m = &m, r.output_dir = a->output, r.vocab_src = vocab, r.resume_dir = resume_dir, r.seqs_per_step = f.G;
     log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),

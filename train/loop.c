@@ -56,6 +56,59 @@ static Hooks hooks_read(void) {
     return h;
 }
 
+int ckpt_train_config(const char *ckpt_dir, TrainConfig *tc) {
+    char path[4300], err[1024];
+    snprintf(path, sizeof path, "%s/trainer_state.json", ckpt_dir);
+    cJSON *state = json_read_file(path);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(state, "train_config");
+    int rc = -1;
+    if (cJSON_IsObject(t)) {
+        train_config_defaults(tc);
+        char where[4400];
+        snprintf(where, sizeof where, "%s: train_config", path);
+        if (train_config_from_json(tc, t, where, err, sizeof err)) fatal("%s", err);
+        rc = 0;
+    }
+    cJSON_Delete(state);
+    return rc;
+}
+
+// Keys that change nothing in the optimisation: they may differ in a resumed run.
+// The batch may be split another way (processes x per-device batch x accumulation): the sequences per
+// step are compared instead.
+static const char *const k_free_keys[] = {"logging_steps", "eval_steps", "save_steps", "save_total_limit", "eval_batches",
+                                          "per_device_eval_batch_size", "per_device_train_batch_size", "gradient_accumulation_steps",
+                                          NULL};
+
+// A resumed run is the same run: its training keys must equal the checkpoint's (--force accepts changes).
+static void resume_check_config(const TrainRun *r, const cJSON *state, const char *path) {
+    const cJSON *saved = cJSON_GetObjectItemCaseSensitive(state, "train_config");
+    if (!cJSON_IsObject(saved)) return;  // a checkpoint of an earlier bigs
+    cJSON *now = train_config_to_json(&r->tc);
+    char diff[2048] = "";
+    int ndiff = 0;
+    for (const cJSON *k = now->child; k; k = k->next) {
+        int free_key = 0;
+        for (const char *const *f = k_free_keys; *f; f++) free_key |= !strcmp(*f, k->string);
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(saved, k->string);
+        if (free_key || (was && cJSON_Compare(was, k, 1))) continue;
+        char *a = was ? cJSON_PrintUnformatted(was) : xstrdup("(unset)"), *b = cJSON_PrintUnformatted(k);
+        if (ndiff++ < 6) snprintf(diff + strlen(diff), sizeof diff - strlen(diff), "%strain.%s %s -> %s", ndiff > 1 ? ", " : "", k->string, a, b);
+        free(a);
+        free(b);
+    }
+    cJSON_Delete(now);
+    const cJSON *gb = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
+    if (cJSON_IsNumber(gb) && (long)gb->valuedouble != r->seqs_per_step && ndiff++ < 6)
+        snprintf(diff + strlen(diff), sizeof diff - strlen(diff), "%ssequences per step %ld -> %ld", ndiff > 1 ? ", " : "",
+                 (long)gb->valuedouble, r->seqs_per_step);
+    if (!ndiff) return;
+    if (!r->force)
+        fatal_usage("--resume: this run's settings differ from those of %s (%s): an exact resume keeps the run's settings "
+                    "(drop the changes, or add --force to continue with the new ones)", path, diff);
+    log_warn("--resume --force: continuing %s with changed settings (%s); the run is no longer an exact continuation", r->resume_dir, diff);
+}
+
 // Resumes from r->resume_dir (the AdamW moments, the step, the task's state) or starts afresh.
 static void loop_resume(TrainRun *r, const TrainTask *task) {
     char err[4600];
@@ -69,12 +122,13 @@ static void loop_resume(TrainRun *r, const TrainTask *task) {
     snprintf(path, sizeof path, "%s/trainer_state.json", r->resume_dir);
     const cJSON *gs = cJSON_GetObjectItemCaseSensitive(state, "global_step"), *ls = cJSON_GetObjectItemCaseSensitive(state, "loss");
     if (!cJSON_IsNumber(gs)) fatal("%s: global_step is missing", path);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(state, "run_id");
+    if (r->run_id[0] && cJSON_IsString(id) && strcmp(id->valuestring, r->run_id))
+        fatal("%s belongs to another run (run id %s; %s/run.json says %s): --resume takes only this run's checkpoints", r->resume_dir,
+              id->valuestring, r->output_dir, r->run_id);
+    resume_check_config(r, state, path);
     r->step = (long)gs->valuedouble;
     if (cJSON_IsNumber(ls)) r->last_loss = ls->valuedouble;
-    const cJSON *gb = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
-    if (cJSON_IsNumber(gb) && (long)gb->valuedouble != r->seqs_per_step)
-        log_warn("%s was trained with %ld sequences a step; this run takes %ld (%d processes)", r->resume_dir, (long)gb->valuedouble,
-                 r->seqs_per_step, dist_world());
     if (task->state_load) task->state_load(task->ctx, r, state, path);
     cJSON_Delete(state);
     if (dist_lead()) json_lines_keep_through(r->metrics, (double)r->step);  // the steps after the checkpoint are redone
@@ -145,6 +199,8 @@ static void loop_checkpoint(TrainRun *r, const TrainTask *task) {
     cJSON_AddNumberToObject(state, "loss", r->last_loss);
     cJSON_AddNumberToObject(state, "train_batch_size", (double)r->seqs_per_step);
     cJSON_AddNumberToObject(state, "world_size", dist_world());
+    if (r->run_id[0]) cJSON_AddStringToObject(state, "run_id", r->run_id);
+    cJSON_AddItemToObject(state, "train_config", train_config_to_json(&r->tc));
     if (task->state_save) task->state_save(task->ctx, r, state);
     params_check_same(r->m, r->step);
     if (dist_lead() && ckpt_save(r->output_dir, r->step, r->m, &r->opt, state, r->vocab_src, r->tc.save_total_limit, err, sizeof err)) {
@@ -183,7 +239,6 @@ static void loop_log(TrainRun *r, const TrainTask *task, Window *w, double gnorm
 int train_loop(TrainRun *r, const TrainTask *task) {
     const TrainConfig *tc = &r->tc;
     int lead = dist_lead(), tty = isatty(2);
-    if (lead && mkdir(r->output_dir, 0755) != 0 && errno != EEXIST) fatal("%s: cannot create the output folder: %s", r->output_dir, strerror(errno));
     snprintf(r->metrics, sizeof r->metrics, "%s/metrics.jsonl", r->output_dir);
     adamw_init(&r->opt, &r->m->pt, tc->decay_ssm);
     tape_init(&r->tp, 0);

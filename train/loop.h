@@ -24,6 +24,8 @@ typedef struct {
     const char *output_dir;
     const char *vocab_src;      // copied into checkpoints and final models; may be NULL
     const char *resume_dir;     // the checkpoint to continue from, or NULL
+    char run_id[40];            // the run's id (train/rundir.h); "" for a run of an earlier bigs
+    int force;                  // --force: resume with changed hyperparameters
     long total, warmup;         // steps
     long seqs_per_step;         // sequences (examples) per optimiser step over the job (trainer_state.json)
     const char *what;           // for the start line: "pretraining", "finetuning rte"
@@ -67,6 +69,9 @@ int train_loop(TrainRun *r, const TrainTask *task);
 // only model keys that may change (NULL-terminated; why names the reason for the message).
 void train_apply_sets(const char *const *sets, int nsets, ModelConfig *mc, TrainConfig *tc, const char *const *model_keys,
                       const char *why);
+
+// The training config a checkpoint's run used (trainer_state.json): 0, or -1 when it holds none.
+int ckpt_train_config(const char *ckpt_dir, TrainConfig *tc);
 
 // Progress: a duration as 1h02m, 3m05s or 12s.
 void fmt_duration(char *out, size_t n, double seconds);

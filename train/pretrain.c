@@ -16,6 +16,7 @@
 #include "data/meta.h"
 #include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/rundir.h"
 
 // RNG streams of a run: every draw is keyed by (seed, stream, step), so a resumed run repeats an
 // uninterrupted one exactly without saving generator state.
@@ -206,11 +207,13 @@ static void pt_finish(void *ctx, TrainRun *r) {
 // ----------------------------------------------------------------------------
 // setup
 
-// The run's configuration: the file's "model" and "train" members, then --seed.
-static void pt_read_config(const PretrainArgs *a, ModelConfig *mc, TrainConfig *tc) {
+// The run's configuration: the file's "model" and "train" members (a resumed run without --config: the
+// checkpoint's training keys), then --seed.
+static void pt_read_config(const PretrainArgs *a, const char *resume_dir, ModelConfig *mc, TrainConfig *tc) {
     char err[1024], where[4200];
     config_defaults(mc);
     train_config_defaults(tc);
+    if (!a->config_path && resume_dir) ckpt_train_config(resume_dir, tc);
     if (a->config_path) {
         cJSON *j = json_read_file(a->config_path);
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j, "model"), *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
@@ -289,7 +292,9 @@ int pretrain_run(const PretrainArgs *a) {
     Pretrain p = {.a = a};
     TrainRun r = {0};
     char err[1024], vocab[4200];
-    pt_read_config(a, &mc, &r.tc);
+    RunDirOpts ro = {"pretrain", a->resume, a->overwrite, {a->data_dir, a->init_dir}, {"--data", "--init"}, 2};
+    rundir_prepare(a->output_dir, &ro, r.run_id, sizeof r.run_id);
+    r.force = a->force;
     TrainConfig *tc = &r.tc;
     char *resume_dir = a->resume ? ckpt_latest(a->output_dir) : NULL;
     if (a->resume && !resume_dir) {
@@ -298,6 +303,7 @@ int pretrain_run(const PretrainArgs *a) {
             fatal_usage("--resume: no complete checkpoint in %s, and no --config FILE (or --init MODEL_DIR) to start a new run from", a->output_dir);
         log_info("no checkpoint in %s: starting from the beginning", a->output_dir);
     }
+    pt_read_config(a, resume_dir, &mc, tc);
     const char *model_src = resume_dir ? resume_dir : a->init_dir;
     Model m;
     pt_model(a, model_src, &mc, tc, &m);

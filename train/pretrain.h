@@ -12,6 +12,8 @@ typedef struct {
     const char **sets;         // "model.key=value" / "train.key=value"
     int nsets;
     long seed_override;        // --seed (< 0: none)
+    int overwrite;             // --overwrite_output_dir: replace an earlier run's files in output_dir
+    int force;                 // --force: --resume with changed training keys
 } PretrainArgs;
 
 int pretrain_run(const PretrainArgs *a);
