@@ -6,14 +6,16 @@
 
 static const char *k_usage =
     "Usage: bigs prepare --vocab FILE --input PATH... --output DIR [--max-len 128] [--val-fraction 0.01]\n"
-    "                    [--cased] [--seed N] [--short-seq-prob 0.1] [--shard-size 100000] [--threads N]\n"
+    "                    [--cased] [--seed N] [--short-seq-prob 0.1] [--shard-size 100000] [--force] [--threads N]\n"
     "\n"
     "Tokenizes text into compressed training shards for bigs pretrain.\n"
     "\n"
     "  --vocab FILE          vocab.txt (BERT WordPiece)\n"
     "  --input PATH...       files or directories: plain text (documents separated by blank lines, one\n"
     "                        sentence or paragraph per line) or .jsonl with a \"text\" field; .gz works too\n"
-    "  --output DIR          new shard directory (train-*.bin, validation-*.bin, meta.json, vocab.txt)\n"
+    "  --output DIR          a new or empty folder for the shards (train-*.bin, validation-*.bin, meta.json,\n"
+    "                        vocab.txt); its parents are created\n"
+    "  --force               replace an earlier shard set in --output (anything else there is refused)\n"
     "  --max-len N           sequence length including [CLS] and [SEP] (default 128)\n"
     "  --val-fraction F      fraction of documents held out for validation (default 0.01)\n"
     "  --cased               keep case and accents (default: uncased, as bert-base-uncased)\n"
@@ -39,6 +41,7 @@ int cmd_prepare(int argc, char **argv) {
     p.short_seq_prob = args_double(&a, "--short-seq-prob", 0.1);
     p.shard_seqs = args_int(&a, "--shard-size", 100000);
     p.block_seqs = 256;
+    p.force = args_flag(&a, "--force");
     args_common(&a);
     args_done(&a);
     if (!p.vocab || !p.output || p.ninputs == 0) args_usage_error(&a, "--vocab, --input and --output are required");

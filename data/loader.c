@@ -1,6 +1,7 @@
 // loader.c: the shard stream with a seeded order and an exact position (see loader.h).
 #include "data/loader.h"
 
+#include <stdio.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,18 @@ int loader_open(Loader *l, const char *dir, const char *split, uint64_t seed, in
         snprintf(names[cnt++], full, "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    if (cnt == 0) { snprintf(err, n, "%s: no %s-*.bin shards (run bigs prepare first)", dir, split); free(names); return -1; }
+    if (cnt == 0) {
+        char meta[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", dir);
+        FILE *m = fopen(meta, "r");
+        if (m) {  // prepared, but this split got nothing
+            fclose(m);
+            snprintf(err, n, "%s: no %s-*.bin shards: bigs prepare put no document in the %s split (--val-fraction 0, or too few "
+                     "documents); use the other split, or prepare again with a larger --val-fraction", dir, split, split);
+        } else snprintf(err, n, "%s: no %s-*.bin shards and no meta.json (is it a shard directory? make one with bigs prepare)", dir, split);
+        free(names);
+        return -1;
+    }
     qsort(names, (size_t)cnt, sizeof(char *), cmp_str);
     l->shards = xcalloc((size_t)cnt, sizeof(Shard));
     int rc = 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/base/common.h"
+#include "core/base/paths.h"
 #include "core/base/jsonio.h"
 #include "core/base/rng.h"
 #include "data/corpus.h"
@@ -272,6 +273,51 @@ static void prepare_cleanup(void) {
     if (g_cleanup.created) rmdir(g_cleanup.dir);
 }
 
+// A shard set's own files: what --force replaces.
+static int is_shard_file(const char *name) {
+    return !strcmp(name, "meta.json") || !strcmp(name, "vocab.txt") || ((!strncmp(name, "train-", 6) || !strncmp(name, "validation-", 11)) &&
+                                                                        (has_suffix(name, ".bin") || has_suffix(name, ".tmp")));
+}
+
+// The output folder: new or empty; with --force an earlier shard set, whose files are removed first.
+// Anything else (a model's folder, the corpus) is refused: nothing is written over what prepare did not
+// write. Returns 1 when the folder was created.
+static int prepare_output(const PrepareArgs *a) {
+    char err[4600], first[256] = "";
+    if (path_exists(a->output) && !path_is_dir(a->output)) fatal("--output %s: exists and is not a folder", a->output);
+    for (int i = 0; i < a->ninputs; i++)
+        if (path_same(a->inputs[i], a->output)) fatal("--output %s is an --input: choose a new folder for the shards", a->output);
+    int created = !path_exists(a->output);
+    if (path_mkdirs(a->output, err, sizeof err)) fatal("%s", err);
+    DIR *d = opendir(a->output);
+    if (!d) fatal("%s: cannot open: %s", a->output, strerror(errno));
+    struct dirent *de;
+    int shards = 0, other = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (is_shard_file(de->d_name)) shards++;
+        else if (other++ == 0) snprintf(first, sizeof first, "%s", de->d_name);
+    }
+    closedir(d);
+    if (other) fatal("--output %s holds %s (and %d entries in all) that bigs prepare did not write: choose a new or empty folder",
+                           a->output, first, shards + other);
+    if (shards && !a->force)
+        fatal("--output %s already holds a shard set (meta.json, train-*.bin, ...): add --force to replace it, or choose another "
+                    "--output", a->output);
+    if (shards) {  // --force: the earlier set goes, so no stale shard of it is read with the new ones
+        d = opendir(a->output);
+        char p[8192];
+        while (d && (de = readdir(d)))
+            if (is_shard_file(de->d_name)) {
+                snprintf(p, sizeof p, "%s/%s", a->output, de->d_name);
+                if (unlink(p) != 0) fatal("%s: cannot remove it (--force): %s", p, strerror(errno));
+            }
+        if (d) closedir(d);
+        log_info("note: --force: replaced the shard set in %s", a->output);
+    }
+    return created;
+}
+
 int prepare_run(const PrepareArgs *a) {
     Tokenizer *tok = tok_load(a->vocab, !a->cased);
     const char *need[4] = {"[PAD]", "[CLS]", "[SEP]", "[MASK]"};
@@ -282,19 +328,10 @@ int prepare_run(const PrepareArgs *a) {
     char *vtext = file_read_all(a->vocab, &vlen, &e);
     if (!vtext) fatal("%s: cannot read: %s", a->vocab, e);
     uint64_t vhash = vocab_hash_bytes(vtext, vlen);
-    // never overwrite earlier shards
     char **files;
     int nfiles = corpus_list(a->inputs, a->ninputs, &files);
     if (nfiles == 0) fatal("no input files (the --input directories are empty)");
-    int created = mkdir(a->output, 0755) == 0;
-    if (!created && errno != EEXIST) fatal("%s: cannot create: %s", a->output, strerror(errno));
-    DIR *d = opendir(a->output);
-    if (!d) fatal("%s: cannot open: %s", a->output, strerror(errno));
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (!strcmp(de->d_name, "meta.json") || has_suffix(de->d_name, ".bin"))
-            fatal("%s already holds shards (%s); remove them or choose another --output", a->output, de->d_name);
-    closedir(d);
+    int created = prepare_output(a);
     snprintf(g_cleanup.dir, sizeof g_cleanup.dir, "%s", a->output);
     g_cleanup.created = created;
     atexit(prepare_cleanup);

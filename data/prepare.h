@@ -7,6 +7,7 @@ typedef struct {
     const char **inputs;
     int ninputs;
     int max_len, cased;
+    int force;         // --force: replace an earlier shard set in output
     double val_fraction, short_seq_prob;
     uint64_t seed;
     long shard_seqs;   // sequences per shard file

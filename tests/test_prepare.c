@@ -71,7 +71,28 @@ TEST(prepare_round_trips_every_token) {
     snprintf(p, sizeof p, "%s/vocab.txt", out);
     CHECK(stat(p, &sb) == 0 && sb.st_size == 231508);
     rc = test_run(cmd, log, sizeof log);
-    CHECKF(rc == 1 && strstr(log, "already holds shards"), "%d %s", rc, log);
+    CHECKF(rc == 1 && strstr(log, "already holds a shard set") && strstr(log, "--force"), "%d %s", rc, log);
+    // --force replaces the set: a stale shard of the earlier one is removed, never read with the new ones
+    char stale[700], cmd2[4300];
+    snprintf(stale, sizeof stale, "%s/train-00099.bin", out);
+    FILE *f = fopen(stale, "w");
+    fputs("stale", f);
+    fclose(f);
+    snprintf(cmd2, sizeof cmd2, "%s --force", cmd);
+    rc = test_run(cmd2, log, sizeof log);
+    CHECKF(rc == 0 && stat(stale, &sb) != 0 && stat(p, &sb) == 0, "%d %s", rc, log);
+    // a model's folder, or anything else, is never written over, --force or not
+    char model[700];
+    snprintf(model, sizeof model, "%s/model", dir);
+    test_make_tiny_model(model, 16, 1);
+    snprintf(cmd2, sizeof cmd2, "%s prepare --vocab %s --input %s --output %s --force --quiet", test_bigs_bin(), vocab, in, model);
+    rc = test_run(cmd2, log, sizeof log);
+    CHECKF(rc == 1 && strstr(log, "did not write") && strstr(log, "model"), "%d %s", rc, log);
+    snprintf(p, sizeof p, "%s/train-00000.bin", model);
+    CHECK(stat(p, &sb) != 0);
+    // a nested --output is created with its parents
+    snprintf(cmd2, sizeof cmd2, "%s prepare --vocab %s --input %s --output %s/deep/er/shards --quiet", test_bigs_bin(), vocab, in, dir);
+    CHECKF(test_run(cmd2, log, sizeof log) == 0, "%s", log);
 }
 
 TEST(prepare_bad_input) {

@@ -120,7 +120,7 @@ void rundir_prepare(const char *out, const RunDirOpts *o, char *run_id, size_t n
     char err[4600], first[256] = "";
     for (int i = 0; i < o->ninputs; i++)
         if (o->inputs[i] && path_same(out, o->inputs[i]))
-            fatal_usage("--output %s is the folder the run reads (%s %s): a run never writes into its input; choose another --output", out,
+            fatal("--output %s is the folder the run reads (%s %s): a run never writes into its input; choose another --output", out,
                         o->input_flags[i], o->inputs[i]);
     if (path_exists(out) && !path_is_dir(out)) fatal("--output %s: exists and is not a folder (a run writes a folder)", out);
     run_id[0] = 0;
@@ -141,12 +141,12 @@ void rundir_prepare(const char *out, const RunDirOpts *o, char *run_id, size_t n
         int entries = dir_entries(out, NULL, 0) - 1;  // the lock file is ours
         if (o->resume && run) read_run_id(out, run_id, n);
         else if (o->resume && entries > 0 && !o->overwrite)
-            fatal_usage("--resume: --output %s holds no bigs run (it holds %d entries, e.g. %s): give the run's folder", out, entries, first);
+            fatal("--resume: --output %s holds no bigs run (it holds %d entries, e.g. %s): give the run's folder", out, entries, first);
         else if (entries > 0 && !o->overwrite)
-            fatal_usage("--output %s is not empty (it holds %d entries%s%s): continue the run there with --resume, write over an earlier "
+            fatal("--output %s is not empty (it holds %d entries%s%s): continue the run there with --resume, write over an earlier "
                         "run with --overwrite_output_dir, or choose another --output", out, entries, first[0] ? ", e.g. " : "", first);
         else if (entries > 0 && foreign)
-            fatal_usage("--output %s holds %d entries a bigs run does not write (e.g. %s): --overwrite_output_dir removes only an earlier "
+            fatal("--output %s holds %d entries a bigs run does not write (e.g. %s): --overwrite_output_dir removes only an earlier "
                         "run's files; choose another --output", out, foreign, first);
         else if (entries > 0) remove_run_files(out);
         if (!(o->resume && run)) write_run_json(out, o, run_id, n);
