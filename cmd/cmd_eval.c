@@ -43,10 +43,7 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     if (m.head != t->head) fatal("%s is not a %s model (finetune it on %s first)", model, t->head == HEAD_MC ? "multiple-choice" : "sequence classification", t->name);
     if (t->head == HEAD_SEQCLS && m.cfg.num_labels != t->num_labels)
         fatal("%s has %d labels but %s needs %d (ax takes an MNLI model)", model, m.cfg.num_labels, t->name, t->num_labels);
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
-    Tokenizer *tok = tok_load(vocab, !cased);
-    if (tok_vocab_size(tok) != m.cfg.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), m.cfg.vocab_size);
+    Tokenizer *tok = task_tokenizer(model, &m.cfg, cased);
     int L = m.cfg.max_position_embeddings;
     long nex = rows.n / t->C;
     Encoded e;

@@ -11,6 +11,7 @@
 #include "core/model/model.h"
 #include "data/textio.h"
 #include "data/tokenizer.h"
+#include "train/tasks.h"
 
 static const char *k_usage =
     "Usage: bigs predict --model MODEL_DIR (--text TEXT [--text-pair TEXT] | --input FILE | --ids IDS)\n"
@@ -146,16 +147,10 @@ int cmd_predict(int argc, char **argv) {
     Pred p;
     model_load_dir(&p.m, model, HEAD_AUTO, 0, 0);
     if (p.m.head == HEAD_MC) fatal("%s is a multiple-choice model; use bigs eval with its task", model);
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model);
-    struct stat sb;
-    if (stat(vocab, &sb) != 0) fatal("%s: missing (a model directory needs its vocab.txt for predict)", vocab);
-    p.tok = tok_load(vocab, !cased);
-    if (tok_vocab_size(p.tok) != p.m.cfg.vocab_size)
-        fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(p.tok), p.m.cfg.vocab_size);
+    p.tok = task_tokenizer(model, &p.m.cfg, cased);
     p.top_k = (int)(top_k < p.m.cfg.vocab_size ? top_k : p.m.cfg.vocab_size);
     p.mask_id = tok_id(p.tok, "[MASK]");
-    if (p.m.head == HEAD_MLM && p.mask_id < 0) fatal("%s has no [MASK] token", vocab);
+    if (p.m.head == HEAD_MLM && p.mask_id < 0) fatal("%s/vocab.txt has no [MASK] token", model);
     if (text) {
         if (p.m.head == HEAD_MLM && !strstr(text, "[MASK]")) fatal("--text has no [MASK] to fill (write [MASK] where a word should be predicted)");
         predict_text(&p, text, pair);

@@ -62,6 +62,7 @@ int cmd_tokenize(int argc, char **argv) {
         args_usage_error(&a, "--max-len %ld leaves no room for [CLS] a [SEP] b [SEP]: use 3 or more", max_len);
 
     Tokenizer *tok = tok_load(vocab, !cased);
+    tok_resolve_casing(tok, -1, cased, vocab);
     static Writer w;
     char *line = NULL;
     size_t linecap = 0;

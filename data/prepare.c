@@ -320,6 +320,7 @@ static int prepare_output(const PrepareArgs *a) {
 
 int prepare_run(const PrepareArgs *a) {
     Tokenizer *tok = tok_load(a->vocab, !a->cased);
+    tok_resolve_casing(tok, -1, a->cased, a->vocab);
     const char *need[4] = {"[PAD]", "[CLS]", "[SEP]", "[MASK]"};
     for (int i = 0; i < 4; i++)
         if (tok_id(tok, need[i]) < 0) fatal("%s: the vocabulary has no %s token (a BERT vocab.txt is needed)", a->vocab, need[i]);

@@ -399,3 +399,39 @@ int tok_encode_pair(const Tokenizer *t, const char *a, size_t alen, const char *
     free(x2);
     return o.n;
 }
+
+// ----------------------------------------------------------------------------
+// casing
+
+int tok_vocab_is_cased(const Tokenizer *tok) {
+    long upper = 0, words = 0;
+    for (int i = 0; i < tok->vocab.n; i++) {
+        const char *t = tok->vocab.pool + tok->vocab.offset[i];
+        if (t[0] == '[' || (t[0] == '#' && t[1] == '#')) continue;
+        words++;
+        for (; *t; t++)
+            if (*t >= 'A' && *t <= 'Z') { upper++; break; }
+    }
+    return words > 0 && upper * 100 > words;
+}
+
+void tok_set_lowercase(Tokenizer *tok, int lowercase) { tok->lowercase = lowercase; }
+
+int tok_resolve_casing(Tokenizer *tok, int stored, int cased_flag, const char *what) {
+    int vocab_cased = tok_vocab_is_cased(tok), lowercase;
+    if (stored >= 0) {  // the model or the shards say
+        if (cased_flag && stored == 1)
+            fatal("%s is uncased (do_lower_case true): --cased would turn its capitalised words into [UNK]; drop --cased", what);
+        lowercase = stored;
+    } else {
+        if (cased_flag && !vocab_cased)
+            fatal("%s: the vocabulary has no upper-case tokens: it is uncased, and --cased would turn capitalised words into [UNK]; "
+                  "drop --cased", what);
+        lowercase = !cased_flag;
+        if (lowercase && vocab_cased)
+            log_warn("%s: the vocabulary looks cased (many tokens hold upper-case letters) but the text is lowercased: add --cased, "
+                     "or capitalised words lose their own tokens", what);
+    }
+    tok->lowercase = lowercase;
+    return lowercase;
+}

@@ -23,6 +23,16 @@ Tokenizer *tok_load_mem(char *text, size_t len, int lowercase, const char *name,
 void tok_free(Tokenizer *tok);
 
 int tok_vocab_size(const Tokenizer *tok);
+
+// Casing. A vocabulary is cased when more than 1% of its tokens (specials and "##" aside) hold an upper-case
+// ASCII letter (bert-base-cased: about 30%; an uncased vocabulary: none).
+int tok_vocab_is_cased(const Tokenizer *tok);
+void tok_set_lowercase(Tokenizer *tok, int lowercase);
+// The casing to tokenize with, checked: stored is what the model or shards recorded (1 uncased, 0 cased,
+// -1 unknown), cased_flag the user's --cased. A contradiction (--cased on an uncased model or vocabulary)
+// is fatal, naming what and the fix; a cased vocabulary read uncased is a warning. Sets the tokenizer's
+// casing and returns lowercase (1) or not (0). what names the source for messages ("runs/small").
+int tok_resolve_casing(Tokenizer *tok, int stored, int cased_flag, const char *what);
 int tok_id(const Tokenizer *tok, const char *token);  // -1 when the token is not in the vocab
 const char *tok_token(const Tokenizer *tok, int id);  // NULL when id is out of range
 

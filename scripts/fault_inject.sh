@@ -67,6 +67,9 @@ newest() {
     done
     echo "$best"
 }
+# sum FILE: its sha256; a trainer_state.json without its run_id (each run has its own id) and save_total_limit
+# (the reference keeps every checkpoint)
+sum() { case "$1" in *trainer_state.json) grep -v -e '"run_id"' -e '"save_total_limit"' "$1" | sha256sum | cut -d' ' -f1 ;; *) sha256sum < "$1" | cut -d' ' -f1 ;; esac; }
 # ckpt_same DIR N: every file of checkpoint DIR equals the reference's checkpoint-N (sha256); sets why.
 ckpt_same() {
     local f want got
@@ -74,7 +77,7 @@ ckpt_same() {
         want=$(awk -v p="checkpoint-$2/$f" '$2 == p { print $1 }' "$W/ref.sha")
         [ -n "$want" ] || { why="the reference has no checkpoint-$2/$f"; return 1; }
         [ -f "$1/$f" ] || { why="$1/$f is missing"; return 1; }
-        got=$(sha256sum < "$1/$f" | cut -d' ' -f1)
+        got=$(sum "$1/$f")
         [ "$got" = "$want" ] || { why="$1/$f differs from the reference's checkpoint-$2/$f"; return 1; }
     done
 }
@@ -132,7 +135,7 @@ EOF
 t0=$(now_ms)
 if pretrain "$W/ref" --set train.save_total_limit=100000 >"$W/ref.log" 2>&1; then
     ref_ms=$(( $(now_ms) - t0 ))
-    (cd "$W/ref" && sha256sum checkpoint-*/* | sed 's/ \*/  /') > "$W/ref.sha"
+    (cd "$W/ref" && for f in checkpoint-*/*; do echo "$(sum "$f")  $f"; done) > "$W/ref.sha"
     nck=$(ls -d "$W/ref"/checkpoint-* | wc -l)
     ok "reference run: $STEPS steps in $((ref_ms / 1000)).$(printf %03d $((ref_ms % 1000))) s, $nck checkpoints hashed"
     rm -rf "$W/ref"/checkpoint-*

@@ -268,11 +268,8 @@ static int ft_model(const FinetuneArgs *a, const TaskSpec *ts, ModelConfig *mc, 
 }
 
 // The train and dev splits, encoded for the model, and the step buffers.
-static void ft_data(const FinetuneArgs *a, Finetune *f, const Model *m, const TrainConfig *tc, int L) {
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", a->model);
-    Tokenizer *tok = tok_load(vocab, !a->cased);
-    if (tok_vocab_size(tok) != m->cfg.vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), m->cfg.vocab_size);
+static void ft_data(const FinetuneArgs *a, Finetune *f, Model *m, const TrainConfig *tc, int L) {
+    Tokenizer *tok = task_tokenizer(a->model, &m->cfg, a->cased);  // the finetuned model keeps the casing
     task_read(&f->ts, a->data, "train", &f->train, &f->strain);
     task_read(&f->ts, a->data, "dev", &f->dev, &f->sdev);
     f->ntrain = f->train.n / f->C, f->ndev = f->dev.n / f->C;

@@ -254,7 +254,7 @@ static void pt_model(const PretrainArgs *a, const char *model_src, ModelConfig *
 }
 
 // The shards: masks, loaders, and the checks that they fit the model. Returns the vocabulary to copy.
-static const char *pt_data(const PretrainArgs *a, const char *model_src, const TrainConfig *tc, const Model *m, Pretrain *p,
+static const char *pt_data(const PretrainArgs *a, const char *model_src, const TrainConfig *tc, Model *m, Pretrain *p,
                            char *vocab_path, size_t vn) {
     char err[1024];
     uint64_t vhash;
@@ -263,6 +263,13 @@ static const char *pt_data(const PretrainArgs *a, const char *model_src, const T
     p->ms.max_pred = mlm_max_pred_for(tc->max_predictions_per_seq, p->L);
     if (p->ms.vocab_size != m->cfg.vocab_size)
         fatal("%s was prepared with a vocabulary of %d tokens but the model has vocab_size %d", a->data_dir, p->ms.vocab_size, m->cfg.vocab_size);
+    ShardMeta meta;  // the casing the shards were made with becomes the model's
+    if (shard_meta_read(a->data_dir, &meta, err, sizeof err)) fatal("%s", err);
+    if (meta.do_lower_case >= 0 && m->cfg.do_lower_case >= 0 && meta.do_lower_case != m->cfg.do_lower_case)
+        fatal("%s was prepared %s but %s is %s: prepare the text again %s", a->data_dir, meta.do_lower_case ? "uncased" : "cased (--cased)",
+              model_src, m->cfg.do_lower_case ? "uncased" : "cased", m->cfg.do_lower_case ? "without --cased" : "with --cased");
+    if (meta.do_lower_case >= 0) m->cfg.do_lower_case = meta.do_lower_case;
+    shard_meta_free(&meta);
     if (loader_open(&p->train, a->data_dir, "train", rng_key((uint64_t)tc->seed, STREAM_DATA), 0, 1, 1, err, sizeof err)) fatal("%s", err);
     p->have_val = loader_open(&p->val, a->data_dir, "validation", 0, 0, 1, 0, err, sizeof err) == 0;
     if (!p->have_val) log_warn("%s: no validation shards; evaluation is skipped", a->data_dir);

@@ -18,6 +18,19 @@
 #include "train/optim.h"
 #include "train/train_config.h"
 
+Tokenizer *task_tokenizer(const char *model_dir, ModelConfig *cfg, int cased_flag) {
+    char vocab[4200];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", model_dir);
+    FILE *f = fopen(vocab, "r");
+    if (!f) fatal("%s: the model directory has no vocab.txt: copy the vocabulary it was trained with into it (bigs convert --vocab FILE "
+                  "adds it when converting)", model_dir);
+    fclose(f);
+    Tokenizer *tok = tok_load(vocab, 1);
+    if (tok_vocab_size(tok) != cfg->vocab_size) fatal("%s has %d tokens but the model's vocab_size is %d", vocab, tok_vocab_size(tok), cfg->vocab_size);
+    cfg->do_lower_case = tok_resolve_casing(tok, cfg->do_lower_case, cased_flag, model_dir);
+    return tok;
+}
+
 void glue_encode(const GlueTask *t, const Tokenizer *tok, const GlueSet *s, int L, int single_segment, Encoded *e) {
     e->n = (int)s->n;
     e->L = L;

@@ -13,6 +13,11 @@ typedef struct {
     int *len;
 } Encoded;
 
+// The tokenizer of a model directory (MODEL/vocab.txt): its size checked against the config, its casing
+// from the model's tokenizer_config.json (or the vocabulary) checked against --cased; cfg->do_lower_case
+// receives the casing used. Fatal with what to do.
+Tokenizer *task_tokenizer(const char *model_dir, ModelConfig *cfg, int cased_flag);
+
 void glue_encode(const GlueTask *t, const Tokenizer *tok, const GlueSet *s, int L, int single_segment, Encoded *e);
 void glue_encoded_free(Encoded *e);
 // The padded length of a batch of rows idx[0..rows): the longest row (padding "longest") or e->L.

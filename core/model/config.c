@@ -85,6 +85,7 @@ void config_defaults(ModelConfig *c) {
     c->pooler_type = POOL_NON_PADDING_MEAN;
     c->scaling = SCALE_HIPPO;
     c->padding = PAD_MAX_LENGTH;
+    c->do_lower_case = -1;
     strcpy(c->model_type, "BiGS");
 }
 
@@ -229,6 +230,19 @@ void config_load_path(ModelConfig *c, const char *path) {
     }
     cJSON_Delete(root);
     if (config_validate(c, err, sizeof err)) fatal("%s: %s", file, err);
+    // the casing: tokenizer_config.json beside config.json (as Hugging Face keeps it)
+    char tc[4200];
+    snprintf(tc, sizeof tc, "%s", file);
+    char *slash = strrchr(tc, '/');
+    snprintf(slash ? slash + 1 : tc, sizeof tc - (size_t)(slash ? slash + 1 - tc : 0), "tokenizer_config.json");
+    size_t len;
+    const char *e;
+    char *text = stat(tc, &sb) == 0 ? file_read_all(tc, &len, &e) : NULL;
+    cJSON *t = text ? cJSON_ParseWithLength(text, len) : NULL;
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "do_lower_case");
+    if (cJSON_IsBool(lc)) c->do_lower_case = cJSON_IsTrue(lc);
+    cJSON_Delete(t);
+    free(text);
 }
 
 const char *config_variant_name(const ModelConfig *c) {

@@ -26,6 +26,8 @@ typedef struct {
     char model_type[32];        // "BiGS" or "bert" (K_STR fields are KEY_STR_LEN = 32 bytes)
     char finetuning_task[32];   // set by finetune
     char id2label[CONFIG_MAX_LABELS][CONFIG_LABEL_LEN];  // label names, num_labels of them
+    int do_lower_case;          // the vocabulary's casing: 1 uncased, 0 cased, -1 not known. Kept in the model
+                                // directory's tokenizer_config.json, as Hugging Face does, not in config.json
 } ModelConfig;
 
 // The official BiGS defaults (BiGS_128): H=1024, NL=23, I=3072, N=64, V=30522, L=128.
@@ -39,7 +41,8 @@ int config_set(ModelConfig *c, const char *key, const char *value, char *err, si
 int config_validate(const ModelConfig *c, char *err, size_t errlen);
 // config.json contents (HF-style keys plus ours, with "architectures" for the given head name).
 cJSON *config_to_json(const ModelConfig *c, const char *architecture);
-// Loads MODEL_DIR/config.json, a config.json path, or a config file with a "model" member; fatal on error.
+// Loads MODEL_DIR/config.json (and the casing from MODEL_DIR/tokenizer_config.json), a config.json path, or
+// a config file with a "model" member; fatal on error.
 void config_load_path(ModelConfig *c, const char *path);
 const char *config_variant_name(const ModelConfig *c);  // "gated+ssm (BiGS)", ...
 // The block and mixer are Hugging Face's BERT (STACK + attention): parameter prefix "bert", Bert* names.

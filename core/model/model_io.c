@@ -116,6 +116,17 @@ int model_save_dir_as(const Model *m, const char *dir, const char *vocab_src, Ts
     int rc = file_write_atomic(path, text, len + 1);
     free(text);
     if (rc) return errf(err, n, "%s: cannot write: %s", path, strerror(errno));
+    if (m->cfg.do_lower_case >= 0) {  // the casing, where Hugging Face's tokenizers look for it
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddBoolToObject(t, "do_lower_case", m->cfg.do_lower_case);
+        cJSON_AddStringToObject(t, "tokenizer_class", "BertTokenizer");
+        char *tt = cJSON_Print(t);
+        cJSON_Delete(t);
+        path_join(path, sizeof path, dir, "tokenizer_config.json");
+        rc = file_write_atomic(path, tt, strlen(tt));
+        free(tt);
+        if (rc) return errf(err, n, "%s: cannot write: %s", path, strerror(errno));
+    }
     ModelExport x;
     model_export(m, kind, &x);
     if (x.nmissing) {
