@@ -1,10 +1,13 @@
 // cmd_eval.c: `bigs eval`, a model's metrics on a task's split. (GLUE and SCROLLS tasks come with the
 // finetuning work; mlm evaluates masked-LM loss on a shard directory.)
+#include <dirent.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
+#include "core/base/paths.h"
 #include "core/base/jsonio.h"
 #include "train/tasks.h"
 #include "train/pretrain.h"
@@ -27,22 +30,65 @@ static const char *k_usage =
     "  --batch-size N    sequences per batch (default 32)\n"
     "  --max-batches N   evaluate only the first N batches (default: the whole split)\n"
     "  --seed N          seed of the masking (default 42; the same seed gives the same masks)\n"
+    "  --force           write over an existing --predictions file (never over a file of --data)\n"
     "\n"
     "Example: bigs eval --task mlm --data shards/ --model runs/small\n";
 
 // GLUE and SCROLLS: metrics on a labelled split; predictions in the GLUE submission layout
 // (index<TAB>prediction) or as SCROLLS's {id: "text"}.
-static int eval_task(const TaskSpec *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased) {
+// The predictions file: never a file of the task's data (its own input), never over an existing file
+// unless --force.
+static void predictions_check(const char *path, const char *data, int force) {
+    DIR *d = opendir(data);
+    struct dirent *de;
+    char f[8192];
+    while (d && (de = readdir(d))) {
+        snprintf(f, sizeof f, "%s/%s", data, de->d_name);
+        if (de->d_name[0] != '.' && path_same(path, f)) fatal("--predictions %s is %s, a file of --data: the predictions go to a new file", path, f);
+    }
+    if (d) closedir(d);
+    if (path_exists(path) && !force) fatal("--predictions %s exists: add --force to write over it, or choose another name", path);
+}
+
+// The model must be one for this task: its finetuning_task, or failing that its label names, say so.
+static void check_model_task(const Model *m, const char *model, const TaskSpec *t) {
+    if (m->head != t->head)
+        fatal("%s is not a %s model (finetune it on %s first)", model, t->head == HEAD_MC ? "multiple-choice" : "sequence classification", t->name);
+    if (t->head == HEAD_SEQCLS && m->cfg.num_labels != t->num_labels)
+        fatal("%s has %d labels but %s needs %d (ax takes an MNLI model)", model, m->cfg.num_labels, t->name, t->num_labels);
+    const char *ft = m->cfg.finetuning_task, *want = !strcmp(t->name, "ax") ? "mnli" : t->name;
+    if (ft[0] && strcmp(ft, want))
+        fatal("%s was finetuned on %s, not %s: evaluate it with --task %s, or finetune a model on %s", model, ft, want, ft, want);
+    if (ft[0]) return;
+    int named = 0, known = 1;  // a converted model names at most its labels
+    for (int k = 0; k < m->cfg.num_labels && t->labels; k++) {
+        if (!m->cfg.id2label[k][0]) continue;
+        named = 1;
+        int found = 0;
+        for (int j = 0; j < t->num_labels; j++) found |= !strcasecmp(m->cfg.id2label[k], t->labels[j]);
+        known &= found;
+    }
+    if (named && !known) fatal("%s's labels (id2label in its config.json) are not %s's: it is a model of another task", model, t->name);
+    if (!named) log_warn("%s's config.json names neither its finetuning task nor its labels: bigs cannot check that it is a %s model", model, t->name);
+}
+
+static int eval_task(const TaskSpec *t, const char *data, const char *model, const char *split, const char *pred_path, int B, int cased,
+                     int force) {
     if (!strcmp(t->name, "ax")) split = "test";
     int test = !strncmp(split, "test", 4);
     GlueSet rows;
     ScrollsSet ss;
     task_read(t, data, split, &rows, &ss);  // first: a wrong --split or data folder is reported before the model loads
+    char def[64];
+    if (test && !pred_path) {
+        if (t->glue) snprintf(def, sizeof def, "%s", !strcmp(t->name, "mnli") && strstr(split, "mismatched") ? "MNLI-mm.tsv" : t->glue->submission);
+        else snprintf(def, sizeof def, "%s.json", t->name);
+        pred_path = def;
+    }
+    if (pred_path) predictions_check(pred_path, data, force);
     Model m;
     model_load_dir(&m, model, HEAD_AUTO, 0, 0);
-    if (m.head != t->head) fatal("%s is not a %s model (finetune it on %s first)", model, t->head == HEAD_MC ? "multiple-choice" : "sequence classification", t->name);
-    if (t->head == HEAD_SEQCLS && m.cfg.num_labels != t->num_labels)
-        fatal("%s has %d labels but %s needs %d (ax takes an MNLI model)", model, m.cfg.num_labels, t->name, t->num_labels);
+    check_model_task(&m, model, t);
     Tokenizer *tok = task_tokenizer(model, &m.cfg, cased);
     int L = m.cfg.max_position_embeddings;
     long nex = rows.n / t->C;
@@ -51,17 +97,13 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     int *pred = xmalloc(sizeof(int) * (size_t)(nex + 1));
     float *score = xmalloc(sizeof(float) * (size_t)(nex + 1));
     double t0 = now_seconds();
-    glue_predict(&m, &e, B, t->C, pred, score);
+    char what[64];
+    snprintf(what, sizeof what, "eval %s", t->name);
+    glue_predict(&m, &e, B, t->C, pred, score, what);
     int perm[CONFIG_MAX_LABELS];
     if (t->C == 1 && task_label_permutation(t, &m.cfg, perm)) {  // the model's classes by their names
         for (long i = 0; i < nex; i++) pred[i] = perm[pred[i]];
         log_info("note: %s orders the labels differently from %s; predictions are mapped by label name", model, t->name);
-    }
-    char def[64];
-    if (test && !pred_path) {
-        if (t->glue) snprintf(def, sizeof def, "%s", !strcmp(t->name, "mnli") && strstr(split, "mismatched") ? "MNLI-mm.tsv" : t->glue->submission);
-        else snprintf(def, sizeof def, "%s.json", t->name);
-        pred_path = def;
     }
     if (pred_path && t->glue) {
         size_t cap = 64 + (size_t)nex * 32, len = 0;
@@ -110,7 +152,7 @@ int cmd_eval(int argc, char **argv) {
     args_init(&a, argc, argv, k_usage);
     const char *task = args_str(&a, "--task", NULL), *data = args_str(&a, "--data", NULL), *model = args_str(&a, "--model", NULL);
     const char *split = args_str(&a, "--split", NULL), *pred = args_str(&a, "--predictions", NULL);
-    int cased = args_flag(&a, "--cased");
+    int cased = args_flag(&a, "--cased"), force = args_flag(&a, "--force");
     long B = args_int(&a, "--batch-size", 32), maxb = args_int(&a, "--max-batches", 0), seed = args_int(&a, "--seed", 42);
     args_common(&a);
     args_done(&a);
@@ -119,9 +161,14 @@ int cmd_eval(int argc, char **argv) {
     if (strcmp(task, "mlm")) {
         TaskSpec t;
         if (task_spec(task, &t)) args_usage_error(&a, "unknown task '%s' (eval takes mlm, %s)", task, task_names());
-        return eval_task(&t, data, model, split ? split : (t.scrolls ? "validation" : "dev"), pred, (int)B, cased);
+        return eval_task(&t, data, model, split ? split : (t.scrolls ? "validation" : "dev"), pred, (int)B, cased, force);
     }
     if (!split) split = "validation";
+    if (pred) args_usage_error(&a, "--predictions goes with a GLUE or SCROLLS task, not mlm");
+    HeadType head = model_head_of_dir(model);
+    if (head != HEAD_MLM)
+        fatal("%s is a %s model: --task mlm needs a masked-LM model (a pretrained one; a finetuned model is evaluated on its task)", model,
+              head == HEAD_SEQCLS ? "sequence-classification" : "multiple-choice");
     Model m;
     model_load_dir(&m, model, HEAD_MLM, 0, 0);
     MaskSpec ms;
@@ -143,7 +190,7 @@ int cmd_eval(int argc, char **argv) {
     ms.prob = 0.15;
     ms.max_pred = mlm_max_pred_for(20, L);
     double t0 = now_seconds();
-    MlmEval r = mlm_evaluate(&m, &ld, &ms, (int)B, L, maxb, (uint64_t)seed);
+    MlmEval r = mlm_evaluate(&m, &ld, &ms, (int)B, L, maxb, (uint64_t)seed, "eval mlm");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", "mlm");
     cJSON_AddStringToObject(o, "split", split);

@@ -38,9 +38,18 @@ typedef struct {
 } Pred;
 
 // Runs one input (ids of length n, types) through the model and prints its JSON line.
+static int count_masks(const int32_t *ids, int n, int mask_id) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += ids[i] == mask_id;
+    return k;
+}
+
 static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n) {
     const ModelConfig *c = &p->m.cfg;
     if (n > c->max_position_embeddings) {
+        if (p->m.head == HEAD_MLM && count_masks(ids + c->max_position_embeddings, n - c->max_position_embeddings, p->mask_id))
+            fatal("--ids: %d ids, and the model takes %d (max_position_embeddings): a [MASK] falls in the part that is cut off", n,
+                  c->max_position_embeddings);
         log_warn("input of %d tokens truncated to max_position_embeddings %d", n, c->max_position_embeddings);
         n = c->max_position_embeddings;
     }
@@ -122,13 +131,43 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
     free(in); free(ty); free(mask); free(labels);
 }
 
-static void predict_text(Pred *p, const char *a, const char *b) {
-    int cap = p->m.cfg.max_position_embeddings + 8;
+// Predicts one text (or pair). An input longer than the model takes is truncated with a warning; a
+// [MASK] the truncation would drop is an error, reported as a JSON line (line > 0, from --input) or fatal
+// (--text). Returns 0, or -1 for such an error.
+static int predict_text(Pred *p, const char *a, const char *b, long line) {
+    int max = p->m.cfg.max_position_embeddings;
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    int full = tok_encode_pair(p->tok, a, la, b, lb, 0, NULL, NULL, 0);
+    int cap = (full > max ? full : max) + 8;
     int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)cap), *types = xmalloc(sizeof(int32_t) * (size_t)cap);
-    int n = tok_encode_pair(p->tok, a, strlen(a), b, b ? strlen(b) : 0, p->m.cfg.max_position_embeddings, ids, types, cap);
-    predict_one(p, ids, types, n < cap ? n : cap);
+    int rc = 0;
+    if (full > max) {
+        tok_encode_pair(p->tok, a, la, b, lb, 0, ids, types, cap);
+        int want = count_masks(ids, full, p->mask_id);
+        int n = tok_encode_pair(p->tok, a, la, b, lb, max, ids, types, cap);
+        if (p->m.head == HEAD_MLM && count_masks(ids, n < cap ? n : cap, p->mask_id) < want) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s%s%ld tokens, and the model takes %d (max_position_embeddings): a [MASK] falls in the part that "
+                     "is cut off; shorten the text", line ? "" : "--text ", line ? "the input is " : "is ", (long)full, max);
+            if (!line) fatal("%s", msg);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "line", (double)line);
+            cJSON_AddStringToObject(o, "error", msg);
+            json_print_line(o);
+            cJSON_Delete(o);
+            log_warn("line %ld: %s", line, msg);
+            rc = -1;
+        } else {
+            log_warn("%s%ld: %d tokens, truncated to the model's %d (max_position_embeddings)", line ? "line " : "--text", line, full, max);
+            predict_one(p, ids, types, n < cap ? n : cap);
+        }
+    } else {
+        int n = tok_encode_pair(p->tok, a, la, b, lb, max, ids, types, cap);
+        predict_one(p, ids, types, n < cap ? n : cap);
+    }
     free(ids);
     free(types);
+    return rc;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -153,7 +192,7 @@ int cmd_predict(int argc, char **argv) {
     if (p.m.head == HEAD_MLM && p.mask_id < 0) fatal("%s/vocab.txt has no [MASK] token", model);
     if (text) {
         if (p.m.head == HEAD_MLM && !strstr(text, "[MASK]")) fatal("--text has no [MASK] to fill (write [MASK] where a word should be predicted)");
-        predict_text(&p, text, pair);
+        predict_text(&p, text, pair, 0);
     } else if (idstr) {
         int32_t ids[65536];
         int n = 0;
@@ -173,13 +212,15 @@ int cmd_predict(int argc, char **argv) {
         char err[1024];
         if (line_reader_open(&lr, !strcmp(input, "-") ? "/dev/stdin" : input, err, sizeof err)) fatal("%s", err);
         int rc;
+        long line = 0, failed = 0;
         while ((rc = line_reader_next(&lr, err, sizeof err)) == 1) {
             char *tab = memchr(lr.buf, '\t', lr.len);
             if (tab) *tab = 0;
-            predict_text(&p, lr.buf, tab ? tab + 1 : NULL);
+            failed += predict_text(&p, lr.buf, tab ? tab + 1 : NULL, ++line) != 0;
         }
         if (rc < 0) fatal("%s", err);
         line_reader_close(&lr);
+        if (failed) fatal("%ld of %ld lines of %s could not be predicted (their JSON lines say why)", failed, line, input);
     }
     tok_free(p.tok);
     model_free(&p.m);

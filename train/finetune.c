@@ -93,7 +93,7 @@ static int ft_eval_due(void *ctx, const TrainRun *r, long step) {
 
 static cJSON *ft_evaluate(void *ctx, TrainRun *r, long step) {
     Finetune *f = ctx;
-    glue_predict(r->m, &f->edev, r->tc.per_device_eval_batch_size, f->C, f->dpred, f->dscore);
+    glue_predict(r->m, &f->edev, r->tc.per_device_eval_batch_size, f->C, f->dpred, f->dscore, NULL);
     double main;
     cJSON *met = task_metrics(&f->ts, f->dpred, f->dscore, &f->dev, &f->sdev, &main);
     char *txt = cJSON_PrintUnformatted(met);

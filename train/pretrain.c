@@ -12,6 +12,7 @@
 #include "core/base/common.h"
 #include "core/base/dist.h"
 #include "core/base/jsonio.h"
+#include "core/base/progress.h"
 #include "core/base/rng.h"
 #include "data/meta.h"
 #include "train/checkpoint.h"
@@ -33,7 +34,7 @@ void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash) {
     shard_meta_free(&meta);
 }
 
-MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed) {
+MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed, const char *progress) {
     MlmEval r = {0};
     LoaderPos saved = val->pos;
     val->pos = (LoaderPos){0, 0, 0};  // the same sequences at every evaluation
@@ -47,7 +48,10 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
     tp.no_grad = 1;
     // sums over this process's share of the batches (every world-th), reduced over the job below
     double sums[5] = {0};  // loss * count, correct, count, tokens, sequences
+    Progress pg;
+    progress_start(&pg, progress ? progress : "", "sequences", progress ? left : 0);
     for (long k = 0; k < batches; k++) {
+        progress_update(&pg, k * B);
         int rows = left < B ? (int)left : B;
         left -= rows;
         int mine = k % dist_world() == dist_rank();
@@ -75,6 +79,7 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
         sums[3] += b.tokens;
         sums[4] += rows;
     }
+    progress_end(&pg);
     dist_sum_f64(sums, 5);
     r.loss = sums[2] ? sums[0] / sums[2] : 0;
     r.accuracy = sums[2] ? sums[1] / sums[2] : 0;
@@ -139,7 +144,7 @@ static cJSON *pt_evaluate(void *ctx, TrainRun *r, long step) {
     Pretrain *p = ctx;
     if (!p->have_val) return NULL;
     const TrainConfig *tc = &r->tc;
-    p->last_eval = mlm_evaluate(r->m, &p->val, &p->ms, tc->per_device_eval_batch_size, p->L, tc->eval_batches, (uint64_t)tc->seed);
+    p->last_eval = mlm_evaluate(r->m, &p->val, &p->ms, tc->per_device_eval_batch_size, p->L, tc->eval_batches, (uint64_t)tc->seed, NULL);
     if (step == 0) p->first_eval = p->last_eval;
     p->evals++;
     log_info("step %ld: validation loss %.4f, perplexity %.1f, accuracy %.3f", step, p->last_eval.loss, p->last_eval.perplexity,

@@ -25,4 +25,5 @@ void data_meta_load(const char *data_dir, MaskSpec *ms, uint64_t *vocab_hash);
 typedef struct { double loss, accuracy, perplexity; long tokens, sequences; } MlmEval;
 // MLM loss (mean over predicted tokens), accuracy and perplexity on `batches` batches (0: one pass
 // over the loader's epoch) with masks keyed by `seed`, so repeated evaluations see the same data.
-MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed);
+// progress names the work for a progress line on stderr (NULL: none, as inside training).
+MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, long batches, uint64_t seed, const char *progress);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/base/common.h"
+#include "core/base/progress.h"
 #include "core/base/dist.h"
 #include "core/base/jsonio.h"
 #include "core/base/rng.h"
@@ -78,7 +79,7 @@ void task_make_batch(const Model *m, const Encoded *e, const int *idx, int rows,
     }
 }
 
-void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score) {
+void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score, const char *progress) {
     int R = B * C;  // rows of a batch
     int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)R * e->L), *types = xmalloc(sizeof(int32_t) * (size_t)R * e->L);
     int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)R * e->L);
@@ -90,7 +91,10 @@ void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *sc
     // data parallel: each process predicts every world-th batch; the results are summed over the job
     if (pred) memset(pred, 0, sizeof(int) * (size_t)nex);
     if (score) memset(score, 0, sizeof(float) * (size_t)nex);
+    Progress pg;
+    progress_start(&pg, progress ? progress : "", "examples", progress ? nex : 0);
     for (int s = 0, k = 0; s < nex; s += B, k++) {
+        progress_update(&pg, s);
         if (k % dist_world() != dist_rank()) continue;
         int nb = nex - s < B ? nex - s : B;
         for (int r = 0; r < nb * C; r++) idx[r] = s * C + r;
@@ -110,6 +114,8 @@ void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *sc
             if (pred) pred[s + r] = best;
         }
     }
+    progress_update(&pg, nex);
+    progress_end(&pg);
     tape_free(&tp);
     free(ids); free(types); free(mask); free(idx);
     if (pred) dist_sum_int(pred, (size_t)nex);

@@ -27,7 +27,8 @@ void task_make_batch(const Model *m, const Encoded *e, const int *idx, int rows,
 // Predictions for every example: class ids (pred) or scores (regression), batches of B examples, padded
 // to L (padding == PAD_MAX_LENGTH) or to the longest of the batch. C > 1: multiple choice, the rows of
 // example i are i*C .. i*C+C-1 and pred is the chosen row.
-void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score);
+// progress names the work for a progress line on stderr (NULL: none, as inside training).
+void glue_predict(Model *m, const Encoded *e, int B, int C, int *pred, float *score, const char *progress);
 
 // A finetuning task: a GLUE task, or a SCROLLS task whose examples are turned into rows of text pairs
 // (ContractNLI: hypothesis and contract; QuALITY: question + option and article, 4 rows an example).
