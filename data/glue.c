@@ -68,6 +68,26 @@ static int split_tabs(char *line, char **cols, int max) {
     return n;
 }
 
+// Is the first row of a file that should start with a header an example instead? A labelled file's row
+// with a valid label (a finite score for STS-B) in the label column, or a test file's row whose first
+// column is an index number.
+static int header_is_example(const GlueTask *t, char **cols, int nc, int test) {
+    char *end;
+    if (test) {
+        strtol(cols[0], &end, 10);
+        return *cols[0] && *end == 0;
+    }
+    if (nc < t->min_cols) return 0;
+    const char *lab = cols[t->label < 0 ? nc - 1 : t->label];
+    if (t->num_labels == 1) {
+        float v = strtof(lab, &end);
+        return *lab && *end == 0 && isfinite(v);
+    }
+    for (int k = 0; k < t->num_labels; k++)
+        if (!strcmp(lab, t->labels[k])) return 1;
+    return 0;
+}
+
 // Reads the rows of an open reader and closes it.
 static int glue_read_lines(const GlueTask *t, LineReader *lr, const char *path, int test, GlueSet *s, char *err, size_t n) {
     long cap = 0, line = 0;
@@ -80,9 +100,17 @@ static int glue_read_lines(const GlueTask *t, LineReader *lr, const char *path, 
         line++;
         char *text = lr->buf;
         if (line == 1 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF) text += 3;
-        if (line == 1 && header) continue;
         if (lr->len == 0) continue;
         int nc = split_tabs(text, cols, 64);
+        if (line == 1 && header) {  // a file whose header row is missing would lose its first example
+            if (header_is_example(t, cols, nc, test)) {
+                snprintf(err, n, "%s:1: this row is an example, not the header row GLUE's %s files start with: restore the header "
+                         "(the official file's first line)", path, t->name);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (nc < need) {
             if (!strcmp(t->name, "qqp") && !test) { s->skipped++; continue; }  // as the reference reader
             snprintf(err, n, "%s:%ld: %d columns, the %s %s file needs at least %d (is this the right task's folder?)", path, line, nc,

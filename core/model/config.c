@@ -210,12 +210,30 @@ cJSON *config_to_json(const ModelConfig *c, const char *architecture) {
     return o;
 }
 
+// A file whose first bytes are a tensor file's (zip: PyTorch, 8 bytes of length then '{': safetensors, a
+// msgpack map: Flax): its format's name, else NULL.
+static const char *tensor_file_kind(const char *path) {
+    unsigned char b[9] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f) fclose(f);
+    if (got >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return "PyTorch (pytorch_model.bin)";
+    if (got == 9 && b[8] == '{' && !(b[4] | b[5] | b[6] | b[7])) return "safetensors";
+    if (got >= 1 && ((b[0] >= 0x80 && b[0] <= 0x8f) || b[0] == 0xde || b[0] == 0xdf)) return "Flax (msgpack)";
+    return NULL;
+}
+
 void config_load_path(ModelConfig *c, const char *path) {
     char file[4096], err[512];
     struct stat sb;
     if (stat(path, &sb) != 0) fatal("%s: no such file or directory (expected a model directory or a config JSON file)", path);
     if (S_ISDIR(sb.st_mode)) snprintf(file, sizeof file, "%s/config.json", path);
     else snprintf(file, sizeof file, "%s", path);
+    if (S_ISDIR(sb.st_mode) && stat(file, &sb) != 0)
+        fatal("%s: a folder without config.json (expected a model directory: config.json, model.safetensors, vocab.txt)", path);
+    if (!S_ISDIR(sb.st_mode) && tensor_file_kind(file))
+        fatal("%s is a %s checkpoint file, not a model directory or a config: give the folder that holds it with its config.json, or "
+              "make a model directory with bigs convert --input %s --output DIR", path, tensor_file_kind(file), path);
     cJSON *root = json_read_file(file);
     config_defaults(c);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
