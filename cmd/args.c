@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/base/common.h"
+#include "core/model/config.h"
+#include "train/train_config.h"
 
 void args_init(Args *a, int argc, char **argv, const char *usage) {
     a->usage = usage;
@@ -113,9 +115,35 @@ const char *args_positional(Args *a) {
     return NULL;
 }
 
+// Flags of Hugging Face's scripts, and the bigs spelling of each.
+static const char *const k_hf_flags[][2] = {
+    {"--output_dir", "--output DIR"}, {"--model_name_or_path", "--model DIR"}, {"--train_file", "--data DIR"},
+    {"--validation_file", "--data DIR"}, {"--task_name", "--task NAME"}, {"--resume_from_checkpoint", "--resume"},
+    {"--config_name", "--config FILE"}, {"--do_lower_case", "(the default; --cased for cased vocabularies)"},
+};
+
+// Names what an unknown flag may have meant: a training or model key (--set), or Hugging Face's spelling.
+static void hint(const char *arg, char *out, size_t n) {
+    out[0] = 0;
+    if (strncmp(arg, "--", 2)) return;
+    char key[128];
+    snprintf(key, sizeof key, "%s", arg + 2);
+    key[strcspn(key, "=")] = 0;
+    for (char *p = key; *p; p++)
+        if (*p == '-') *p = '_';
+    for (size_t i = 0; i < sizeof k_hf_flags / sizeof k_hf_flags[0]; i++)
+        if (!strncmp(arg, k_hf_flags[i][0], strlen(k_hf_flags[i][0]))) { snprintf(out, n, " (bigs spells it %s)", k_hf_flags[i][1]); return; }
+    if (train_config_has_key(key)) snprintf(out, n, " (a training key: --set train.%s=VALUE)", key);
+    else if (config_has_key(key)) snprintf(out, n, " (a model key: --set model.%s=VALUE)", key);
+}
+
 void args_done(Args *a) {
     for (int i = 0; i < a->argc; i++)
-        if (!a->used[i]) args_usage_error(a, "unknown argument '%s'", a->argv[i]);
+        if (!a->used[i]) {
+            char h[160];
+            hint(a->argv[i], h, sizeof h);
+            args_usage_error(a, "unknown argument '%s'%s", a->argv[i], h);
+        }
     free(a->used);
     a->used = NULL;
 }

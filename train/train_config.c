@@ -114,3 +114,5 @@ cJSON *train_config_to_json(const TrainConfig *t) {
     keys_to_json(&k_table, t, o);
     return o;
 }
+
+int train_config_has_key(const char *key) { return keys_find(&k_table, key) != NULL; }

@@ -24,3 +24,4 @@ int train_config_from_json(TrainConfig *t, const cJSON *obj, const char *where, 
 int train_config_set(TrainConfig *t, const char *key, const char *value, char *err, size_t n);
 int train_config_validate(const TrainConfig *t, char *err, size_t n);
 cJSON *train_config_to_json(const TrainConfig *t);
+int train_config_has_key(const char *key);  // a training key of that name?

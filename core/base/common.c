@@ -105,13 +105,18 @@ double now_seconds(void) {
 void openblas_set_num_threads(int n);
 
 void threads_set(int n) {
-    if (n <= 0) {  // all cores, shared among the job's processes on this host
 #ifdef _OPENMP
-        n = omp_get_num_procs() / g_local_world;
+    int cores = omp_get_num_procs();
 #else
-        n = (int)sysconf(_SC_NPROCESSORS_ONLN) / g_local_world;
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
 #endif
+    if (cores < 1) cores = 1;
+    if (n <= 0) {  // all cores, shared among the job's processes on this host
+        n = cores / g_local_world;
         if (n < 1) n = 1;
+    } else if (n > cores) {  // more threads than cores only time-slice (and OpenBLAS can hang allocating per-thread buffers)
+        log_info("note: --threads %d is more than the %d cores here: using %d", n, cores, cores);
+        n = cores;
     }
 #ifdef _OPENMP
     omp_set_num_threads(n);

@@ -276,3 +276,5 @@ int config_is_bert(const ModelConfig *c) {
     return s && s->family && !strcmp(s->family, "bert");
 }
 _Static_assert(sizeof(((ModelConfig *)0)->model_type) == KEY_STR_LEN && sizeof(((ModelConfig *)0)->finetuning_task) == KEY_STR_LEN, "K_STR fields");
+
+int config_has_key(const char *key) { return keys_find(&k_table, key) != NULL; }

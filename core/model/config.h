@@ -47,3 +47,4 @@ void config_load_path(ModelConfig *c, const char *path);
 const char *config_variant_name(const ModelConfig *c);  // "gated+ssm (BiGS)", ...
 // The block and mixer are Hugging Face's BERT (STACK + attention): parameter prefix "bert", Bert* names.
 int config_is_bert(const ModelConfig *c);
+int config_has_key(const char *key);  // a model config key of that name?
