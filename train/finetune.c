@@ -14,6 +14,7 @@
 #include "core/base/rng.h"
 #include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/memory.h"
 #include "train/rundir.h"
 #include "train/tasks.h"
 
@@ -323,6 +324,9 @@ int finetune_run(const FinetuneArgs *a) {
     ft_config(a, resume_dir, &f.ts, &mc, tc);
     Model m;
     int L = ft_model(a, &f.ts, &mc, tc, &m);
+    StepMemory sm;  // before the gradients, the moments and the activations are allocated
+    memory_step(&m.cfg, f.ts.head, tc->per_device_train_batch_size, L, f.ts.C, 0, 1, &sm);
+    if (!a->force) memory_check(&sm, sm.params, tc->per_device_train_batch_size, L, a->output);
     params_alloc_grad(&m.pt);
     char vocab[4096];
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", a->model);
@@ -332,7 +336,7 @@ int finetune_run(const FinetuneArgs *a) {
     ft_data(a, &f, &m, tc, L);
     long per_epoch = (f.ntrain + f.G - 1) / f.G;
     r.total = tc->max_steps > 0 ? tc->max_steps : (long)ceil(tc->num_train_epochs * per_epoch);
-    r.warmup = tc->warmup_steps > 0 ? tc->warmup_steps : (long)ceil(tc->warmup_ratio * r.total);
+    r.warmup = train_warmup(tc, r.total);
     if (resume_dir) ft_resume_params(resume_dir, &m, &f.ts);
     r.m = &m, r.output_dir = a->output, r.vocab_src = vocab, r.resume_dir = resume_dir, r.seqs_per_step = f.G;
     log_info("finetuning %s on %s: %ld train / %ld dev examples, %ld steps of %d, lr %g, max length %d, %d threads", config_variant_name(&mc),

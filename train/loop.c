@@ -41,6 +41,17 @@ void train_apply_sets(const char *const *sets, int nsets, ModelConfig *mc, Train
     }
 }
 
+// A warmup as long as the run would never reach the learning rate: such a warmup is cut to 10% of the run.
+long train_warmup(const TrainConfig *tc, long total) {
+    long warmup = tc->warmup_steps > 0 ? tc->warmup_steps : (long)ceil(tc->warmup_ratio * total);
+    if (warmup >= total && total > 0) {
+        long w = (total + 9) / 10;
+        log_info("note: warmup_steps %ld is not shorter than the run (%ld steps): warming up over %ld steps instead", warmup, total, w);
+        warmup = w;
+    }
+    return warmup;
+}
+
 // ----------------------------------------------------------------------------
 // the loop's parts
 

@@ -73,5 +73,9 @@ void train_apply_sets(const char *const *sets, int nsets, ModelConfig *mc, Train
 // The training config a checkpoint's run used (trainer_state.json): 0, or -1 when it holds none.
 int ckpt_train_config(const char *ckpt_dir, TrainConfig *tc);
 
+// The warmup steps of a run of total steps: warmup_steps, else warmup_ratio of the run; a warmup as long
+// as the run (which would never reach the learning rate) becomes 10% of it, with a note.
+long train_warmup(const TrainConfig *tc, long total);
+
 // Progress: a duration as 1h02m, 3m05s or 12s.
 void fmt_duration(char *out, size_t n, double seconds);

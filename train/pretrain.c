@@ -17,6 +17,7 @@
 #include "data/meta.h"
 #include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/memory.h"
 #include "train/rundir.h"
 
 // RNG streams of a run: every draw is keyed by (seed, stream, step), so a resumed run repeats an
@@ -229,6 +230,10 @@ static void pt_read_config(const PretrainArgs *a, const char *resume_dir, ModelC
         if (jm && config_from_json(mc, jm, where, err, sizeof err)) fatal("%s", err);
         snprintf(where, sizeof where, "%s: train", a->config_path);
         if (jt && train_config_from_json(tc, jt, where, err, sizeof err)) fatal("%s", err);
+        // no "model" member would mean the default, the official 346M-parameter BiGS: never a guess
+        if (!jm && !a->init_dir && !resume_dir)
+            fatal("%s has no \"model\" member: bigs does not guess a model (the default is the official 346M-parameter BiGS); give "
+                  "its keys, or start from configs/bigs-128.json for that size", a->config_path);
         cJSON_Delete(j);
     }
     if (a->seed_override >= 0) tc->seed = (int)a->seed_override;
@@ -279,7 +284,8 @@ static const char *pt_data(const PretrainArgs *a, const char *model_src, const T
     p->have_val = loader_open(&p->val, a->data_dir, "validation", 0, 0, 1, 0, err, sizeof err) == 0;
     if (!p->have_val) log_warn("%s: no validation shards; evaluation is skipped", a->data_dir);
     if (p->train.max_len > (uint32_t)p->L)
-        fatal("%s holds sequences up to %u tokens but max_seq_length is %d (set train.max_seq_length)", a->data_dir, p->train.max_len, p->L);
+        fatal("%s holds sequences of up to %u tokens but train.max_seq_length is %d: raise it to %u, or leave it unset (0) to take the "
+              "shards' length", a->data_dir, p->train.max_len, p->L, p->train.max_len);
     if (p->train.vocab_hash != vhash) fatal("%s: the shards' vocabulary hash differs from meta.json's", a->data_dir);
     if (p->train.vocab_size != (uint32_t)p->ms.vocab_size)
         fatal("%s: the shards (%s ...) hold ids of a %u-token vocabulary but meta.json says %d", a->data_dir, p->train.shards[0].path,
@@ -297,6 +303,27 @@ static const char *pt_data(const PretrainArgs *a, const char *model_src, const T
         free(text);
     }
     return vocab_src;
+}
+
+// The sequence length: train.max_seq_length, or (0, the default) the longest sequence the shards hold;
+// it must fit the model's position table.
+static int pt_seq_length(const PretrainArgs *a, TrainConfig *tc, const Model *m) {
+    int L = tc->max_seq_length, from_data = L == 0, P = m->cfg.max_position_embeddings;
+    if (from_data) {
+        ShardMeta meta;
+        char err[4600];
+        if (shard_meta_read(a->data_dir, &meta, err, sizeof err)) fatal("%s", err);
+        L = meta.max_len;
+        shard_meta_free(&meta);
+        if (L <= 0) fatal("%s/meta.json does not record max_len (shards of an older bigs): set train.max_seq_length", a->data_dir);
+    }
+    if (L > P)
+        fatal("%s %d tokens but the model has %d positions (max_position_embeddings): %s", from_data ? "the shards hold sequences of up to" :
+              "train.max_seq_length is", L, P, from_data ? "prepare the shards with --max-len at most that, or grow the table of a pretrained "
+              "model (--init MODEL --set model.max_position_embeddings=N)" : "lower it, or grow the model's table (model.max_position_embeddings)");
+    if (from_data) log_info("note: train.max_seq_length is %d, the longest sequence of %s", L, a->data_dir);
+    tc->max_seq_length = L;  // the effective value, as train_config.json records it
+    return L;
 }
 
 int pretrain_run(const PretrainArgs *a) {
@@ -320,9 +347,12 @@ int pretrain_run(const PretrainArgs *a) {
     Model m;
     pt_model(a, model_src, &mc, tc, &m);
     if (train_config_validate(tc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": train: " : "", err);
+    p.B = tc->per_device_train_batch_size;
+    p.L = pt_seq_length(a, tc, &m);
+    StepMemory sm;  // before the gradients, the moments and the activations are allocated
+    memory_step(&m.cfg, HEAD_MLM, p.B, p.L, 1, tc->mlm_probability, mlm_max_pred_for(tc->max_predictions_per_seq, p.L), &sm);
+    if (!a->force) memory_check(&sm, sm.params, p.B, p.L, a->output_dir);
     params_alloc_grad(&m.pt);
-    p.B = tc->per_device_train_batch_size, p.L = tc->max_seq_length;
-    if (p.L > m.cfg.max_position_embeddings) fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", p.L, m.cfg.max_position_embeddings);
     // Data parallelism: every process follows the same global stream of sequences and trains on its
     // own rows of each global batch (rank r: rows [r*B, (r+1)*B) of world*B), so the data order, the
     // masks and the dropout draws do not depend on how many processes share the work.
@@ -332,7 +362,7 @@ int pretrain_run(const PretrainArgs *a) {
     int accum = tc->gradient_accumulation_steps;
     r.total = tc->max_steps;
     if (r.total <= 0) r.total = (long)ceil(tc->num_train_epochs * (double)p.train.n_seqs / ((double)p.G * accum));
-    r.warmup = tc->warmup_steps > 0 ? tc->warmup_steps : (long)ceil(tc->warmup_ratio * r.total);
+    r.warmup = train_warmup(tc, r.total);
     r.m = &m, r.output_dir = a->output_dir, r.vocab_src = vocab_src, r.resume_dir = resume_dir, r.seqs_per_step = p.G * accum;
     log_info("pretraining %s: %ld parameters, %ld steps of %ld x %d sequences of %d tokens, lr %g, %d threads", config_variant_name(&m.cfg),
              m.pt.count, r.total, p.G, accum, p.L, tc->learning_rate, threads_get());

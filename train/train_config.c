@@ -66,7 +66,7 @@ void train_config_defaults(TrainConfig *t) {
     t->save_steps = 1000;
     t->save_total_limit = 3;
     t->seed = 42;
-    t->max_seq_length = 128;
+    t->max_seq_length = 0;  // 0: from the data (pretraining: the shards' length; finetuning: the model's positions)
     t->mlm_probability = 0.15;
     t->max_predictions_per_seq = 20;
     t->decay_ssm = 1;
@@ -101,7 +101,7 @@ int train_config_validate(const TrainConfig *t, char *err, size_t n) {
     NEED(t->eval_steps >= 0, "eval_steps must be >= 0 (0 = only at the end), got %d", t->eval_steps);
     NEED(t->save_steps >= 0, "save_steps must be >= 0 (0 = only at the end), got %d", t->save_steps);
     NEED(t->save_total_limit >= 1, "save_total_limit must be >= 1, got %d", t->save_total_limit);
-    NEED(t->max_seq_length >= 2, "max_seq_length must be >= 2, got %d", t->max_seq_length);
+    NEED(t->max_seq_length == 0 || t->max_seq_length >= 2, "max_seq_length must be 0 (from the data) or >= 2, got %d", t->max_seq_length);
     NEED(t->mlm_probability > 0 && t->mlm_probability < 1, "mlm_probability must be in (0,1), got %g", t->mlm_probability);
     NEED(t->max_predictions_per_seq >= 1, "max_predictions_per_seq must be >= 1, got %d", t->max_predictions_per_seq);
     NEED(t->eval_batches >= 0, "eval_batches must be >= 0, got %d", t->eval_batches);

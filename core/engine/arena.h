@@ -16,6 +16,8 @@ typedef struct {
     size_t used;        // bytes handed out since the last reset (64-byte rounded; skipped block tails not counted)
     size_t peak;        // the largest `used` ever seen
     size_t reserved;    // bytes held in blocks
+    int count_only;     // a dry run (memory estimates): allocations are counted, never made; the pointers
+                        // returned must not be dereferenced
 } Arena;
 
 void arena_init(Arena *a, size_t block_size);

@@ -51,6 +51,9 @@ void params_init(ParamTable *pt);
 int params_add(ParamTable *pt, const char *name, int ndim, const int *shape, ParamRole role);
 void params_alloc(ParamTable *pt);       // allocates the parameter block (zeroed) and the tensors
 void params_alloc_grad(ParamTable *pt);  // allocates the gradient block (zeroed), for training
+// For a dry run (tape_dry): tensors with shapes but no memory (data and gradient pointers that must not be
+// dereferenced), so a memory estimate of a large model allocates nothing.
+void params_alloc_dry(ParamTable *pt);
 int params_find(const ParamTable *pt, const char *name);  // index or -1
 Tensor *params_get(ParamTable *pt, const char *name);     // fatal when absent
 void params_zero_grad(ParamTable *pt);

@@ -56,10 +56,17 @@ void tape_profile_print(void) {
 void tape_init(Tape *tp, size_t arena_block_bytes) {
     memset(tp, 0, sizeof *tp);
     arena_init(&tp->arena, arena_block_bytes);
+    arena_init(&tp->meta, (size_t)1 << 20);
+}
+
+void tape_dry(Tape *tp) {
+    tp->dry = 1;
+    tp->arena.count_only = 1;
 }
 
 void tape_reset(Tape *tp) {
     arena_reset(&tp->arena);
+    arena_reset(&tp->meta);
     tp->n = 0;
     tp->dropout_count = 0;
     memset(tp->free_grads, 0, sizeof tp->free_grads);  // their memory went back with the arena
@@ -68,13 +75,14 @@ void tape_reset(Tape *tp) {
 
 void tape_free(Tape *tp) {
     arena_free(&tp->arena);
+    arena_free(&tp->meta);
     free(tp->e);
     memset(tp, 0, sizeof *tp);
 }
 
 Tensor *tape_new(Tape *tp, const char *name, int ndim, ...) {
     BIGS_ASSERT(ndim >= 1 && ndim <= TENSOR_MAX_DIMS);
-    Tensor *t = arena_calloc(&tp->arena, sizeof(Tensor));
+    Tensor *t = arena_calloc(&tp->meta, sizeof(Tensor));
     va_list ap;
     va_start(ap, ndim);
     t->ndim = ndim;
@@ -90,15 +98,17 @@ Tensor *tape_new(Tape *tp, const char *name, int ndim, ...) {
     return t;
 }
 
+int32_t *tape_ints_new(Tape *tp, long n) { return arena_alloc(&tp->meta, sizeof(int32_t) * (size_t)(n > 0 ? n : 1)); }
+
 int32_t *tape_ints(Tape *tp, const int32_t *src, long n) {
-    int32_t *d = arena_alloc(&tp->arena, sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    int32_t *d = tape_ints_new(tp, n);
     if (n > 0) memcpy(d, src, sizeof(int32_t) * (size_t)n);
     return d;
 }
 
 // An output shaped like x but with the last dimension `last`.
 static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
-    Tensor *t = arena_calloc(&tp->arena, sizeof(Tensor));
+    Tensor *t = arena_calloc(&tp->meta, sizeof(Tensor));
     t->ndim = x->ndim;
     memcpy(t->shape, x->shape, sizeof t->shape);
     t->shape[t->ndim - 1] = last;
@@ -111,7 +121,7 @@ static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
 // Records an entry with inputs in[0..n) when a gradient can flow to any of them; returns it (NULL when
 // nothing is recorded: evaluation, or no input needs a gradient).
 static TapeEntry *record(Tape *tp, OpType op, Tensor *out, int n, Tensor *const *in) {
-    if (g_prof.on && !tp->no_grad) prof_forward(op);  // training passes only (not evaluation)
+    if (g_prof.on && !tp->no_grad && !tp->dry) prof_forward(op);  // training passes only (not evaluation, not dry runs)
     BIGS_ASSERT(n <= TAPE_MAX_IN);
     int need = 0;
     for (int i = 0; i < n; i++) need |= in[i] && in[i]->requires_grad;
@@ -144,7 +154,7 @@ Tensor *op_linear(Tape *tp, Tensor *x, Tensor *W, Tensor *b) {
     BIGS_ASSERT(W->ndim == 2 && W->shape[1] == K && (!b || b->numel == N));
     Tensor *y = like(tp, x, N, "linear");
     int M = (int)tensor_rows(x);
-    linear_forward(y->data, x->data, W->data, b ? b->data : NULL, M, K, N);
+    if (!tp->dry) linear_forward(y->data, x->data, W->data, b ? b->data : NULL, M, K, N);
     TapeEntry *e = RECORD(tp, OP_LINEAR, y, x, W, b);
     if (e) e->a.linear = (__typeof__(e->a.linear)){M, K, N};
     return y;
@@ -155,7 +165,7 @@ Tensor *op_layernorm(Tape *tp, Tensor *x, Tensor *w, Tensor *b, float eps) {
     BIGS_ASSERT(w->numel == H && b->numel == H);
     Tensor *y = like(tp, x, H, "layernorm");
     float *stats = arena_alloc(&tp->arena, sizeof(float) * 2 * (size_t)R);  // mean (R), rstd (R)
-    layernorm_forward(y->data, stats, stats + R, x->data, w->data, b->data, R, H, eps);
+    if (!tp->dry) layernorm_forward(y->data, stats, stats + R, x->data, w->data, b->data, R, H, eps);
     TapeEntry *e = RECORD(tp, OP_LAYERNORM, y, x, w, b);
     if (e) e->a.layernorm = (__typeof__(e->a.layernorm)){R, H, stats, stats + R};
     return y;
@@ -163,7 +173,7 @@ Tensor *op_layernorm(Tape *tp, Tensor *x, Tensor *w, Tensor *b, float eps) {
 
 Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "gelu");
-    gelu_forward(y->data, x->data, x->numel, tanh_form);
+    if (!tp->dry) gelu_forward(y->data, x->data, x->numel, tanh_form);
     TapeEntry *e = RECORD(tp, OP_GELU, y, x);
     if (e) e->a.gelu.tanh_form = tanh_form;
     return y;
@@ -171,7 +181,7 @@ Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form) {
 
 Tensor *op_tanh(Tape *tp, Tensor *x) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "tanh");
-    tanh_forward(y->data, x->data, x->numel);
+    if (!tp->dry) tanh_forward(y->data, x->data, x->numel);
     RECORD(tp, OP_TANH, y, x);
     return y;
 }
@@ -179,7 +189,7 @@ Tensor *op_tanh(Tape *tp, Tensor *x) {
 Tensor *op_add(Tape *tp, Tensor *a, Tensor *b) {
     same_shape(a, b, "add");
     Tensor *y = like(tp, a, tensor_dim(a, -1), "add");
-    add_forward(y->data, a->data, b->data, a->numel);
+    if (!tp->dry) add_forward(y->data, a->data, b->data, a->numel);
     RECORD(tp, OP_ADD, y, a, b);
     return y;
 }
@@ -187,7 +197,7 @@ Tensor *op_add(Tape *tp, Tensor *a, Tensor *b) {
 Tensor *op_mul(Tape *tp, Tensor *a, Tensor *b) {
     same_shape(a, b, "mul");
     Tensor *y = like(tp, a, tensor_dim(a, -1), "mul");
-    mul_forward(y->data, a->data, b->data, a->numel);
+    if (!tp->dry) mul_forward(y->data, a->data, b->data, a->numel);
     RECORD(tp, OP_MUL, y, a, b);
     return y;
 }
@@ -196,7 +206,7 @@ Tensor *op_concat(Tape *tp, Tensor *a, Tensor *b) {
     int Ha = tensor_dim(a, -1), Hb = tensor_dim(b, -1);
     BIGS_ASSERT(tensor_rows(a) == tensor_rows(b));
     Tensor *y = like(tp, a, Ha + Hb, "concat");
-    concat_forward(y->data, a->data, b->data, tensor_rows(a), Ha, Hb);
+    if (!tp->dry) concat_forward(y->data, a->data, b->data, tensor_rows(a), Ha, Hb);
     TapeEntry *e = RECORD(tp, OP_CONCAT, y, a, b);
     if (e) e->a.concat = (__typeof__(e->a.concat)){Ha, Hb};
     return y;
@@ -205,7 +215,7 @@ Tensor *op_concat(Tape *tp, Tensor *a, Tensor *b) {
 Tensor *op_flip(Tape *tp, Tensor *x) {
     BIGS_ASSERT(x->ndim == 3);
     Tensor *y = like(tp, x, x->shape[2], "flip");
-    flip_forward(y->data, x->data, x->shape[0], x->shape[1], x->shape[2]);
+    if (!tp->dry) flip_forward(y->data, x->data, x->shape[0], x->shape[1], x->shape[2]);
     RECORD(tp, OP_FLIP, y, x);
     return y;
 }
@@ -218,14 +228,14 @@ Tensor *op_gather(Tape *tp, Tensor *table, const int32_t *idx, int n) {
         if (idx[i] < 0 || idx[i] >= rows)
             fatal("index %d at position %d is out of range for %s with %ld rows", idx[i], i, table->name ? table->name : "a table", rows);
     Tensor *y = tape_new(tp, "gather", 2, n, H);
-    gather_forward(y->data, table->data, idx, n, H);
+    if (!tp->dry) gather_forward(y->data, table->data, idx, n, H);
     TapeEntry *e = RECORD(tp, OP_GATHER, y, table);
     if (e) e->a.gather = (__typeof__(e->a.gather)){tape_ints(tp, idx, n), n, H};
     return y;
 }
 
 Tensor *op_view(Tape *tp, Tensor *x, int ndim, const int *shape) {
-    Tensor *y = arena_calloc(&tp->arena, sizeof(Tensor));
+    Tensor *y = arena_calloc(&tp->meta, sizeof(Tensor));
     y->ndim = ndim;
     y->numel = 1;
     for (int i = 0; i < ndim; i++) { y->shape[i] = shape[i]; y->numel *= shape[i]; }
@@ -242,7 +252,7 @@ Tensor *op_dropout(Tape *tp, Tensor *x, float p) {
     uint64_t key = rng_mix(tp->dropout_key, tp->dropout_count++);
     Tensor *y = like(tp, x, tensor_dim(x, -1), "dropout");
     long first = tp->rows > 0 ? tp->row0 * (x->numel / tp->rows) : 0;
-    dropout_forward(y->data, x->data, x->numel, p, key, (uint64_t)first);
+    if (!tp->dry) dropout_forward(y->data, x->data, x->numel, p, key, (uint64_t)first);
     TapeEntry *e = RECORD(tp, OP_DROPOUT, y, x);
     if (e) e->a.dropout = (__typeof__(e->a.dropout)){p, key, (uint64_t)first};
     return y;
@@ -252,7 +262,7 @@ Tensor *op_ssm_kernel(Tape *tp, Tensor *A_re, Tensor *A_im, Tensor *C, Tensor *l
     int nk = (int)log_step->numel, N = (int)(A_re->numel / nk);
     BIGS_ASSERT(A_im->numel == (long)nk * N && C->numel == 2L * nk * N);
     Tensor *K = tape_new(tp, "ssm_kernel", 2, nk, L);
-    ssm_kernel_forward(K->data, A_re->data, A_im->data, C->data, log_step->data, nk, N, L);
+    if (!tp->dry) ssm_kernel_forward(K->data, A_re->data, A_im->data, C->data, log_step->data, nk, N, L);
     TapeEntry *e = RECORD(tp, OP_SSM_KERNEL, K, A_re, A_im, C, log_step);
     if (e) e->a.ssm_kernel = (__typeof__(e->a.ssm_kernel)){nk, N, L};
     return K;
@@ -264,7 +274,7 @@ Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D) {
     int nk = (int)(K->numel / L), per_channel = nk != 1;
     BIGS_ASSERT((long)nk * L == K->numel && (nk == 1 || nk == H) && D->numel == nk);
     Tensor *y = like(tp, u, H, "fftconv");
-    fftconv_forward(y->data, u->data, K->data, D->data, B, L, H, per_channel);
+    if (!tp->dry) fftconv_forward(y->data, u->data, K->data, D->data, B, L, H, per_channel);
     TapeEntry *e = RECORD(tp, OP_FFTCONV, y, u, K, D);
     if (e) e->a.fftconv = (__typeof__(e->a.fftconv)){B, L, H, per_channel};
     return y;
@@ -280,7 +290,7 @@ Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *k
     Tensor *y = like(tp, q, H, "attention");
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L);
     long b0 = tp->rows > 0 ? tp->row0 * (B / tp->rows) : 0;
-    attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key, b0);
+    if (!tp->dry) attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key, b0);
     TapeEntry *e = RECORD(tp, OP_ATTENTION, y, q, k, v);
     if (e) e->a.attention = (__typeof__(e->a.attention)){B, L, H, NH, p, key, b0, probs};
     return y;
@@ -290,7 +300,7 @@ Tensor *op_meanpool(Tape *tp, Tensor *x, const int32_t *mask) {
     BIGS_ASSERT(x->ndim == 3);
     int B = x->shape[0], L = x->shape[1], H = x->shape[2];
     Tensor *y = tape_new(tp, "meanpool", 2, B, H);
-    meanpool_forward(y->data, x->data, mask, B, L, H);
+    if (!tp->dry) meanpool_forward(y->data, x->data, mask, B, L, H);
     TapeEntry *e = RECORD(tp, OP_MEANPOOL, y, x);
     if (e) e->a.pool = (__typeof__(e->a.pool)){mask ? tape_ints(tp, mask, (long)B * L) : NULL, B, L, H};
     return y;
@@ -300,7 +310,7 @@ Tensor *op_firstpool(Tape *tp, Tensor *x) {
     BIGS_ASSERT(x->ndim == 3);
     int B = x->shape[0], L = x->shape[1], H = x->shape[2];
     Tensor *y = tape_new(tp, "firstpool", 2, B, H);
-    firstpool_forward(y->data, x->data, B, L, H);
+    if (!tp->dry) firstpool_forward(y->data, x->data, B, L, H);
     TapeEntry *e = RECORD(tp, OP_FIRSTPOOL, y, x);
     if (e) e->a.pool = (__typeof__(e->a.pool)){NULL, B, L, H};
     return y;
@@ -313,7 +323,9 @@ Tensor *op_cross_entropy(Tape *tp, Tensor *logits, const int32_t *targets, int i
             fatal("label %d at row %d is out of range: expected 0..%d or %d (ignored)", targets[r], r, V - 1, ignore_index);
     Tensor *loss = tape_new(tp, "loss", 1, 1);
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)R * V);
-    int n = crossentropy_forward(loss->data, probs, logits->data, targets, R, V, ignore_index);
+    int n = 0;
+    if (!tp->dry) n = crossentropy_forward(loss->data, probs, logits->data, targets, R, V, ignore_index);
+    else for (int r = 0; r < R; r++) n += targets[r] != ignore_index;
     if (count) *count = n;
     TapeEntry *e = RECORD(tp, OP_CROSSENTROPY, loss, logits);
     if (e) e->a.xent = (__typeof__(e->a.xent)){probs, tape_ints(tp, targets, R), R, V, ignore_index, n};
@@ -322,10 +334,10 @@ Tensor *op_cross_entropy(Tape *tp, Tensor *logits, const int32_t *targets, int i
 
 Tensor *op_mse(Tape *tp, Tensor *pred, const float *target) {
     Tensor *loss = tape_new(tp, "loss", 1, 1);
-    mse_forward(loss->data, pred->data, target, pred->numel);
+    if (!tp->dry) mse_forward(loss->data, pred->data, target, pred->numel);
     TapeEntry *e = RECORD(tp, OP_MSE, loss, pred);
     if (e) {
-        float *t = arena_alloc(&tp->arena, sizeof(float) * (size_t)pred->numel);
+        float *t = arena_alloc(&tp->meta, sizeof(float) * (size_t)pred->numel);
         memcpy(t, target, sizeof(float) * (size_t)pred->numel);
         e->a.mse.target = t;
     }
@@ -339,23 +351,23 @@ Tensor *op_mse(Tape *tp, Tensor *pred, const float *target) {
 static float *grad_take(Tape *tp, size_t bytes) {
     for (int i = 0; i < 16 && tp->free_grads[i].bytes; i++)
         if (tp->free_grads[i].bytes == bytes && tp->free_grads[i].head) {
-            void *p = tp->free_grads[i].head;
-            memcpy(&tp->free_grads[i].head, p, sizeof(void *));  // the next link is kept in the buffer
-            memset(p, 0, bytes);
-            return p;
+            GradNode *node = tp->free_grads[i].head;
+            tp->free_grads[i].head = node->next;
+            if (!tp->dry) memset(node->buf, 0, bytes);
+            return node->buf;
         }
     return arena_calloc(&tp->arena, bytes);
 }
 
-// Puts a dead gradient buffer on the free list of its size (buffers under a pointer's size, and
-// sizes past the 16 lists, are simply left in the arena until the reset).
+// Puts a dead gradient buffer on the free list of its size (sizes past the 16 lists are simply left in
+// the arena until the reset). The list's nodes live in the meta arena, so a dry run keeps lists too.
 static void grad_give(Tape *tp, float *g, size_t bytes) {
-    if (bytes < sizeof(void *)) return;
     for (int i = 0; i < 16; i++)
         if (tp->free_grads[i].bytes == bytes || tp->free_grads[i].bytes == 0) {
+            GradNode *node = arena_alloc(&tp->meta, sizeof(GradNode));
+            *node = (GradNode){g, tp->free_grads[i].head};
             tp->free_grads[i].bytes = bytes;
-            memcpy(g, &tp->free_grads[i].head, sizeof(void *));
-            tp->free_grads[i].head = g;
+            tp->free_grads[i].head = node;
             return;
         }
 }
@@ -463,16 +475,19 @@ const char *tape_op_name(int op) { return op >= 0 && op < OP_COUNT ? k_ops[op].n
 void tape_backward(Tape *tp, Tensor *root, const float *droot) {
     if (!root->requires_grad) return;
     float *g = G(tp, root);
-    for (long i = 0; i < root->numel; i++) g[i] += droot ? droot[i] : 1.0f;
+    for (long i = 0; i < root->numel && !tp->dry; i++) g[i] += droot ? droot[i] : 1.0f;
     for (int i = tp->n - 1; i >= 0; i--) {
         TapeEntry *e = &tp->e[i];
         if (!e->out->grad) continue;  // no gradient reached this output: nothing to do
-        double t0 = g_prof.on ? now_seconds() : 0;
-        k_ops[e->op].backward(tp, e, e->out->grad);
-        if (g_prof.on) { g_prof.bwd[e->op] += now_seconds() - t0; g_prof.nbwd[e->op]++; }
+        int timed = g_prof.on && !tp->dry;
+        double t0 = timed ? now_seconds() : 0;
+        if (tp->dry)  // a dry run: the inputs' gradient buffers, as the backward would take them
+            for (int k = 0; k < TAPE_MAX_IN; k++) G(tp, e->in[k]);
+        else k_ops[e->op].backward(tp, e, e->out->grad);
+        if (timed) { g_prof.bwd[e->op] += now_seconds() - t0; g_prof.nbwd[e->op]++; }
         // every consumer of e->out comes later on the tape, so its gradient is complete and now used up
         grad_give(tp, e->out->grad, sizeof(float) * (size_t)e->out->numel);
         e->out->grad = NULL;
     }
-    if (g_prof.on) { g_prof.last = now_seconds(); g_prof.passes++; }
+    if (g_prof.on && !tp->dry) { g_prof.last = now_seconds(); g_prof.passes++; }
 }

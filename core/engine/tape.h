@@ -40,8 +40,12 @@ typedef struct {
     } a;
 } TapeEntry;
 
+typedef struct GradNode { void *buf; struct GradNode *next; } GradNode;
+
 typedef struct {
-    Arena arena;
+    Arena arena;            // activations, saved buffers and activation gradients (the step's memory)
+    Arena meta;             // tensor headers, index arrays and free-list nodes: small, always real
+    int dry;                // a dry run (tape_dry): ops allocate but compute nothing (memory estimates)
     TapeEntry *e;
     int n, cap;
     int no_grad;            // evaluation: record nothing, outputs need no gradient
@@ -55,10 +59,14 @@ typedef struct {
     // Activation gradients whose op has been back-propagated are dead: their buffers go to free lists
     // by size and are reused by later gradients of the same size, so the backward pass holds only the
     // live gradients (about one layer's) on top of the forward activations.
-    struct { size_t bytes; void *head; } free_grads[16];
+    struct { size_t bytes; GradNode *head; } free_grads[16];
 } Tape;
 
 void tape_init(Tape *tp, size_t arena_block_bytes);
+// Makes the tape a dry run: every op records and allocates as it would, from an arena that only counts,
+// and computes nothing, so arena.peak is what a real pass would need. Values read from a dry tape's
+// tensors are meaningless; their data pointers must not be dereferenced.
+void tape_dry(Tape *tp);
 void tape_reset(Tape *tp);  // drops every entry and activation (start of a step)
 void tape_free(Tape *tp);
 // Propagates from root: droot is d(loss)/d(root) (NULL: ones). Parameter gradients accumulate into
@@ -79,7 +87,8 @@ void tape_profile_print(void);
 
 // A new tensor in the arena, data uninitialised: tape_new(tp, "name", 3, B, L, H).
 Tensor *tape_new(Tape *tp, const char *name, int ndim, ...);
-int32_t *tape_ints(Tape *tp, const int32_t *src, long n);  // arena copy
+int32_t *tape_ints(Tape *tp, const int32_t *src, long n);  // a copy that lives until the reset
+int32_t *tape_ints_new(Tape *tp, long n);                   // n uninitialised ints, until the reset
 
 // ---- recorded ops (shapes: see ops.h). Leading dims are kept; the last one changes where it says.
 Tensor *op_linear(Tape *tp, Tensor *x, Tensor *W, Tensor *b);        // (...,K) -> (...,N); b may be NULL

@@ -66,7 +66,7 @@ static void model_rows(Model *m) {
     if (!m->block || !m->mixer || !m->slot) fatal("internal error: a model config that config_validate did not pass (block %d, routing %d)", m->cfg.block, m->cfg.routing);
 }
 
-void model_build(Model *m, const ModelConfig *cfg, HeadType head) {
+static void build(Model *m, const ModelConfig *cfg, HeadType head, int dry) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     strcpy(m->cfg.model_type, config_is_bert(cfg) ? "bert" : "BiGS");
@@ -74,7 +74,8 @@ void model_build(Model *m, const ModelConfig *cfg, HeadType head) {
     model_rows(m);
     params_init(&m->pt);
     walk(m, 0);
-    params_alloc(&m->pt);
+    if (dry) params_alloc_dry(&m->pt);
+    else params_alloc(&m->pt);
     int NL = cfg->num_hidden_layers;
     m->layer = xcalloc((size_t)NL + 1, sizeof(Layer));
     for (int i = 0; i < NL; i++) {
@@ -83,6 +84,9 @@ void model_build(Model *m, const ModelConfig *cfg, HeadType head) {
     }
     walk(m, 1);
 }
+
+void model_build(Model *m, const ModelConfig *cfg, HeadType head) { build(m, cfg, head, 0); }
+void model_build_dry(Model *m, const ModelConfig *cfg, HeadType head) { build(m, cfg, head, 1); }
 
 void model_declare(ParamTable *pt, const ModelConfig *cfg, HeadType head) {
     Model m;
@@ -113,8 +117,7 @@ Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
     int B = b->B, L = b->L, H = c->hidden_size;
     if (L > c->max_position_embeddings)
         fatal("sequence length %d exceeds max_position_embeddings (%d) of this model", L, c->max_position_embeddings);
-    int32_t *pos = arena_alloc(&tp->arena, sizeof(int32_t) * (size_t)B * L);
-    int32_t *typ = arena_alloc(&tp->arena, sizeof(int32_t) * (size_t)B * L);
+    int32_t *pos = tape_ints_new(tp, (long)B * L), *typ = tape_ints_new(tp, (long)B * L);
     for (int i = 0; i < B * L; i++) {
         pos[i] = i % L;  // positions 0..L-1 in every row, pads included (as the official scripts)
         typ[i] = b->token_type_ids ? b->token_type_ids[i] : 0;
@@ -139,7 +142,7 @@ Tensor *model_mlm(Model *m, Tape *tp, const Batch *b, const int32_t *labels, Ten
     const ModelConfig *c = &m->cfg;
     int BL = b->B * b->L, H = c->hidden_size, M = 0;
     Tensor *X = model_encode(m, tp, b);
-    int32_t *idx = arena_alloc(&tp->arena, sizeof(int32_t) * (size_t)BL), *tgt = arena_alloc(&tp->arena, sizeof(int32_t) * (size_t)BL);
+    int32_t *idx = tape_ints_new(tp, BL), *tgt = tape_ints_new(tp, BL);
     for (int i = 0; i < BL; i++)
         if (labels[i] != -100) { idx[M] = i; tgt[M++] = labels[i]; }
     if (count) *count = M;

@@ -45,6 +45,8 @@ typedef struct {
 // Builds the parameter table for cfg and head and allocates the parameters (zero; see
 // model_init_weights). Training also needs params_alloc_grad(&m->pt).
 void model_build(Model *m, const ModelConfig *cfg, HeadType head);
+// The same with no memory behind the parameters, for a dry run of the tape (memory estimates).
+void model_build_dry(Model *m, const ModelConfig *cfg, HeadType head);
 // Only the parameter table (names, shapes, counts), nothing allocated: for `bigs info`.
 void model_declare(ParamTable *pt, const ModelConfig *cfg, HeadType head);
 void model_free(Model *m);
