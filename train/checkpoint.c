@@ -73,6 +73,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     if (mkdir(tmp, 0755) != 0) { snprintf(err, n, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
     // on any error below the unfinished folder is removed: a full disk gets its space back
     if (model_save_dir_err(m, tmp, vocab_src, err, n)) goto fail;
+    test_kill_point("save", step);  // the model written, the moments and the state not yet
     // the moments, named after the parameters so a changed model is detected on resume
     const ParamTable *pt = &m->pt;
     StWrite *w = xcalloc(2 * (size_t)pt->n, sizeof(StWrite));
@@ -108,6 +109,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     ckpt_remove(final);  // a checkpoint of the same step from an earlier run is replaced whole
     if (rename(tmp, final) != 0) { snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno)); goto fail; }
     if (fsync_path(out_dir) != 0) { snprintf(err, n, "%s: fsync failed: %s", out_dir, strerror(errno)); return -1; }
+    test_kill_point("rotate", step);  // the new checkpoint in place, the old ones not yet removed
     long steps[4096];
     int cnt = list_steps(out_dir, steps, 4096);
     for (int i = 0; i + keep < cnt; i++) {

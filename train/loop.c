@@ -178,6 +178,7 @@ static double loop_step(TrainRun *r, const TrainTask *task, const Hooks *h, doub
 static void loop_evaluate(TrainRun *r, const TrainTask *task, int tty) {
     if (!task->evaluate) return;
     if (tty && !g_quiet) fputc('\n', stderr);  // ends the progress line
+    test_kill_point("eval", r->step);
     cJSON *met = task->evaluate(task->ctx, r, r->step);
     r->last_eval_step = r->step;
     if (!met) return;
@@ -303,6 +304,7 @@ int train_loop(TrainRun *r, const TrainTask *task) {
     // resumed from the final checkpoint (a run killed before it wrote its results): nothing to train,
     // but the results still get the last loss (from the checkpoint) and a final evaluation
     if (!r->stopped && r->last_eval_step != r->step) loop_evaluate(r, task, 0);
+    if (!r->stopped) test_kill_point("final", r->step);  // the results and the final model not written yet
     if (!r->stopped && task->finish) task->finish(task->ctx, r);
     tape_free(&r->tp);
     adamw_free(&r->opt);

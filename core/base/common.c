@@ -7,6 +7,7 @@
 #ifdef _OPENMP  // the fuzz build (make fuzz) compiles the parsers without OpenMP
 #include <omp.h>
 #endif
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -182,6 +183,16 @@ int file_write_atomic(const char *path, const void *data, size_t len) {
     free(tmp);
     fsync_dir_of(path);
     return 0;
+}
+
+void test_kill_point(const char *phase, long step) {
+    const char *e = getenv("BIGS_TEST_KILL_IN");
+    if (!e) return;
+    size_t n = strlen(phase);
+    if (!strncmp(e, phase, n) && e[n] == ':' && atol(e + n + 1) == step) {
+        fflush(NULL);
+        raise(SIGKILL);
+    }
 }
 
 int errf(char *err, size_t n, const char *fmt, ...) {

@@ -37,6 +37,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void threads_set(int n);
 int threads_get(void);
 
+// Test hook for fault injection: BIGS_TEST_KILL_IN=PHASE:STEP in the environment kills this process
+// (SIGKILL) when it reaches phase PHASE ("eval", "save", "rotate", "final") of step STEP.
+void test_kill_point(const char *phase, long step);
+
 // Formats a message into err (size n) and returns -1: for parsers that report errors to their caller.
 int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
