@@ -446,7 +446,8 @@ int cmd_info(int argc, char **argv) {
     FILE *f = fopen(path, "rb");
     size_t got = f ? fread(head8, 1, sizeof head8, f) : 0;
     if (f) fclose(f);
-    int looks_json = got > 0 && (head8[0] == '{' || head8[0] == ' ' || head8[0] == '\n');
+    int looks_json = got > 0 && (head8[0] == '{' || head8[0] == ' ' || head8[0] == '\n' || head8[0] == '\r' || head8[0] == '\t' ||
+                                 head8[0] == 0xEF);  // JSON, perhaps after whitespace or a byte order mark
     if (!looks_json) fatal("%s", err);  // a broken tensor file: its reader's message
     return info_model(path, head, (int)B, (int)L, json);
 }

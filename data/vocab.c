@@ -88,6 +88,10 @@ int vocab_parse(Vocab *v, char *text, size_t len, const char *path, char *err, s
         while (e > pos && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r' ||
                            text[e - 1] == '\v' || text[e - 1] == '\f'))
             e--;
+        if (memchr(text + pos, 0, e - pos)) {  // a token would end at the NUL: a binary file, or a broken one
+            rc = errf(err, errn, "%s:%d: a NUL byte inside the token (a binary file? a vocab.txt is text, one token per line)", path, id + 1);
+            break;
+        }
         text[e] = 0;
         if (e == pos) { rc = errf(err, errn, "%s:%d: empty token; a vocab has one non-empty token per line", path, id + 1); break; }
         if (e - pos > 65535) { rc = errf(err, errn, "%s:%d: token longer than 65535 bytes", path, id + 1); break; }

@@ -200,6 +200,7 @@ static void ft_config(const FinetuneArgs *a, const char *resume_dir, const TaskS
     if (!a->config && resume_dir) ckpt_train_config(resume_dir, tc);
     if (a->config) {
         cJSON *j = json_read_file(a->config);
+        if (!cJSON_IsObject(j)) fatal("%s: expected a JSON object {\"train\": {...}}", a->config);
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
         for (const cJSON *k = j->child; k; k = k->next)
             if (strcmp(k->string, "train") && strcmp(k->string, "model"))

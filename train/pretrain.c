@@ -222,6 +222,7 @@ static void pt_read_config(const PretrainArgs *a, const char *resume_dir, ModelC
     if (!a->config_path && resume_dir) ckpt_train_config(resume_dir, tc);
     if (a->config_path) {
         cJSON *j = json_read_file(a->config_path);
+        if (!cJSON_IsObject(j)) fatal("%s: expected a JSON object {\"model\": {...}, \"train\": {...}}", a->config_path);
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(j, "model"), *jt = cJSON_GetObjectItemCaseSensitive(j, "train");
         for (const cJSON *k = j->child; k; k = k->next)
             if (strcmp(k->string, "model") && strcmp(k->string, "train"))

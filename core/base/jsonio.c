@@ -12,7 +12,9 @@ cJSON *json_read_file(const char *path) {
     const char *e;
     char *text = file_read_all(path, &len, &e);
     if (!text) fatal("%s: cannot read: %s", path, e);
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    size_t skip = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;  // a UTF-8 byte order mark (Windows editors)
+    if (memchr(text, 0, len)) fatal("%s: holds a NUL byte: not a JSON text file", path);
+    cJSON *j = cJSON_ParseWithLength(text + skip, len - skip);
     if (!j) {
         // cJSON tells where parsing stopped; turn it into a line number
         const char *at = cJSON_GetErrorPtr();
