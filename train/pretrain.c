@@ -240,27 +240,36 @@ static void pt_read_config(const PretrainArgs *a, const char *resume_dir, ModelC
     if (a->seed_override >= 0) tc->seed = (int)a->seed_override;
 }
 
-// The model: a checkpoint (--resume), an existing model (--init), or a fresh one from the config.
-static void pt_model(const PretrainArgs *a, const char *model_src, ModelConfig *mc, TrainConfig *tc, Model *m) {
+// The model's config: a checkpoint's (--resume) or an existing model's (--init), where only dropout and
+// the position table may change, or the file's with --set; validated.
+static void pt_model_config(const PretrainArgs *a, const char *model_src, const ModelConfig *mc, TrainConfig *tc, ModelConfig *out) {
     char err[1024];
     static const char *const continued[] = {"max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", NULL};
     if (model_src) {
-        ModelConfig fixed, stored;
-        config_load_path(&fixed, model_src);
-        train_apply_sets(a->sets, a->nsets, &fixed, tc, continued,
+        ModelConfig stored;
+        config_load_path(out, model_src);
+        train_apply_sets(a->sets, a->nsets, out, tc, continued,
                          "the model comes from --init or a checkpoint; only dropout and max_position_embeddings can change");
-        if (config_validate(&fixed, err, sizeof err)) fatal("%s", err);
+        if (config_validate(out, err, sizeof err)) fatal("%s", err);
         config_load_path(&stored, model_src);
-        if (fixed.max_position_embeddings < stored.max_position_embeddings)
+        if (out->max_position_embeddings < stored.max_position_embeddings)
             fatal("max_position_embeddings can grow (length extension) but not shrink: %s has %d", model_src, stored.max_position_embeddings);
-        // dropout may change for a continued run, and the position table may grow
-        char *lerr = NULL;
-        if (model_load_with_config(m, model_src, &fixed, HEAD_MLM, LOAD_NEW_HEAD | LOAD_GROW_POSITIONS, (uint64_t)tc->seed, &lerr)) fatal("%s", lerr);
         return;
     }
-    train_apply_sets(a->sets, a->nsets, mc, tc, NULL, NULL);
-    if (config_validate(mc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": " : "", err);
-    model_build(m, mc, HEAD_MLM);
+    *out = *mc;
+    train_apply_sets(a->sets, a->nsets, out, tc, NULL, NULL);
+    if (config_validate(out, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": " : "", err);
+}
+
+// The model: a checkpoint's or an existing model's parameters (dropout may change for a continued run,
+// and the position table may grow), or a fresh one.
+static void pt_model(const char *model_src, const ModelConfig *cfg, const TrainConfig *tc, Model *m) {
+    if (model_src) {
+        char *lerr = NULL;
+        if (model_load_with_config(m, model_src, cfg, HEAD_MLM, LOAD_NEW_HEAD | LOAD_GROW_POSITIONS, (uint64_t)tc->seed, &lerr)) fatal("%s", lerr);
+        return;
+    }
+    model_build(m, cfg, HEAD_MLM);
     model_init_weights(m, rng_key((uint64_t)tc->seed, STREAM_INIT));
 }
 
@@ -308,8 +317,8 @@ static const char *pt_data(const PretrainArgs *a, const char *model_src, const T
 
 // The sequence length: train.max_seq_length, or (0, the default) the longest sequence the shards hold;
 // it must fit the model's position table.
-static int pt_seq_length(const PretrainArgs *a, TrainConfig *tc, const Model *m) {
-    int L = tc->max_seq_length, from_data = L == 0, P = m->cfg.max_position_embeddings;
+static int pt_seq_length(const PretrainArgs *a, TrainConfig *tc, const ModelConfig *cfg) {
+    int L = tc->max_seq_length, from_data = L == 0, P = cfg->max_position_embeddings;
     if (from_data) {
         ShardMeta meta;
         char err[4600];
@@ -345,14 +354,16 @@ int pretrain_run(const PretrainArgs *a) {
     }
     pt_read_config(a, resume_dir, &mc, tc);
     const char *model_src = resume_dir ? resume_dir : a->init_dir;
-    Model m;
-    pt_model(a, model_src, &mc, tc, &m);
+    ModelConfig cfg;
+    pt_model_config(a, model_src, &mc, tc, &cfg);
     if (train_config_validate(tc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": train: " : "", err);
     p.B = tc->per_device_train_batch_size;
-    p.L = pt_seq_length(a, tc, &m);
-    StepMemory sm;  // before the gradients, the moments and the activations are allocated
-    memory_step(&m.cfg, HEAD_MLM, p.B, p.L, 1, tc->mlm_probability, mlm_max_pred_for(tc->max_predictions_per_seq, p.L), &sm);
-    if (!a->force) memory_check(&sm, sm.params, p.B, p.L, a->output_dir);
+    p.L = pt_seq_length(a, tc, &cfg);
+    StepMemory sm;  // before anything of the model is allocated
+    memory_step(&cfg, HEAD_MLM, p.B, p.L, 1, tc->mlm_probability, mlm_max_pred_for(tc->max_predictions_per_seq, p.L), &sm);
+    if (!a->force) memory_check(&sm, 0, p.B, p.L, a->output_dir);
+    Model m;
+    pt_model(model_src, &cfg, tc, &m);
     params_alloc_grad(&m.pt);
     // Data parallelism: every process follows the same global stream of sequences and trains on its
     // own rows of each global batch (rank r: rows [r*B, (r+1)*B) of world*B), so the data order, the
