@@ -6,14 +6,16 @@
 // flags itself. It also never splits a dot product between threads, so every element of C is summed
 // in the same order for any thread count: a run is bitwise reproducible across thread counts.
 //
-// The loops are the usual five (Goto/BLIS): for each NC-wide column panel and KC-deep slice, B's slice
-// is packed once into NR-wide slivers (KC x NR, contiguous), each thread packs MC-row blocks of A into
-// MR-row slivers, and the 14x32 micro-kernel multiplies one A sliver by one B sliver with 28 zmm
-// accumulators. Edges are zero-padded in the packed buffers and written back with masked stores.
+// The loops are the usual five (Goto/BLIS): for each NC-wide column panel and kc-deep slice, B's slice
+// is packed once into nr-wide slivers (contiguous), each thread packs mc-row blocks of A into mr-row
+// slivers, and the micro-kernel multiplies one A sliver by one B sliver in zmm accumulators. Edges are
+// zero-padded in the packed buffers and written back with masked stores. The loops take the format as an
+// Engine row (tile, slice depth, packers, micro-kernel); the packed buffers hold 32-bit words.
 #include "core/engine/gemm.h"
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -77,7 +79,8 @@ AVX512 static inline void transpose16(const __m512 in[16], __m512 out[16]) {
 }
 
 // A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][k][r] (s: sliver of MR rows), zero rows past mc
-AVX512 static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+AVX512 static void pack_a(void *dstv, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    float *dst = dstv;
     for (int s = 0; s < mc; s += MR) {
         int rows = mc - s < MR ? mc - s : MR;
         float *d = dst + (long)s * kc;
@@ -106,7 +109,8 @@ AVX512 static void pack_a(float *dst, const float *A, int lda, int tA, int i0, i
 }
 
 // B sliver columns [j0, j0+NR) (cols valid), depth [k0, k0+kc) -> dst[k][c], zero columns past cols
-AVX512 static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+AVX512 static void pack_b_sliver(void *dstv, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    float *dst = dstv;
     if (tB) {  // B stored (N,K), as a weight matrix (out,in): 16 columns x 16 k through a register transpose
         int k = 0;
         __m512 in[16], out[16];
@@ -131,66 +135,88 @@ AVX512 static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, in
 }
 
 // ----------------------------------------------------------------------------
-// the micro-kernel: C[0:m, 0:n] = alpha * Ap (MR,kc) @ Bp (kc,NR) + bias + beta * C (m <= MR, n <= NR;
+// the micro-kernels: C[0:m, 0:n] = alpha * Ap (mr,k) @ Bp (k,nr) + bias + beta * C (m <= mr, n <= nr;
 // bias (n) added to every row, or NULL)
 
-AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *restrict Bp, float *C, long ldc,
-                                int m, int n, float alpha, float beta, const float *bias) {
-    __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+// the tile's write-back, acc[r * nv + v] holding row r, columns 16v..16v+15
+AVX512 static inline void tile_store(const __m512 *acc, int mr, int nv, float *C, long ldc, int m, int n, float alpha,
+                                     float beta, const float *bias) {
+    __mmask16 mk[4];
+    __m512 bi[4];
+    for (int v = 0; v < nv; v++) {
+        int left = n - 16 * v;
+        mk[v] = left >= 16 ? 0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        bi[v] = bias ? _mm512_maskz_loadu_ps(mk[v], bias + 16 * v) : _mm512_setzero_ps();
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++) {
+        if (r >= m) break;
+        float *c = C + r * ldc;
+        for (int v = 0; v < nv; v++) {
+            __m512 x = _mm512_fmadd_ps(acc[r * nv + v], va, bi[v]);
+            if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], c + 16 * v), x);  // beta == 0 never reads C (it may be uninitialised)
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+}
+
+AVX512 static void kernel_14x32(int kc, const void *Apv, const void *Bpv, float *C, long ldc, int m, int n,
+                                float alpha, float beta, const float *bias) {
+    const float *restrict Ap = Apv, *restrict Bp = Bpv;
+    __m512 acc[MR * 2];
+#pragma GCC unroll 28
+    for (int r = 0; r < MR * 2; r++) acc[r] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
 #pragma GCC unroll 14
         for (int r = 0; r < MR; r++) {
             __m512 a = _mm512_set1_ps(Ap[r]);
-            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+            acc[2 * r] = _mm512_fmadd_ps(a, b0, acc[2 * r]);
+            acc[2 * r + 1] = _mm512_fmadd_ps(a, b1, acc[2 * r + 1]);
         }
         Ap += MR;
         Bp += NR;
     }
-    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (bias) { bias0 = _mm512_maskz_loadu_ps(m0, bias); bias1 = _mm512_maskz_loadu_ps(m1, bias + 16); }
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; r++) {
-        if (r >= m) break;
-        float *c = C + r * ldc;
-        __m512 x0 = _mm512_fmadd_ps(acc[r][0], va, bias0), x1 = _mm512_fmadd_ps(acc[r][1], va, bias1);
-        if (beta != 0.0f) {  // beta == 0 never reads C (it may be uninitialised)
-            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
-            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
-        }
-        _mm512_mask_storeu_ps(c, m0, x0);
-        _mm512_mask_storeu_ps(c + 16, m1, x1);
-    }
+    tile_store(acc, MR, 2, C, ldc, m, n, alpha, beta, bias);
 }
 
 // ----------------------------------------------------------------------------
 // the five loops
 
-// Packing buffers, grown on demand and kept: the B panel and the per-thread A blocks of a product that
-// runs on the whole team, and a thread's own pair for a product it runs alone (a small one, or one
-// called inside a parallel region, such as attention's per-head products).
-typedef struct { float *b, *a; size_t bcap, acap; } PackBufs;
+// One format: its micro-tile, its slice depth, its packers and its micro-kernel
+typedef struct {
+    int mr, nr;  // micro-tile
+    int kc;      // depth of a packed slice, in k
+    int kstep;   // k per packed 32-bit word
+    int mc;      // rows of a packed A block, a multiple of mr
+    void (*pack_a)(void *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc);
+    void (*pack_b)(void *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc);
+    void (*kernel)(int words, const void *Ap, const void *Bp, float *C, long ldc, int m, int n, float alpha,
+                   float beta, const float *bias);
+} Engine;
+
+static const Engine engine_fp32 = {MR, NR, KC, 1, MC_MAX, pack_a, pack_b_sliver, kernel_14x32};
+
+// Packing buffers of 32-bit words, grown on demand and kept: the B panel and the per-thread A blocks of
+// a product that runs on the whole team, and a thread's own pair for a product it runs alone (a small
+// one, or one called inside a parallel region, such as attention's per-head products).
+typedef struct { uint32_t *b, *a; size_t bcap, acap; } PackBufs;
 static PackBufs g_team;
 static __thread PackBufs t_alone;
 
-static float *reserve(float **p, size_t *cap, size_t n) {
+static uint32_t *reserve(uint32_t **p, size_t *cap, size_t n) {
     if (*cap < n) {
         free(*p);
-        *p = aligned_alloc(64, (sizeof(float) * n + 63) / 64 * 64);
-        if (!*p) fatal("out of memory for the GEMM packing buffers (%zu floats)", n);
+        *p = aligned_alloc(64, (sizeof(uint32_t) * n + 63) / 64 * 64);
+        if (!*p) fatal("out of memory for the GEMM packing buffers (%zu words)", n);
         *cap = n;
     }
     return *p;
 }
 
-static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                     int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
+static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
 #ifdef _OPENMP
     int nt = omp_get_max_threads();
 #else
@@ -199,43 +225,45 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
     // a small product (under about 20 us of work) runs on one thread: a fork and join costs more
     if (inpar || (double)M * N * K < 4e6) nt = 1;
     PackBufs *pb = nt == 1 ? &t_alone : &g_team;
-    int panel = (N < NC ? N : NC) + NR - 1, kmax = K < KC ? K : KC, mmax = M + MR - 1 < MC_MAX ? M + MR - 1 : MC_MAX;
-    float *bpack = reserve(&pb->b, &pb->bcap, (size_t)kmax * (size_t)(panel / NR * NR));
-    float *apack = reserve(&pb->a, &pb->acap, (size_t)nt * (size_t)(mmax / MR * MR) * (size_t)kmax);
-    size_t astride = (size_t)(mmax / MR * MR) * (size_t)kmax;  // floats per thread
-    int slivers = (M + MR - 1) / MR;
+    const int mr = e->mr, nr = e->nr;
+    int panel = ((N < NC ? N : NC) + nr - 1) / nr * nr, kwords = ((K < e->kc ? K : e->kc) + e->kstep - 1) / e->kstep;
+    int mmax = (M + mr - 1) / mr * mr < e->mc ? (M + mr - 1) / mr * mr : e->mc;
+    size_t astride = (size_t)mmax * (size_t)kwords;  // words per thread
+    uint32_t *bpack = reserve(&pb->b, &pb->bcap, (size_t)kwords * (size_t)panel);
+    uint32_t *apack = reserve(&pb->a, &pb->acap, (size_t)nt * astride);
+    int slivers = (M + mr - 1) / mr;
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
-        int nsl = (nc + NR - 1) / NR;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = K - k0 < KC ? K - k0 : KC;
+        int nsl = (nc + nr - 1) / nr;
+        for (int k0 = 0; k0 < K; k0 += e->kc) {
+            int kc = K - k0 < e->kc ? K - k0 : e->kc, kw = (kc + e->kstep - 1) / e->kstep;
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
             const float *bia = k0 == 0 ? bias : NULL;  // and the bias goes in with the first
 #pragma omp parallel num_threads(nt) if (nt > 1)
             {
 #pragma omp for schedule(static)
                 for (int t = 0; t < nsl; t++) {
-                    int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                    pack_b_sliver(bpack + (long)t * kc * NR, B, ldb, tB, j0 + t * NR, cols, k0, kc);
+                    int cols = nc - t * nr < nr ? nc - t * nr : nr;
+                    e->pack_b(bpack + (long)t * kw * nr, B, ldb, tB, j0 + t * nr, cols, k0, kc);
                 }
 #ifdef _OPENMP
                 int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 #else
                 int tid = 0, nth = 1;
 #endif
-                // each thread takes an equal run of A slivers, in blocks of at most MC_MAX rows
-                float *ap = apack + (size_t)tid * astride;
+                // each thread takes an equal run of A slivers, in blocks of at most mc rows
+                uint32_t *ap = apack + (size_t)tid * astride;
                 int s_end = (int)((long)slivers * (tid + 1) / nth);
-                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += MC_MAX / MR) {
-                    int s1 = s0 + MC_MAX / MR < s_end ? s0 + MC_MAX / MR : s_end;
-                    int i0 = s0 * MR, rows = (s1 * MR < M ? s1 * MR : M) - i0;
-                    pack_a(ap, A, lda, tA, i0, rows, k0, kc);
+                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += e->mc / mr) {
+                    int s1 = s0 + e->mc / mr < s_end ? s0 + e->mc / mr : s_end;
+                    int i0 = s0 * mr, rows = (s1 * mr < M ? s1 * mr : M) - i0;
+                    e->pack_a(ap, A, lda, tA, i0, rows, k0, kc);
                     for (int t = 0; t < nsl; t++) {
-                        int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                        const float *bp = bpack + (long)t * kc * NR;
-                        for (int s = 0; s < rows; s += MR)
-                            kernel_14x32(kc, ap + (long)s * kc, bp, C + (long)(i0 + s) * ldc + j0 + t * NR, ldc,
-                                         rows - s < MR ? rows - s : MR, cols, alpha, bet, bia ? bia + j0 + t * NR : NULL);
+                        int cols = nc - t * nr < nr ? nc - t * nr : nr;
+                        const uint32_t *bp = bpack + (long)t * kw * nr;
+                        for (int s = 0; s < rows; s += mr)
+                            e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
+                                      rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
                     }
                 }
             }
@@ -243,16 +271,21 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
     }
 }
 
+static int in_parallel(void) {
+#ifdef _OPENMP
+    return omp_in_parallel();  // inside a parallel region: this thread alone, with its own buffers
+#else
+    return 0;
+#endif
+}
+
 // OpenBLAS, or ours; bias (N, or NULL) is added to every row of the product
 static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                           int ldb, float beta, float *C, int ldc, const float *bias) {
     if (M <= 0 || N <= 0) return;
-    int inpar = 0;
-#ifdef _OPENMP
-    inpar = omp_in_parallel();  // inside a parallel region: this thread alone, with its own buffers
-#endif
+    int inpar = in_parallel();
     if (K > 0 && own_wanted()) {
-        gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
+        gemm_packed(&engine_fp32, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
         return;
     }
     if (bias) {  // C = bias + (beta C): scale first, then let sgemm accumulate onto it
