@@ -1,4 +1,5 @@
-// gemm.c: a packed single-precision GEMM for AVX-512, with OpenBLAS as the fallback.
+// gemm.c: a packed GEMM for AVX-512 in two formats, fp32 and bf16 inputs with fp32 sums, with OpenBLAS
+// as the fallback of the fp32 one.
 //
 // Why our own: the products are most of a training step (model.md section 7), and OpenBLAS may run its
 // AVX2 kernels on an AVX-512 CPU (its core type is pinned by OPENBLAS_CORETYPE on some machines, and
@@ -9,8 +10,10 @@
 // The loops are the usual five (Goto/BLIS): for each NC-wide column panel and kc-deep slice, B's slice
 // is packed once into nr-wide slivers (contiguous), each thread packs mc-row blocks of A into mr-row
 // slivers, and the micro-kernel multiplies one A sliver by one B sliver in zmm accumulators. Edges are
-// zero-padded in the packed buffers and written back with masked stores. The loops take the format as an
-// Engine row (tile, slice depth, packers, micro-kernel); the packed buffers hold 32-bit words.
+// zero-padded in the packed buffers and written back with masked stores. The loops are shared by the two
+// formats; each format is one Engine row (tile, slice depth, packers, micro-kernel). The packed buffers
+// hold 32-bit words: one float per row and k (fp32), or one pair of bf16 of consecutive k, the layout
+// vdpbf16ps multiplies (bf16). The bf16 packers round fp32 operands to bf16 as they pack them.
 #include "core/engine/gemm.h"
 
 #include <cblas.h>
@@ -31,7 +34,26 @@
 #define MC_MAX 336 // rows of a packed A block (24 slivers, 688 KB): in L2
 #define NC 4096    // columns of a packed B panel (8 MB): in L3
 
+// bf16: the fp32 tile, in words of two k (a B vector holds 16 columns x 2 k). vdpbf16ps runs 2 per cycle
+// with a latency of 6 cycles here (Zen 5, measured), so 12 independent sums keep it busy; 28 do, and the
+// tile loads 2 B vectors and broadcasts 14 A words per 28 of them, as the fp32 tile does. Measured against
+// the other tiles that fit 32 zmm (one thread, median GFLOP/s of 2048^3 and the BiGS-small forward, dX, dW):
+// 14x32 357/410/334/320, 12x32 346/413/332/307, 10x32 349/395/318/299, 9x48 356/393/305/288,
+// 8x48 357/384/309/298, 6x64 372/380/301/295, 16x16 340/365/305/301 (17 loads per 16 sums), and 7x64
+// 314/293/279/261 (28 sums + 4 B vectors + a broadcast: spills).
+#define BMR 14        // rows of the micro-tile (at most 16: the packers transpose 16 rows at a time)
+#define BNV 2         // zmm of B per word row
+#define BNR (16 * BNV)
+// Deeper slices than fp32's: 2048 k (1024 words) make one slice of all three BiGS-small products (K = 512,
+// 1536, 2048), so C is read and written once; a B sliver is 128 KB and an A block 168 x 1024 words = 688 KB,
+// both in L2 (1 MB). Two threads, median GFLOP/s of the same four products: 2048 k x 168 rows
+// 766/826/745/687, 2048 x 336 770/812/712/646, 1024 x 336 703/796/676/662.
+#define BKC 2048      // k per slice (even: words hold pairs)
+#define BMC 168       // rows of a packed A block
+_Static_assert(BMR <= 16 && BNR % 16 == 0 && BKC % 2 == 0 && BMC % BMR == 0, "the bf16 packers' assumptions");
+
 #define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#define AVX512BF16 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,fma")))
 
 static int g_own = -1;  // -1: not decided yet; 1: our kernel; 0: OpenBLAS
 
@@ -52,6 +74,61 @@ int gemm_use_own(int on) {
 }
 
 const char *gemm_engine(void) { return own_wanted() ? "avx512" : "openblas"; }
+
+int gemm_bf16_available(void) {
+    __builtin_cpu_init();  // the compiler's cpuid reading also checks that the OS saves the zmm state
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+}
+
+// ----------------------------------------------------------------------------
+// bf16 rounding: the scalar reference, and its 16-lane copy used by the packers
+
+// fp32 -> bf16 in the high 16 bits of the result (the low 16 are left over), round to nearest, ties to
+// even: adding 0x7FFF plus the lowest kept bit carries into the kept bits exactly when the dropped half
+// is over a half, or a half with the kept part odd; the carry runs on through the exponent, into the next
+// binade or up to inf, and subnormals round as IEEE says. NaN only gets its quiet bit (the sum could turn
+// it into inf, or carry into the sign), so the sign and the top of the payload stay.
+static inline uint32_t bf16_hi(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return u | 0x00400000u;
+    return u + 0x7FFFu + ((u >> 16) & 1u);
+}
+
+float bf16_round(float x) {
+    uint32_t u = bf16_hi(x) & 0xFFFF0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+// a packed word: bf16(lo) in the low half, bf16(hi) in the high half
+static inline uint32_t bf16_pair(float lo, float hi) { return bf16_hi(lo) >> 16 | (bf16_hi(hi) & 0xFFFF0000u); }
+
+// bf16_hi on 16 lanes (bit-identical: tests/test_gemm_bf16.c checks the packed operands against bf16_round).
+// Not vcvtne2ps2bf16, which flushes subnormal inputs to zero where bf16_round rounds them (the largest round
+// up into the normals, which vdpbf16ps then multiplies); the integer work costs nothing measurable, as the
+// packers wait on their loads (a packer without any rounding ran at the same speed).
+AVX512BF16 static inline __m512i bf16_hi16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x), one = _mm512_set1_epi32(1);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(u, 16), one), _mm512_set1_epi32(0x7FFF)));
+    return _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
+}
+
+// rows k and k+1 of 16 columns -> 16 words, word j = bf16_pair(x0[j], x1[j])
+AVX512BF16 static inline __m512i bf16_pair_rows(__m512 x0, __m512 x1) {
+    return _mm512_mask_blend_epi16(0xAAAAAAAAu, _mm512_srli_epi32(bf16_hi16(x0), 16), bf16_hi16(x1));
+}
+
+// 32 consecutive k of one row (x0: k..k+15, x1: k+16..k+31) -> 16 words, word q = bf16_pair(k+2q, k+2q+1):
+// the high 16-bit half of every 32-bit lane of x0 then x1, in order
+static const uint16_t odd_halves[32] __attribute__((aligned(64))) = {
+    1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+    33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63,
+};
+AVX512BF16 static inline __m512i bf16_pair_run(__m512 x0, __m512 x1) {
+    return _mm512_permutex2var_epi16(bf16_hi16(x0), _mm512_load_si512(odd_halves), bf16_hi16(x1));
+}
 
 // ----------------------------------------------------------------------------
 // packing: op(A)(i,k) and op(B)(k,j) read through their transposes, written as slivers
@@ -134,6 +211,81 @@ AVX512 static void pack_b_sliver(void *dstv, const float *B, int ldb, int tB, in
     }
 }
 
+// A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][p][r]: sliver s of BMR rows, word p holds k0+2p
+// and k0+2p+1 (zero past kc: an odd K is padded), zero rows past mc
+AVX512BF16 static void pack_a_bf16(void *dstv, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    uint32_t *dst = dstv;
+    int kp = (kc + 1) / 2;
+    const __mmask16 tile = (__mmask16)((1u << BMR) - 1);
+    for (int s = 0; s < mc; s += BMR) {
+        int rows = mc - s < BMR ? mc - s : BMR;
+        uint32_t *d = dst + (long)s * kp;
+        if (tA) {  // A stored (K,M): the rows k and k+1 of a sliver are contiguous, merged lane by lane
+            __mmask16 live = (__mmask16)((1u << rows) - 1);
+            for (int p = 0; p < kp; p++) {
+                const float *src = A + (long)(k0 + 2 * p) * lda + i0 + s;
+                __m512 x0 = _mm512_maskz_loadu_ps(live, src);
+                __m512 x1 = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(live, src + lda) : _mm512_setzero_ps();
+                _mm512_mask_storeu_epi32(d + (long)p * BMR, tile, bf16_pair_rows(x0, x1));
+            }
+            continue;
+        }
+        // A stored (M,K): 32 k of each of 16 rows as 16 words, through the register transpose
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 32 <= kc; k += 32) {
+            for (int r = 0; r < 16; r++) {
+                const float *src = A + (long)(i0 + s + r) * lda + k0 + k;
+                in[r] = r < rows ? _mm512_castsi512_ps(bf16_pair_run(_mm512_loadu_ps(src), _mm512_loadu_ps(src + 16)))
+                                 : _mm512_setzero_ps();
+            }
+            transpose16(in, out);
+            for (int q = 0; q < 16; q++) _mm512_mask_storeu_ps(d + (long)(k / 2 + q) * BMR, tile, out[q]);
+        }
+        for (int r = 0; r < BMR; r++) {
+            const float *src = A + (long)(i0 + s + r) * lda + k0;
+            for (int kk = k; kk < kc; kk += 2)
+                d[(kk / 2) * BMR + r] = r < rows ? bf16_pair(src[kk], kk + 1 < kc ? src[kk + 1] : 0.0f) : 0;
+        }
+    }
+}
+
+// B sliver columns [j0, j0+BNR) (cols valid), depth [k0, k0+kc) -> dst[p][c], word p holds k0+2p and
+// k0+2p+1 (zero past kc), zero columns past cols
+AVX512BF16 static void pack_b_bf16(void *dstv, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    uint32_t *dst = dstv;
+    int kp = (kc + 1) / 2;
+    if (tB) {  // B stored (N,K), as a weight matrix (out,in): 16 columns x 32 k through the register transpose
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 32 <= kc; k += 32)
+            for (int h = 0; h < BNR; h += 16) {
+                for (int c = 0; c < 16; c++) {
+                    const float *src = B + (long)(j0 + h + c) * ldb + k0 + k;
+                    in[c] = h + c < cols ? _mm512_castsi512_ps(bf16_pair_run(_mm512_loadu_ps(src), _mm512_loadu_ps(src + 16)))
+                                         : _mm512_setzero_ps();
+                }
+                transpose16(in, out);
+                for (int q = 0; q < 16; q++) _mm512_store_ps((float *)(dst + (long)(k / 2 + q) * BNR + h), out[q]);
+            }
+        for (int c = 0; c < BNR; c++) {
+            const float *src = B + (long)(j0 + c) * ldb + k0;
+            for (int kk = k; kk < kc; kk += 2)
+                dst[(kk / 2) * BNR + c] = c < cols ? bf16_pair(src[kk], kk + 1 < kc ? src[kk + 1] : 0.0f) : 0;
+        }
+    } else {  // B stored (K,N): rows k and k+1 of the sliver are contiguous, merged lane by lane
+        for (int p = 0; p < kp; p++) {
+            const float *src = B + (long)(k0 + 2 * p) * ldb + j0;
+            for (int h = 0; h < BNR; h += 16) {
+                __mmask16 live = cols - h >= 16 ? 0xFFFF : cols > h ? (__mmask16)((1u << (cols - h)) - 1) : 0;
+                __m512 x0 = _mm512_maskz_loadu_ps(live, src + h);
+                __m512 x1 = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(live, src + ldb + h) : _mm512_setzero_ps();
+                _mm512_store_si512(dst + (long)p * BNR + h, bf16_pair_rows(x0, x1));
+            }
+        }
+    }
+}
+
 // ----------------------------------------------------------------------------
 // the micro-kernels: C[0:m, 0:n] = alpha * Ap (mr,k) @ Bp (k,nr) + bias + beta * C (m <= mr, n <= nr;
 // bias (n) added to every row, or NULL)
@@ -181,14 +333,37 @@ AVX512 static void kernel_14x32(int kc, const void *Apv, const void *Bpv, float 
     tile_store(acc, MR, 2, C, ldc, m, n, alpha, beta, bias);
 }
 
+// kp words (2 kp k) deep. vdpbf16ps adds both products of a word's pair into one fp32 lane.
+AVX512BF16 static void kernel_bf16(int kp, const void *Apv, const void *Bpv, float *C, long ldc, int m, int n,
+                                   float alpha, float beta, const float *bias) {
+    const uint32_t *restrict Ap = Apv, *restrict Bp = Bpv;
+    __m512 acc[BMR * BNV];
+#pragma GCC unroll 32
+    for (int r = 0; r < BMR * BNV; r++) acc[r] = _mm512_setzero_ps();
+    for (int p = 0; p < kp; p++) {
+        __m512bh b[BNV];
+#pragma GCC unroll 4
+        for (int v = 0; v < BNV; v++) b[v] = (__m512bh)_mm512_load_si512(Bp + 16 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < BMR; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < BNV; v++) acc[r * BNV + v] = _mm512_dpbf16_ps(acc[r * BNV + v], a, b[v]);
+        }
+        Ap += BMR;
+        Bp += BNR;
+    }
+    tile_store(acc, BMR, BNV, C, ldc, m, n, alpha, beta, bias);
+}
+
 // ----------------------------------------------------------------------------
 // the five loops
 
 // One format: its micro-tile, its slice depth, its packers and its micro-kernel
 typedef struct {
     int mr, nr;  // micro-tile
-    int kc;      // depth of a packed slice, in k
-    int kstep;   // k per packed 32-bit word
+    int kc;      // depth of a packed slice, in k (even when words hold pairs)
+    int kstep;   // k per packed 32-bit word: 1 (fp32) or 2 (a bf16 pair)
     int mc;      // rows of a packed A block, a multiple of mr
     void (*pack_a)(void *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc);
     void (*pack_b)(void *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc);
@@ -197,6 +372,7 @@ typedef struct {
 } Engine;
 
 static const Engine engine_fp32 = {MR, NR, KC, 1, MC_MAX, pack_a, pack_b_sliver, kernel_14x32};
+static const Engine engine_bf16 = {BMR, BNR, BKC, 2, BMC, pack_a_bf16, pack_b_bf16, kernel_bf16};
 
 // Packing buffers of 32-bit words, grown on demand and kept: the B panel and the per-thread A blocks of
 // a product that runs on the whole team, and a thread's own pair for a product it runs alone (a small
@@ -306,4 +482,27 @@ void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int 
 void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
                float *C, int ldc) {
     gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
+}
+
+static void gemm_bf16_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                               const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+    if (M <= 0 || N <= 0) return;
+    if (!gemm_bf16_available()) fatal("gemm_bf16: this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo); check gemm_bf16_available() and use gemm() without it");
+    if (K <= 0) {  // an empty sum: C = bias + beta C
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(long)i * ldc + j] = (bias ? bias[j] : 0.0f) + (beta != 0.0f ? beta * C[(long)i * ldc + j] : 0.0f);
+        return;
+    }
+    gemm_packed(&engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, in_parallel());
+}
+
+void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc) {
+    gemm_bf16_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    const float *bias, float *C, int ldc) {
+    gemm_bf16_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
 }
