@@ -26,13 +26,14 @@ int gemm_use_own(int on);
 //
 // The same contract as gemm() / gemm_bias(), with op(A) and op(B) rounded to bf16 (round to nearest,
 // ties to even, as bf16_round) as they are packed; the products of bf16 are exact in fp32 and are summed
-// in fp32 (vdpbf16ps: two multiply-adds per lane and instruction, twice an fp32 FMA's rate), C is fp32.
-// So the result is within the fp32 summation error of the exact product of the rounded operands; against
-// the fp32 operands, each product a*b carries the format's error, up to (2^-7 + 2^-16) |a*b| (8 significant bits). The K sum is
-// never split between threads (bitwise the same for any thread count); inside an OpenMP parallel region
-// the product runs on the calling thread alone. With beta == 0, C is not read. vdpbf16ps treats
-// subnormal bf16 inputs as zero and flushes subnormal sums to zero (magnitudes under 2^-126).
-// A fatal error where gemm_bf16_available() is 0: check it and use gemm() there.
+// in fp32 (vdpbf16ps: two multiply-adds per lane and instruction, twice an fp32 FMA's rate, each add
+// rounded), C is fp32. So the result is within the fp32 summation error of the exact product of the
+// rounded operands; against the fp32 operands, each product a*b carries the format's error, up to
+// (2^-7 + 2^-16) |a*b| (8 significant bits). The K sum is never split between threads (bitwise the same
+// for any thread count); inside an OpenMP parallel region the product runs on the calling thread alone.
+// With beta == 0, C is not read. vdpbf16ps treats subnormal bf16 inputs as zero and flushes subnormal
+// sums to zero (magnitudes under 2^-126). Always our kernel: BIGS_GEMM and gemm_use_own() steer gemm()
+// only. A fatal error where gemm_bf16_available() is 0: check it and use gemm() there.
 void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                float beta, float *C, int ldc);
 void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
