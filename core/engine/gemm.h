@@ -1,4 +1,5 @@
-// gemm.h: single-precision matrix product for every dense layer and attention.
+// gemm.h: single-precision matrix product for every dense layer and attention, and a variant with bf16
+// operands and fp32 sums for AVX512-BF16 CPUs (gemm_bf16, below).
 //
 //   C (M,N) = alpha * op(A) (M,K) @ op(B) (K,N) + beta * C,   row-major, op(X) = X^T when tX is set
 //
