@@ -1,42 +1,143 @@
-// bench_gemm.c: the sgemm peak of this machine, a large square product (2048^3 by default) through
-// OpenBLAS and through bigs's own GEMM (core/engine/gemm.c), medians of 7 after a warm-up. One JSON line.
-// Usage: build/bench_gemm [SIZE]
+// bench_gemm.c: the GEMM peaks of this machine, in one run: a large square product (2048^3 by default)
+// through OpenBLAS's sgemm, bigs's own fp32 GEMM and, on an AVX512-BF16 CPU, its bf16 GEMM
+// (core/engine/gemm.c); then the three products of a BiGS-small linear layer (H=512 -> I=1536) at
+// batch 16 x L=128 (M=2048 tokens), fp32 against bf16, called as core/engine/dense.c calls gemm. Medians
+// of 7 (square) or 15 (layer) runs after a warm-up, the engines interleaved run by run so that load from
+// elsewhere hits them alike. The CPU and its flags, a table, then one JSON line (the last line;
+// scripts/bench.py reads it).
+// Usage: build/bench_gemm [SIZE]   (Example: build/bench_gemm 2048)
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cblas.h>
 
 #include "core/base/common.h"
 #include "core/engine/gemm.h"
 
+enum { ENG_OPENBLAS, ENG_FP32, ENG_BF16, ENG_COUNT };
+enum { REPS_MAX = 15 };
+
+// One product C (M,N) = op(A) op(B) (+ bias) (+ C): a row of the table
+typedef struct {
+    const char *name;
+    int tA, tB, M, N, K, bias;
+    float beta;
+} Shape;
+
+static void run(int eng, const Shape *s, const float *A, const float *B, const float *bias, float *C) {
+    int lda = s->tA ? s->M : s->K, ldb = s->tB ? s->K : s->N;
+    if (eng == ENG_OPENBLAS)
+        cblas_sgemm(CblasRowMajor, s->tA ? CblasTrans : CblasNoTrans, s->tB ? CblasTrans : CblasNoTrans, s->M, s->N, s->K,
+                    1.0f, A, lda, B, ldb, s->beta, C, s->N);
+    else if (eng == ENG_FP32 && s->bias) gemm_bias(s->tA, s->tB, s->M, s->N, s->K, A, lda, B, ldb, bias, C, s->N);
+    else if (eng == ENG_FP32) gemm(s->tA, s->tB, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, s->beta, C, s->N);
+    else if (s->bias) gemm_bf16_bias(s->tA, s->tB, s->M, s->N, s->K, A, lda, B, ldb, bias, C, s->N);
+    else gemm_bf16(s->tA, s->tB, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, s->beta, C, s->N);
+}
+
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 
-static double median_gflops(int own, int S, const float *A, const float *B, float *C) {
-    double t[7];
-    for (int r = -1; r < 7; r++) {
-        double t0 = now_seconds();
-        if (own) gemm(0, 0, S, S, S, 1.0f, A, S, B, S, 0.0f, C, S);
-        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, S, S, 1.0f, A, S, B, S, 0.0f, C, S);
-        if (r >= 0) t[r] = now_seconds() - t0;  // r = -1 warms up
+// GFLOP/s of each engine flagged in `use` (median of reps runs, interleaved), into gf[ENG_COUNT]
+static void measure(const Shape *s, const int use[ENG_COUNT], int reps, double gf[ENG_COUNT]) {
+    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
+    float *A = xmalloc(sizeof(float) * na), *B = xmalloc(sizeof(float) * nb), *C = xmalloc(sizeof(float) * nc);
+    float *bias = xmalloc(sizeof(float) * (size_t)s->N);
+    for (size_t i = 0; i < na; i++) A[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < nb; i++) B[i] = (float)(i % 11) * 0.01f;
+    memset(C, 0, sizeof(float) * nc);
+    for (int j = 0; j < s->N; j++) bias[j] = 0.1f;
+    double t[ENG_COUNT][REPS_MAX];
+    for (int r = -1; r < reps; r++)
+        for (int e = 0; e < ENG_COUNT; e++) {
+            if (!use[e]) continue;
+            double t0 = now_seconds();
+            run(e, s, A, B, bias, C);
+            if (r >= 0) t[e][r] = now_seconds() - t0;  // r = -1 warms up
+        }
+    for (int e = 0; e < ENG_COUNT; e++) {
+        gf[e] = 0;
+        if (!use[e]) continue;
+        qsort(t[e], (size_t)reps, sizeof(double), cmp_d);
+        gf[e] = 2.0 * s->M * s->N * (double)s->K / t[e][reps / 2] / 1e9;
     }
-    qsort(t, 7, sizeof(double), cmp_d);
-    return 2.0 * S * S * (double)S / t[3] / 1e9;
+    free(A);
+    free(B);
+    free(C);
+    free(bias);
+}
+
+// The CPU's "model name" and which of the flags that matter here it has, from /proc/cpuinfo
+static void cpu_describe(char *model, size_t nm, char *flags, size_t nf) {
+    static const char *want[] = {"fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16"};
+    snprintf(model, nm, "unknown");
+    snprintf(flags, nf, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    static char line[16384];
+    while (fgets(line, sizeof line, f)) {
+        char *v = strchr(line, ':');
+        if (!v) continue;
+        v[strcspn(v, "\n")] = 0;
+        if (strncmp(line, "model name", 10) == 0) snprintf(model, nm, "%s", v + 2);
+        if (strncmp(line, "flags", 5) != 0) continue;
+        size_t len = 0;
+        flags[0] = 0;
+        for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+            char pat[32];
+            snprintf(pat, sizeof pat, " %s", want[w]);  // flags are space-separated: match a whole word
+            for (char *h = strstr(v, pat); h; h = strstr(h + 1, pat))
+                if (h[strlen(pat)] == ' ' || h[strlen(pat)] == 0) {
+                    len += (size_t)snprintf(flags + len, nf - len, "%s%s", len ? " " : "", want[w]);
+                    break;
+                }
+        }
+        break;  // the first processor's block is enough
+    }
+    fclose(f);
 }
 
 int main(int argc, char **argv) {
     int S = argc > 1 ? atoi(argv[1]) : 2048;
-    if (S < 64 || S > 16384) { fprintf(stderr, "usage: %s [SIZE 64..16384]\n", argv[0]); return 2; }
+    if (S < 64 || S > 16384) { fprintf(stderr, "usage: %s [SIZE 64..16384]\nExample: %s 2048\n", argv[0], argv[0]); return 2; }
     threads_set(0);
-    float *A = xmalloc(sizeof(float) * (size_t)S * S), *B = xmalloc(sizeof(float) * (size_t)S * S);
-    float *C = xmalloc(sizeof(float) * (size_t)S * S);
-    for (long i = 0; i < (long)S * S; i++) { A[i] = (float)(i % 13) * 0.01f; B[i] = (float)(i % 11) * 0.01f; }
-    double blas = median_gflops(0, S, A, B, C);
     gemm_use_own(1);
-    double own = median_gflops(1, S, A, B, C);
-    printf("{\"size\": %d, \"threads\": %d, \"openblas_gflops\": %.1f, \"bigs_gemm_gflops\": %.1f, \"bigs_gemm_engine\": \"%s\"}\n",
-           S, threads_get(), blas, own, gemm_engine());
-    free(A);
-    free(B);
-    free(C);
+    int bf = gemm_bf16_available();
+    char model[256], flags[256];
+    cpu_describe(model, sizeof model, flags, sizeof flags);
+    printf("cpu: %s; flags: %s; %d threads; bigs gemm engine %s\n", model, flags, threads_get(), gemm_engine());
+    if (!bf) printf("(no AVX512-BF16 here: the bf16 columns are not measured)\n");
+
+    // BiGS-small's dense layer H -> I at 16 x 128 tokens, as core/engine/dense.c calls it
+    enum { TOKENS = 2048, HID = 512, INTER = 1536 };
+    const Shape shapes[] = {
+        {"square C = A B", 0, 0, S, S, S, 0, 0.0f},
+        {"linear forward  Y = X W^T + b", 0, 1, TOKENS, INTER, HID, 1, 0.0f},
+        {"linear backward dX += dY W", 0, 0, TOKENS, HID, INTER, 0, 1.0f},
+        {"linear backward dW += dY^T X", 1, 0, INTER, HID, TOKENS, 0, 1.0f},
+    };
+    const int nshapes = (int)(sizeof shapes / sizeof *shapes);
+    double gf[4][ENG_COUNT];
+    printf("%-32s %5s %5s %5s %10s %10s %10s %9s\n", "product", "M", "N", "K", "openblas", "fp32", "bf16", "bf16/fp32");
+    for (int i = 0; i < nshapes; i++) {
+        int use[ENG_COUNT] = {i == 0, 1, bf};  // OpenBLAS: the square peak only; the layer rows compare our formats
+        measure(&shapes[i], use, i == 0 ? 7 : REPS_MAX, gf[i]);
+        char blas[16] = "-", b16[16] = "-", ratio[16] = "-";
+        if (use[ENG_OPENBLAS]) snprintf(blas, sizeof blas, "%.1f", gf[i][ENG_OPENBLAS]);
+        if (bf) snprintf(b16, sizeof b16, "%.1f", gf[i][ENG_BF16]), snprintf(ratio, sizeof ratio, "%.2fx", gf[i][ENG_BF16] / gf[i][ENG_FP32]);
+        printf("%-32s %5d %5d %5d %10s %10.1f %10s %9s\n", shapes[i].name, shapes[i].M, shapes[i].N, shapes[i].K, blas,
+               gf[i][ENG_FP32], b16, ratio);
+    }
+    printf("(GFLOP/s = 2 M N K / median time)\n");
+    // the JSON line; without AVX512-BF16 the bf16 rates are null. Layer rates: forward, dX, dW.
+    char bsq[32] = "null", blin[96] = "null";
+    if (bf) {
+        snprintf(bsq, sizeof bsq, "%.1f", gf[0][ENG_BF16]);
+        snprintf(blin, sizeof blin, "[%.1f, %.1f, %.1f]", gf[1][ENG_BF16], gf[2][ENG_BF16], gf[3][ENG_BF16]);
+    }
+    printf("{\"size\": %d, \"threads\": %d, \"openblas_gflops\": %.1f, \"bigs_gemm_gflops\": %.1f, \"bigs_gemm_engine\": \"%s\", "
+           "\"bigs_gemm_bf16_gflops\": %s, \"linear_fp32_gflops\": [%.1f, %.1f, %.1f], \"linear_bf16_gflops\": %s}\n",
+           S, threads_get(), gf[0][ENG_OPENBLAS], gf[0][ENG_FP32], gemm_engine(), bsq, gf[1][ENG_FP32], gf[2][ENG_FP32],
+           gf[3][ENG_FP32], blin);
     return 0;
 }

@@ -1,4 +1,5 @@
-// gemm.c: a packed single-precision GEMM for AVX-512, with OpenBLAS as the fallback.
+// gemm.c: a packed GEMM for AVX-512 in two formats, fp32 and bf16 inputs with fp32 sums, with OpenBLAS
+// as the fallback of the fp32 one.
 //
 // Why our own: the products are most of a training step (docs/models.md section 7), and OpenBLAS may run its
 // AVX2 kernels on an AVX-512 CPU (its core type is pinned by OPENBLAS_CORETYPE on some machines, and
@@ -6,14 +7,18 @@
 // flags itself. It also never splits a dot product between threads, so every element of C is summed
 // in the same order for any thread count: a run is bitwise reproducible across thread counts.
 //
-// The loops are the usual five (Goto/BLIS): for each NC-wide column panel and KC-deep slice, B's slice
-// is packed once into NR-wide slivers (KC x NR, contiguous), each thread packs MC-row blocks of A into
-// MR-row slivers, and the 14x32 micro-kernel multiplies one A sliver by one B sliver with 28 zmm
-// accumulators. Edges are zero-padded in the packed buffers and written back with masked stores.
+// The loops are the usual five (Goto/BLIS): for each NC-wide column panel and kc-deep slice, B's slice
+// is packed once into nr-wide slivers (contiguous), each thread packs mc-row blocks of A into mr-row
+// slivers, and the micro-kernel multiplies one A sliver by one B sliver in zmm accumulators. Edges are
+// zero-padded in the packed buffers and written back with masked stores. The loops are shared by the two
+// formats; each format is one Engine row (tile, slice depth, packers, micro-kernel). The packed buffers
+// hold 32-bit words: one float per row and k (fp32), or one pair of bf16 of consecutive k, the layout
+// vdpbf16ps multiplies (bf16). The bf16 packers round fp32 operands to bf16 as they pack them.
 #include "core/engine/gemm.h"
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -29,7 +34,26 @@
 #define MC_MAX 336 // rows of a packed A block (24 slivers, 688 KB): in L2
 #define NC 4096    // columns of a packed B panel (8 MB): in L3
 
+// bf16: the fp32 tile, in words of two k (a B vector holds 16 columns x 2 k). vdpbf16ps runs 2 per cycle
+// with a latency of 6 cycles here (Zen 5, measured), so 12 independent sums keep it busy; 28 do, and the
+// tile loads 2 B vectors and broadcasts 14 A words per 28 of them, as the fp32 tile does. Measured against
+// the other tiles that fit 32 zmm (one thread, median GFLOP/s of 2048^3 and the BiGS-small forward, dX, dW):
+// 14x32 357/410/334/320, 12x32 346/413/332/307, 10x32 349/395/318/299, 9x48 356/393/305/288,
+// 8x48 357/384/309/298, 6x64 372/380/301/295, 16x16 340/365/305/301 (17 loads per 16 sums), and 7x64
+// 314/293/279/261 (28 sums + 4 B vectors + a broadcast: spills).
+#define BMR 14        // rows of the micro-tile (at most 16: the packers transpose 16 rows at a time)
+#define BNV 2         // zmm of B per word row
+#define BNR (16 * BNV)
+// Deeper slices than fp32's: 2048 k (1024 words) make one slice of all three BiGS-small products (K = 512,
+// 1536, 2048), so C is read and written once; a B sliver is 128 KB and an A block 168 x 1024 words = 688 KB,
+// both in L2 (1 MB). Two threads, median GFLOP/s of the same four products: 2048 k x 168 rows
+// 766/826/745/687, 2048 x 336 770/812/712/646, 1024 x 336 703/796/676/662.
+#define BKC 2048      // k per slice (even: words hold pairs)
+#define BMC 168       // rows of a packed A block
+_Static_assert(BMR <= 16 && BNR % 16 == 0 && BKC % 2 == 0 && BMC % BMR == 0, "the bf16 packers' assumptions");
+
 #define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#define AVX512BF16 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,fma")))
 
 static int g_own = -1;  // -1: not decided yet; 1: our kernel; 0: OpenBLAS
 
@@ -50,6 +74,61 @@ int gemm_use_own(int on) {
 }
 
 const char *gemm_engine(void) { return own_wanted() ? "avx512" : "openblas"; }
+
+int gemm_bf16_available(void) {
+    __builtin_cpu_init();  // the compiler's cpuid reading also checks that the OS saves the zmm state
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+}
+
+// ----------------------------------------------------------------------------
+// bf16 rounding: the scalar reference, and its 16-lane copy used by the packers
+
+// fp32 -> bf16 in the high 16 bits of the result (the low 16 are left over), round to nearest, ties to
+// even: adding 0x7FFF plus the lowest kept bit carries into the kept bits exactly when the dropped half
+// is over a half, or a half with the kept part odd; the carry runs on through the exponent, into the next
+// binade or up to inf, and subnormals round as IEEE says. NaN only gets its quiet bit (the sum could turn
+// it into inf, or carry into the sign), so the sign and the top of the payload stay.
+static inline uint32_t bf16_hi(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return u | 0x00400000u;
+    return u + 0x7FFFu + ((u >> 16) & 1u);
+}
+
+float bf16_round(float x) {
+    uint32_t u = bf16_hi(x) & 0xFFFF0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+// a packed word: bf16(lo) in the low half, bf16(hi) in the high half
+static inline uint32_t bf16_pair(float lo, float hi) { return bf16_hi(lo) >> 16 | (bf16_hi(hi) & 0xFFFF0000u); }
+
+// bf16_hi on 16 lanes (bit-identical: tests/test_gemm_bf16.c checks the packed operands against bf16_round).
+// Not vcvtne2ps2bf16, which flushes subnormal inputs to zero where bf16_round rounds them (the largest round
+// up into the normals, which vdpbf16ps then multiplies); the integer work costs nothing measurable, as the
+// packers wait on their loads (a packer without any rounding ran at the same speed).
+AVX512BF16 static inline __m512i bf16_hi16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x), one = _mm512_set1_epi32(1);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(u, 16), one), _mm512_set1_epi32(0x7FFF)));
+    return _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
+}
+
+// rows k and k+1 of 16 columns -> 16 words, word j = bf16_pair(x0[j], x1[j])
+AVX512BF16 static inline __m512i bf16_pair_rows(__m512 x0, __m512 x1) {
+    return _mm512_mask_blend_epi16(0xAAAAAAAAu, _mm512_srli_epi32(bf16_hi16(x0), 16), bf16_hi16(x1));
+}
+
+// 32 consecutive k of one row (x0: k..k+15, x1: k+16..k+31) -> 16 words, word q = bf16_pair(k+2q, k+2q+1):
+// the high 16-bit half of every 32-bit lane of x0 then x1, in order
+static const uint16_t odd_halves[32] __attribute__((aligned(64))) = {
+    1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+    33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63,
+};
+AVX512BF16 static inline __m512i bf16_pair_run(__m512 x0, __m512 x1) {
+    return _mm512_permutex2var_epi16(bf16_hi16(x0), _mm512_load_si512(odd_halves), bf16_hi16(x1));
+}
 
 // ----------------------------------------------------------------------------
 // packing: op(A)(i,k) and op(B)(k,j) read through their transposes, written as slivers
@@ -77,7 +156,8 @@ AVX512 static inline void transpose16(const __m512 in[16], __m512 out[16]) {
 }
 
 // A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][k][r] (s: sliver of MR rows), zero rows past mc
-AVX512 static void pack_a(float *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+AVX512 static void pack_a(void *dstv, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    float *dst = dstv;
     for (int s = 0; s < mc; s += MR) {
         int rows = mc - s < MR ? mc - s : MR;
         float *d = dst + (long)s * kc;
@@ -106,7 +186,8 @@ AVX512 static void pack_a(float *dst, const float *A, int lda, int tA, int i0, i
 }
 
 // B sliver columns [j0, j0+NR) (cols valid), depth [k0, k0+kc) -> dst[k][c], zero columns past cols
-AVX512 static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+AVX512 static void pack_b_sliver(void *dstv, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    float *dst = dstv;
     if (tB) {  // B stored (N,K), as a weight matrix (out,in): 16 columns x 16 k through a register transpose
         int k = 0;
         __m512 in[16], out[16];
@@ -130,67 +211,188 @@ AVX512 static void pack_b_sliver(float *dst, const float *B, int ldb, int tB, in
     }
 }
 
+// A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[s][p][r]: sliver s of BMR rows, word p holds k0+2p
+// and k0+2p+1 (zero past kc: an odd K is padded), zero rows past mc
+AVX512BF16 static void pack_a_bf16(void *dstv, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    uint32_t *dst = dstv;
+    int kp = (kc + 1) / 2;
+    const __mmask16 tile = (__mmask16)((1u << BMR) - 1);
+    for (int s = 0; s < mc; s += BMR) {
+        int rows = mc - s < BMR ? mc - s : BMR;
+        uint32_t *d = dst + (long)s * kp;
+        if (tA) {  // A stored (K,M): the rows k and k+1 of a sliver are contiguous, merged lane by lane
+            __mmask16 live = (__mmask16)((1u << rows) - 1);
+            for (int p = 0; p < kp; p++) {
+                const float *src = A + (long)(k0 + 2 * p) * lda + i0 + s;
+                __m512 x0 = _mm512_maskz_loadu_ps(live, src);
+                __m512 x1 = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(live, src + lda) : _mm512_setzero_ps();
+                _mm512_mask_storeu_epi32(d + (long)p * BMR, tile, bf16_pair_rows(x0, x1));
+            }
+            continue;
+        }
+        // A stored (M,K): 32 k of each of 16 rows as 16 words, through the register transpose
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 32 <= kc; k += 32) {
+            for (int r = 0; r < 16; r++) {
+                const float *src = A + (long)(i0 + s + r) * lda + k0 + k;
+                in[r] = r < rows ? _mm512_castsi512_ps(bf16_pair_run(_mm512_loadu_ps(src), _mm512_loadu_ps(src + 16)))
+                                 : _mm512_setzero_ps();
+            }
+            transpose16(in, out);
+            for (int q = 0; q < 16; q++) _mm512_mask_storeu_ps(d + (long)(k / 2 + q) * BMR, tile, out[q]);
+        }
+        for (int r = 0; r < BMR; r++) {
+            const float *src = A + (long)(i0 + s + r) * lda + k0;
+            for (int kk = k; kk < kc; kk += 2)
+                d[(kk / 2) * BMR + r] = r < rows ? bf16_pair(src[kk], kk + 1 < kc ? src[kk + 1] : 0.0f) : 0;
+        }
+    }
+}
+
+// B sliver columns [j0, j0+BNR) (cols valid), depth [k0, k0+kc) -> dst[p][c], word p holds k0+2p and
+// k0+2p+1 (zero past kc), zero columns past cols
+AVX512BF16 static void pack_b_bf16(void *dstv, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    uint32_t *dst = dstv;
+    int kp = (kc + 1) / 2;
+    if (tB) {  // B stored (N,K), as a weight matrix (out,in): 16 columns x 32 k through the register transpose
+        int k = 0;
+        __m512 in[16], out[16];
+        for (; k + 32 <= kc; k += 32)
+            for (int h = 0; h < BNR; h += 16) {
+                for (int c = 0; c < 16; c++) {
+                    const float *src = B + (long)(j0 + h + c) * ldb + k0 + k;
+                    in[c] = h + c < cols ? _mm512_castsi512_ps(bf16_pair_run(_mm512_loadu_ps(src), _mm512_loadu_ps(src + 16)))
+                                         : _mm512_setzero_ps();
+                }
+                transpose16(in, out);
+                for (int q = 0; q < 16; q++) _mm512_store_ps((float *)(dst + (long)(k / 2 + q) * BNR + h), out[q]);
+            }
+        for (int c = 0; c < BNR; c++) {
+            const float *src = B + (long)(j0 + c) * ldb + k0;
+            for (int kk = k; kk < kc; kk += 2)
+                dst[(kk / 2) * BNR + c] = c < cols ? bf16_pair(src[kk], kk + 1 < kc ? src[kk + 1] : 0.0f) : 0;
+        }
+    } else {  // B stored (K,N): rows k and k+1 of the sliver are contiguous, merged lane by lane
+        for (int p = 0; p < kp; p++) {
+            const float *src = B + (long)(k0 + 2 * p) * ldb + j0;
+            for (int h = 0; h < BNR; h += 16) {
+                __mmask16 live = cols - h >= 16 ? 0xFFFF : cols > h ? (__mmask16)((1u << (cols - h)) - 1) : 0;
+                __m512 x0 = _mm512_maskz_loadu_ps(live, src + h);
+                __m512 x1 = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(live, src + ldb + h) : _mm512_setzero_ps();
+                _mm512_store_si512(dst + (long)p * BNR + h, bf16_pair_rows(x0, x1));
+            }
+        }
+    }
+}
+
 // ----------------------------------------------------------------------------
-// the micro-kernel: C[0:m, 0:n] = alpha * Ap (MR,kc) @ Bp (kc,NR) + bias + beta * C (m <= MR, n <= NR;
+// the micro-kernels: C[0:m, 0:n] = alpha * Ap (mr,k) @ Bp (k,nr) + bias + beta * C (m <= mr, n <= nr;
 // bias (n) added to every row, or NULL)
 
-AVX512 static void kernel_14x32(int kc, const float *restrict Ap, const float *restrict Bp, float *C, long ldc,
-                                int m, int n, float alpha, float beta, const float *bias) {
-    __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+// the tile's write-back, acc[r * nv + v] holding row r, columns 16v..16v+15
+AVX512 static inline void tile_store(const __m512 *acc, int mr, int nv, float *C, long ldc, int m, int n, float alpha,
+                                     float beta, const float *bias) {
+    __mmask16 mk[4];
+    __m512 bi[4];
+    for (int v = 0; v < nv; v++) {
+        int left = n - 16 * v;
+        mk[v] = left >= 16 ? 0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        bi[v] = bias ? _mm512_maskz_loadu_ps(mk[v], bias + 16 * v) : _mm512_setzero_ps();
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++) {
+        if (r >= m) break;
+        float *c = C + r * ldc;
+        for (int v = 0; v < nv; v++) {
+            __m512 x = _mm512_fmadd_ps(acc[r * nv + v], va, bi[v]);
+            if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], c + 16 * v), x);  // beta == 0 never reads C (it may be uninitialised)
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+}
+
+AVX512 static void kernel_14x32(int kc, const void *Apv, const void *Bpv, float *C, long ldc, int m, int n,
+                                float alpha, float beta, const float *bias) {
+    const float *restrict Ap = Apv, *restrict Bp = Bpv;
+    __m512 acc[MR * 2];
+#pragma GCC unroll 28
+    for (int r = 0; r < MR * 2; r++) acc[r] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
 #pragma GCC unroll 14
         for (int r = 0; r < MR; r++) {
             __m512 a = _mm512_set1_ps(Ap[r]);
-            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+            acc[2 * r] = _mm512_fmadd_ps(a, b0, acc[2 * r]);
+            acc[2 * r + 1] = _mm512_fmadd_ps(a, b1, acc[2 * r + 1]);
         }
         Ap += MR;
         Bp += NR;
     }
-    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-    __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (bias) { bias0 = _mm512_maskz_loadu_ps(m0, bias); bias1 = _mm512_maskz_loadu_ps(m1, bias + 16); }
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; r++) {
-        if (r >= m) break;
-        float *c = C + r * ldc;
-        __m512 x0 = _mm512_fmadd_ps(acc[r][0], va, bias0), x1 = _mm512_fmadd_ps(acc[r][1], va, bias1);
-        if (beta != 0.0f) {  // beta == 0 never reads C (it may be uninitialised)
-            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
-            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
+    tile_store(acc, MR, 2, C, ldc, m, n, alpha, beta, bias);
+}
+
+// kp words (2 kp k) deep. vdpbf16ps adds both products of a word's pair into one fp32 lane.
+AVX512BF16 static void kernel_bf16(int kp, const void *Apv, const void *Bpv, float *C, long ldc, int m, int n,
+                                   float alpha, float beta, const float *bias) {
+    const uint32_t *restrict Ap = Apv, *restrict Bp = Bpv;
+    __m512 acc[BMR * BNV];
+#pragma GCC unroll 32
+    for (int r = 0; r < BMR * BNV; r++) acc[r] = _mm512_setzero_ps();
+    for (int p = 0; p < kp; p++) {
+        __m512bh b[BNV];
+#pragma GCC unroll 4
+        for (int v = 0; v < BNV; v++) b[v] = (__m512bh)_mm512_load_si512(Bp + 16 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < BMR; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < BNV; v++) acc[r * BNV + v] = _mm512_dpbf16_ps(acc[r * BNV + v], a, b[v]);
         }
-        _mm512_mask_storeu_ps(c, m0, x0);
-        _mm512_mask_storeu_ps(c + 16, m1, x1);
+        Ap += BMR;
+        Bp += BNR;
     }
+    tile_store(acc, BMR, BNV, C, ldc, m, n, alpha, beta, bias);
 }
 
 // ----------------------------------------------------------------------------
 // the five loops
 
-// Packing buffers, grown on demand and kept: the B panel and the per-thread A blocks of a product that
-// runs on the whole team, and a thread's own pair for a product it runs alone (a small one, or one
-// called inside a parallel region, such as attention's per-head products).
-typedef struct { float *b, *a; size_t bcap, acap; } PackBufs;
+// One format: its micro-tile, its slice depth, its packers and its micro-kernel
+typedef struct {
+    int mr, nr;  // micro-tile
+    int kc;      // depth of a packed slice, in k (even when words hold pairs)
+    int kstep;   // k per packed 32-bit word: 1 (fp32) or 2 (a bf16 pair)
+    int mc;      // rows of a packed A block, a multiple of mr
+    void (*pack_a)(void *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc);
+    void (*pack_b)(void *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc);
+    void (*kernel)(int words, const void *Ap, const void *Bp, float *C, long ldc, int m, int n, float alpha,
+                   float beta, const float *bias);
+} Engine;
+
+static const Engine engine_fp32 = {MR, NR, KC, 1, MC_MAX, pack_a, pack_b_sliver, kernel_14x32};
+static const Engine engine_bf16 = {BMR, BNR, BKC, 2, BMC, pack_a_bf16, pack_b_bf16, kernel_bf16};
+
+// Packing buffers of 32-bit words, grown on demand and kept: the B panel and the per-thread A blocks of
+// a product that runs on the whole team, and a thread's own pair for a product it runs alone (a small
+// one, or one called inside a parallel region, such as attention's per-head products).
+typedef struct { uint32_t *b, *a; size_t bcap, acap; } PackBufs;
 static PackBufs g_team;
 static __thread PackBufs t_alone;
 
-static float *reserve(float **p, size_t *cap, size_t n) {
+static uint32_t *reserve(uint32_t **p, size_t *cap, size_t n) {
     if (*cap < n) {
         free(*p);
-        *p = aligned_alloc(64, (sizeof(float) * n + 63) / 64 * 64);
-        if (!*p) fatal("out of memory for the GEMM packing buffers (%zu floats)", n);
+        *p = aligned_alloc(64, (sizeof(uint32_t) * n + 63) / 64 * 64);
+        if (!*p) fatal("out of memory for the GEMM packing buffers (%zu words)", n);
         *cap = n;
     }
     return *p;
 }
 
-static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                     int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
+static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
 #ifdef _OPENMP
     int nt = omp_get_max_threads();
 #else
@@ -199,43 +401,45 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
     // a small product (under about 20 us of work) runs on one thread: a fork and join costs more
     if (inpar || (double)M * N * K < 4e6) nt = 1;
     PackBufs *pb = nt == 1 ? &t_alone : &g_team;
-    int panel = (N < NC ? N : NC) + NR - 1, kmax = K < KC ? K : KC, mmax = M + MR - 1 < MC_MAX ? M + MR - 1 : MC_MAX;
-    float *bpack = reserve(&pb->b, &pb->bcap, (size_t)kmax * (size_t)(panel / NR * NR));
-    float *apack = reserve(&pb->a, &pb->acap, (size_t)nt * (size_t)(mmax / MR * MR) * (size_t)kmax);
-    size_t astride = (size_t)(mmax / MR * MR) * (size_t)kmax;  // floats per thread
-    int slivers = (M + MR - 1) / MR;
+    const int mr = e->mr, nr = e->nr;
+    int panel = ((N < NC ? N : NC) + nr - 1) / nr * nr, kwords = ((K < e->kc ? K : e->kc) + e->kstep - 1) / e->kstep;
+    int mmax = (M + mr - 1) / mr * mr < e->mc ? (M + mr - 1) / mr * mr : e->mc;
+    size_t astride = (size_t)mmax * (size_t)kwords;  // words per thread
+    uint32_t *bpack = reserve(&pb->b, &pb->bcap, (size_t)kwords * (size_t)panel);
+    uint32_t *apack = reserve(&pb->a, &pb->acap, (size_t)nt * astride);
+    int slivers = (M + mr - 1) / mr;
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
-        int nsl = (nc + NR - 1) / NR;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = K - k0 < KC ? K - k0 : KC;
+        int nsl = (nc + nr - 1) / nr;
+        for (int k0 = 0; k0 < K; k0 += e->kc) {
+            int kc = K - k0 < e->kc ? K - k0 : e->kc, kw = (kc + e->kstep - 1) / e->kstep;
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
             const float *bia = k0 == 0 ? bias : NULL;  // and the bias goes in with the first
 #pragma omp parallel num_threads(nt) if (nt > 1)
             {
 #pragma omp for schedule(static)
                 for (int t = 0; t < nsl; t++) {
-                    int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                    pack_b_sliver(bpack + (long)t * kc * NR, B, ldb, tB, j0 + t * NR, cols, k0, kc);
+                    int cols = nc - t * nr < nr ? nc - t * nr : nr;
+                    e->pack_b(bpack + (long)t * kw * nr, B, ldb, tB, j0 + t * nr, cols, k0, kc);
                 }
 #ifdef _OPENMP
                 int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 #else
                 int tid = 0, nth = 1;
 #endif
-                // each thread takes an equal run of A slivers, in blocks of at most MC_MAX rows
-                float *ap = apack + (size_t)tid * astride;
+                // each thread takes an equal run of A slivers, in blocks of at most mc rows
+                uint32_t *ap = apack + (size_t)tid * astride;
                 int s_end = (int)((long)slivers * (tid + 1) / nth);
-                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += MC_MAX / MR) {
-                    int s1 = s0 + MC_MAX / MR < s_end ? s0 + MC_MAX / MR : s_end;
-                    int i0 = s0 * MR, rows = (s1 * MR < M ? s1 * MR : M) - i0;
-                    pack_a(ap, A, lda, tA, i0, rows, k0, kc);
+                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += e->mc / mr) {
+                    int s1 = s0 + e->mc / mr < s_end ? s0 + e->mc / mr : s_end;
+                    int i0 = s0 * mr, rows = (s1 * mr < M ? s1 * mr : M) - i0;
+                    e->pack_a(ap, A, lda, tA, i0, rows, k0, kc);
                     for (int t = 0; t < nsl; t++) {
-                        int cols = nc - t * NR < NR ? nc - t * NR : NR;
-                        const float *bp = bpack + (long)t * kc * NR;
-                        for (int s = 0; s < rows; s += MR)
-                            kernel_14x32(kc, ap + (long)s * kc, bp, C + (long)(i0 + s) * ldc + j0 + t * NR, ldc,
-                                         rows - s < MR ? rows - s : MR, cols, alpha, bet, bia ? bia + j0 + t * NR : NULL);
+                        int cols = nc - t * nr < nr ? nc - t * nr : nr;
+                        const uint32_t *bp = bpack + (long)t * kw * nr;
+                        for (int s = 0; s < rows; s += mr)
+                            e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
+                                      rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
                     }
                 }
             }
@@ -243,16 +447,21 @@ static void gemm_own(int tA, int tB, int M, int N, int K, float alpha, const flo
     }
 }
 
+static int in_parallel(void) {
+#ifdef _OPENMP
+    return omp_in_parallel();  // inside a parallel region: this thread alone, with its own buffers
+#else
+    return 0;
+#endif
+}
+
 // OpenBLAS, or ours; bias (N, or NULL) is added to every row of the product
 static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                           int ldb, float beta, float *C, int ldc, const float *bias) {
     if (M <= 0 || N <= 0) return;
-    int inpar = 0;
-#ifdef _OPENMP
-    inpar = omp_in_parallel();  // inside a parallel region: this thread alone, with its own buffers
-#endif
+    int inpar = in_parallel();
     if (K > 0 && own_wanted()) {
-        gemm_own(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
+        gemm_packed(&engine_fp32, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
         return;
     }
     if (bias) {  // C = bias + (beta C): scale first, then let sgemm accumulate onto it
@@ -273,4 +482,27 @@ void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int 
 void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
                float *C, int ldc) {
     gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
+}
+
+static void gemm_bf16_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                               const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+    if (M <= 0 || N <= 0) return;
+    if (!gemm_bf16_available()) fatal("gemm_bf16: this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo); check gemm_bf16_available() and use gemm() without it");
+    if (K <= 0) {  // an empty sum: C = bias + beta C
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(long)i * ldc + j] = (bias ? bias[j] : 0.0f) + (beta != 0.0f ? beta * C[(long)i * ldc + j] : 0.0f);
+        return;
+    }
+    gemm_packed(&engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, in_parallel());
+}
+
+void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc) {
+    gemm_bf16_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    const float *bias, float *C, int ldc) {
+    gemm_bf16_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
 }

@@ -1,4 +1,5 @@
-// gemm.h: single-precision matrix product for every dense layer and attention.
+// gemm.h: single-precision matrix product for every dense layer and attention, and a variant with bf16
+// operands and fp32 sums for AVX512-BF16 CPUs (gemm_bf16, below).
 //
 //   C (M,N) = alpha * op(A) (M,K) @ op(B) (K,N) + beta * C,   row-major, op(X) = X^T when tX is set
 //
@@ -21,3 +22,28 @@ const char *gemm_engine(void);
 // Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512), 0 = OpenBLAS.
 // Returns the previous setting.
 int gemm_use_own(int on);
+
+// ---- bf16 inputs, fp32 sums (AVX512-BF16 CPUs)
+//
+// The same contract as gemm() / gemm_bias(), with op(A) and op(B) rounded to bf16 (round to nearest,
+// ties to even, as bf16_round) as they are packed; the products of bf16 are exact in fp32 and are summed
+// in fp32 (vdpbf16ps: two multiply-adds per lane and instruction, twice an fp32 FMA's rate, each add
+// rounded), C is fp32. So the result is within the fp32 summation error of the exact product of the
+// rounded operands; against the fp32 operands, each product a*b carries the format's error, up to
+// (2^-7 + 2^-16) |a*b| (8 significant bits). The K sum is never split between threads (bitwise the same
+// for any thread count); inside an OpenMP parallel region the product runs on the calling thread alone.
+// With beta == 0, C is not read. vdpbf16ps treats subnormal bf16 inputs as zero and flushes subnormal
+// sums to zero (magnitudes under 2^-126). Always our kernel: BIGS_GEMM and gemm_use_own() steer gemm()
+// only. A fatal error where gemm_bf16_available() is 0: check it and use gemm() there.
+void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc);
+void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    const float *bias, float *C, int ldc);
+// 1 when this CPU (and OS) runs gemm_bf16: AVX-512 F, BW, VL and BF16.
+int gemm_bf16_available(void);
+
+// x rounded to the nearest bf16 (8 significant bits), ties to even, returned as a float whose low 16 bits
+// are zero: the rounding gemm_bf16 applies to its operands, bit for bit. Subnormals round as IEEE says
+// (not flushed), values at or above the largest bf16 plus half an ulp become inf, NaN stays NaN (quiet,
+// with its sign and the top of its payload).
+float bf16_round(float x);
