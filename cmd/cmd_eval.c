@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
+#include "core/engine/ops.h"
 #include "core/base/paths.h"
 #include "core/base/jsonio.h"
 #include "train/tasks.h"
@@ -31,6 +32,7 @@ static const char *k_usage =
     "  --max-batches N   evaluate only the first N batches (default: the whole split)\n"
     "  --seed N          seed of the masking (default 42; the same seed gives the same masks)\n"
     "  --force           write over an existing --predictions file (never over a file of --data)\n"
+    "  --bf16            the products in bf16 with float32 sums (CPUs with AVX512-BF16; about twice as fast)\n"
     "\n"
     "Example: bigs eval --task mlm --data shards/ --model runs/small\n";
 
@@ -153,6 +155,7 @@ int cmd_eval(int argc, char **argv) {
     const char *task = args_str(&a, "--task", NULL), *data = args_str(&a, "--data", NULL), *model = args_str(&a, "--model", NULL);
     const char *split = args_str(&a, "--split", NULL), *pred = args_str(&a, "--predictions", NULL);
     int cased = args_flag(&a, "--cased"), force = args_flag(&a, "--force");
+    if (args_flag(&a, "--bf16")) ops_require_bf16("--bf16");
     long B = args_int(&a, "--batch-size", 32), maxb = args_int(&a, "--max-batches", 0), seed = args_int(&a, "--seed", 42);
     args_common(&a);
     args_done(&a);

@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "cmd/args.h"
 #include "core/base/common.h"
+#include "core/engine/ops.h"
 #include "core/base/jsonio.h"
 #include "core/model/model.h"
 #include "data/textio.h"
@@ -28,6 +29,7 @@ static const char *k_usage =
     "  --ids IDS         token ids, space-separated, used as they are (no [CLS]/[SEP] added)\n"
     "  --top-k K         fills per mask (default 5)\n"
     "  --cased           the model's vocabulary is cased (default: uncased)\n"
+    "  --bf16            the products in bf16 with float32 sums (CPUs with AVX512-BF16)\n"
     "\n"
     "Example: bigs predict --model runs/small --text \"the capital of france is [MASK].\"\n";
 
@@ -177,6 +179,7 @@ int cmd_predict(int argc, char **argv) {
     const char *input = args_str(&a, "--input", NULL), *idstr = args_str(&a, "--ids", NULL);
     long top_k = args_int(&a, "--top-k", 5);
     int cased = args_flag(&a, "--cased");
+    if (args_flag(&a, "--bf16")) ops_require_bf16("--bf16");
     args_common(&a);
     args_done(&a);
     if (!model) args_usage_error(&a, "--model is required");

@@ -1,7 +1,8 @@
 // bench_train.c: training-step and inference throughput of one model config (the bigs side of the
 // speed comparison): tokens/s of forward+backward+AdamW and of forward alone, medians of several steps.
-// Usage: build/bench_train CONFIG L BATCH [steps] [--profile]
-// --profile prints the time per op type (forward and backward) and of the optimizer, per training step.
+// Usage: build/bench_train CONFIG L BATCH [steps] [--bf16] [--profile]
+// --bf16 runs the products in bf16 (train.bf16); --profile prints the time per op type (forward and
+// backward) and of the optimizer, per training step.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/base/common.h"
 #include "core/engine/gemm.h"
 #include "core/model/model.h"
+#include "core/engine/ops.h"
 #include "core/engine/tape.h"
 #include "train/optim.h"
 
@@ -24,7 +26,12 @@ static double peak_rss_mib(void) {
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s CONFIG L BATCH [steps] [--profile]\n", argv[0]); return 2; }
     int L = atoi(argv[2]), B = atoi(argv[3]), steps = argc > 4 && argv[4][0] != '-' ? atoi(argv[4]) : 5;
-    int profile = strcmp(argv[argc - 1], "--profile") == 0;
+    int profile = 0, bf16 = 0;
+    for (int i = 4; i < argc; i++) {
+        profile |= !strcmp(argv[i], "--profile");
+        bf16 |= !strcmp(argv[i], "--bf16");
+    }
+    if (bf16) ops_require_bf16("--bf16");
     if (steps < 1 || steps > 64) { fprintf(stderr, "steps must be 1..64\n"); return 2; }
     threads_set(0);
     ModelConfig c;
@@ -87,7 +94,8 @@ int main(int argc, char **argv) {
     double infer_tps = profile ? 0.0 : B * L / med_i;  // --profile times training only: 0, not measured
     printf("{\"config\": \"%s\", \"L\": %d, \"batch\": %d, \"threads\": %d, \"train_tokens_per_sec\": %.1f, \"infer_tokens_per_sec\": %.1f, "
            "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f, \"peak_rss_mib\": %.1f, "
-           "\"gemm\": \"%s\"}\n",
-           argv[1], L, B, threads_get(), B * L / med_t, infer_tps, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine());
+           "\"gemm\": \"%s\", \"bf16\": %s}\n",
+           argv[1], L, B, threads_get(), B * L / med_t, infer_tps, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine(),
+           bf16 ? "true" : "false");
     return 0;
 }

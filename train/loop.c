@@ -11,6 +11,7 @@
 #include "core/base/common.h"
 #include "core/base/dist.h"
 #include "core/base/jsonio.h"
+#include "core/engine/ops.h"
 #include "train/checkpoint.h"
 
 void fmt_duration(char *out, size_t n, double s) {
@@ -252,6 +253,7 @@ int train_loop(TrainRun *r, const TrainTask *task) {
     const TrainConfig *tc = &r->tc;
     int lead = dist_lead(), tty = isatty(2);
     snprintf(r->metrics, sizeof r->metrics, "%s/metrics.jsonl", r->output_dir);
+    if (tc->bf16) ops_require_bf16("train.bf16");
     adamw_init(&r->opt, &r->m->pt, tc->decay_ssm);
     tape_init(&r->tp, 0);
     r->step = 0;

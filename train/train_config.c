@@ -32,6 +32,7 @@ static const KeyDef k_keys[] = {
     {"save_total_limit", K_INT, F(save_total_limit), NULL, 0},
     {"seed", K_INT, F(seed), NULL, 0},
     {"max_seq_length", K_INT, F(max_seq_length), NULL, 0},
+    {"bf16", K_BOOL, F(bf16), NULL, 0},
     {"mlm_probability", K_FLOAT, F(mlm_probability), NULL, 0},
     {"max_predictions_per_seq", K_INT, F(max_predictions_per_seq), NULL, 0},
     {"decay_ssm", K_BOOL, F(decay_ssm), NULL, 0},

@@ -17,6 +17,7 @@ typedef struct {
     int eval_batches;             // validation batches per evaluation (0: the whole validation split)
     int static_masking;           // masks keyed by the sequence (the same every epoch) instead of the step
     int single_segment;           // finetuning: encode a pair as one segment (token types all 0)
+    int bf16;                     // products in bf16 with float32 sums (Hugging Face's name; AVX512-BF16 CPUs)
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *t);

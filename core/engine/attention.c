@@ -67,7 +67,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
         long off = (long)b * L * H + (long)h * dh;
         float *P = probs + (long)bh * L * L;
         // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
-        gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
+        ops_gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
         softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
         const float *A = P;
         if (Pd) {
@@ -76,7 +76,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
             A = d;
         }
         // out_bh (L,dh) = A (L,L) @ V_bh (L,dh)
-        gemm(0, 0, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
+        ops_gemm(0, 0, L, dh, L, 1.0f, A, L, v + off, H, 0.0f, out + off, H);
     }
     free(Pd);
 }
@@ -94,9 +94,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         const float *P = probs + (long)bh * L * L, *A = P;
         if (Pd) { drop_block(Pd, P, L, p, key, (uint64_t)(b0 + b) * NH + h); A = Pd; }
         // dV_bh += A^T (L,L) @ dO_bh (L,dh)
-        if (dv) gemm(1, 0, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
+        if (dv) ops_gemm(1, 0, L, dh, L, 1.0f, A, L, dout + off, H, 1.0f, dv + off, H);
         // dA (L,L) = dO_bh @ V_bh^T
-        gemm(0, 1, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
+        ops_gemm(0, 1, L, L, dh, 1.0f, dout + off, H, v + off, H, 0.0f, dP, L);
         if (Pd) {  // through the dropout: the same mask, the same scale
             memset(Pd, 0, sizeof(float) * (size_t)L * L);
             dropout_backward(Pd, dP, (long)L * L, p, rng_mix(key, (uint64_t)(b0 + b) * NH + h), 0);
@@ -111,8 +111,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
         }
         // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
-        if (dq) gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
-        if (dk) gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
+        if (dq) ops_gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
+        if (dk) ops_gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
     }
     free(scr);
 }

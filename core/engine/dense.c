@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/base/common.h"
 #include "core/engine/gemm.h"
 #include "core/engine/ops.h"
 #include "core/base/rng.h"
@@ -12,9 +13,28 @@
 // ----------------------------------------------------------------------------
 // linear
 
+static int g_bf16;
+
+void ops_set_bf16(int on) { g_bf16 = on; }
+int ops_get_bf16(void) { return g_bf16; }
+
+void ops_require_bf16(const char *what) {
+    if (!gemm_bf16_available())
+        fatal("%s: this CPU has no AVX512-BF16 (the avx512_bf16 flag of /proc/cpuinfo), which bf16 products need; run in float32 "
+              "(drop %s)", what, what);
+    g_bf16 = 1;
+}
+
+void ops_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc) {
+    if (g_bf16) gemm_bf16(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K, int N) {
     // out (M,N) = inp (M,K) @ W^T + b, W stored (N,K)
-    gemm_bias(0, 1, M, N, K, inp, K, W, K, b, out, N);
+    if (g_bf16) gemm_bf16_bias(0, 1, M, N, K, inp, K, W, K, b, out, N);
+    else gemm_bias(0, 1, M, N, K, inp, K, W, K, b, out, N);
 }
 
 // Column sums of a (M,N) matrix added into db (N): each column block sums its rows in order.
@@ -34,9 +54,9 @@ static void colsum_acc(float *db, const float *x, int M, int N) {
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp, const float *W,
                      int M, int K, int N) {
     // dinp (M,K) += dout (M,N) @ W (N,K)
-    if (dinp) gemm(0, 0, M, K, N, 1.0f, dout, N, W, K, 1.0f, dinp, K);
+    if (dinp) ops_gemm(0, 0, M, K, N, 1.0f, dout, N, W, K, 1.0f, dinp, K);
     // dW (N,K) += dout^T (N,M) @ inp (M,K)
-    if (dW) gemm(1, 0, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dW, K);
+    if (dW) ops_gemm(1, 0, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dW, K);
     if (db) colsum_acc(db, dout, M, N);
 }
 

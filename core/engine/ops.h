@@ -7,6 +7,19 @@
 #pragma once
 #include <stdint.h>
 
+// ---- the number format of the products
+// 0: float32. 1: the products of linear layers (the MLM head included) and of attention take bf16 operands,
+// rounded to nearest even from the float32 values, with float32 sums (gemm_bf16, AVX512-BF16 CPUs only).
+// Everything else stays float32: the master weights, gradient sums, AdamW, LayerNorm statistics, softmax,
+// the SSM kernels and convolutions (docs/internals.md).
+void ops_set_bf16(int on);
+int ops_get_bf16(void);
+// ops_set_bf16(1) on a CPU that has AVX512-BF16; fatal otherwise, naming what asked for it ("train.bf16").
+void ops_require_bf16(const char *what);
+// gemm() or gemm_bf16() as ops_set_bf16 says: the products of dense.c and attention.c.
+void ops_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc);
+
 // ---- dense
 // out (M,N) = inp (M,K) @ W^T + b, W (N,K) as PyTorch's Linear, b (N) or NULL. OpenBLAS sgemm.
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int M, int K, int N);
