@@ -75,9 +75,11 @@ static double json_number(const char *path, const char *key) {
 }
 
 // Resumes the run in dir (1 thread) and checks its final model.safetensors equals ref_dir's, bitwise.
-static void resume_and_compare(const char *cfg, const char *data, const char *dir, const char *ref_dir, const char *what) {
+// `set`: more flags for the resumed run ("" for none).
+static void resume_and_compare(const char *cfg, const char *data, const char *dir, const char *ref_dir, const char *set, const char *what) {
     char cmd[4096], log[8192], a[700], b[700];
-    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume", test_bigs_bin(), cfg, data, dir);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume %s", test_bigs_bin(), cfg, data, dir,
+             set);
     int rc = test_run(cmd, log, sizeof log);
     CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
     snprintf(a, sizeof a, "%s/model.safetensors", ref_dir);
@@ -136,7 +138,7 @@ TEST(pretrain_learns_and_resumes_bitwise) {
     CHECKF(rc == 143, "the stopped run should exit with 143, got %d: %s", rc, log);
     snprintf(a, sizeof a, "%s/checkpoint-17/trainer_state.json", out2);
     CHECK(stat(a, &sb) == 0);
-    resume_and_compare(cfg, data, out2, out1, "the resumed run's parameters differ from the uninterrupted run's");
+    resume_and_compare(cfg, data, out2, out1, "", "the resumed run's parameters differ from the uninterrupted run's");
     snprintf(a, sizeof a, "%s/checkpoint-40/optimizer.safetensors", out1);
     snprintf(b, sizeof b, "%s/checkpoint-40/optimizer.safetensors", out2);
     CHECK(test_files_equal(a, b));
@@ -339,26 +341,95 @@ TEST(pretrain_resume_after_kill_logs_each_step_once) {
 // With our GEMM (AVX-512) every kernel sums in an order fixed by the data: a run stopped with 2 threads
 // and resumed with 1 ends bitwise where a 1-thread run ends. The model is large enough (H=256) that its
 // products run on both threads.
-TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
-    if (strcmp(gemm_engine(), "avx512") != 0) {
-        printf("     (no AVX-512 here: OpenBLAS's sums depend on the thread count; not checked)\n");
-        return;
-    }
-    char data[512], cfg[512], out1[512], out2[512], cmd[4096], log[8192];
-    run_setup("thr", 200, data, cfg, out1);
-    snprintf(out2, sizeof out2, "%s/thr_run2", test_tmpdir());
+// A run stopped after step 3 with 2 threads and resumed with 1 ends bitwise as a run of 1 thread
+// throughout; `set` is passed to every run (--set KEY=VALUE, or "").
+static void thread_resume_check(const char *tag, const char *set, char out1[512]) {
+    char data[512], cfg[512], out2[512], cmd[4096], log[8192];
+    run_setup(tag, 200, data, cfg, out1);
+    snprintf(out2, sizeof out2, "%s/%s_run2", test_tmpdir(), tag);
     FILE *f = fopen(cfg, "w");  // a wider model than write_config's
     fputs("{\"model\": {\"vocab_size\": 2000, \"hidden_size\": 256, \"num_hidden_layers\": 2, \"intermediate_size\": 512,\n"
           "  \"num_ssm\": 8, \"max_position_embeddings\": 32, \"hidden_dropout_prob\": 0.1},\n"
           " \"train\": {\"learning_rate\": 1e-3, \"warmup_steps\": 2, \"max_steps\": 8, \"per_device_train_batch_size\": 8,\n"
           "  \"max_seq_length\": 32, \"save_steps\": 4, \"eval_steps\": 0, \"logging_steps\": 4}}\n", f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet", test_bigs_bin(), cfg, data, out1);
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet %s", test_bigs_bin(), cfg, data, out1, set);
     int rc = test_run(cmd, log, sizeof log);
     CHECKF(rc == 0, "pretrain failed (%d): %s", rc, log);
-    snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s --output %s --threads 2 --quiet", test_bigs_bin(),
-             cfg, data, out2);
+    snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s --output %s --threads 2 --quiet %s", test_bigs_bin(),
+             cfg, data, out2, set);
     rc = test_run(cmd, log, sizeof log);
     CHECKF(rc == 143, "the stop after step 3 gave %d: %s", rc, log);
-    resume_and_compare(cfg, data, out2, out1, "2 threads then 1 differs from 1 thread throughout");
+    char what[600];
+    snprintf(what, sizeof what, "%s: 2 threads then 1 differs from 1 thread throughout", tag);
+    resume_and_compare(cfg, data, out2, out1, set, what);
+}
+
+TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
+    if (strcmp(gemm_engine(), "avx512") != 0) {
+        printf("     (no AVX-512 here: OpenBLAS's sums depend on the thread count; not checked)\n");
+        return;
+    }
+    char out[512];
+    thread_resume_check("thr", "", out);
+}
+
+// train.bf16: the same bits for any thread count and across a resume (the checkpoints hold float32), and
+// a model that is not the float32 run's but close to it: parameters within the 2 x (sum of learning rates)
+// that Adam's bounded steps allow, and the validation loss within 0.1%.
+TEST(pretrain_bf16_resumes_bitwise_with_another_thread_count) {
+    if (!gemm_bf16_available()) {
+        printf("     (no AVX512-BF16 here: train.bf16 is refused; checked by bf16_refused_on_a_cpu_without_it)\n");
+        return;
+    }
+    char out_bf[512], out_fp[512], a[700], b[700];
+    thread_resume_check("thrbf", "--set train.bf16=true", out_bf);
+    thread_resume_check("thrfp", "", out_fp);
+    snprintf(a, sizeof a, "%s/model.safetensors", out_bf);
+    snprintf(b, sizeof b, "%s/model.safetensors", out_fp);
+    StFile fa, fb;
+    char err[512];
+    if (st_open(&fa, a, err, sizeof err) || st_open(&fb, b, err, sizeof err)) { CHECKF(0, "%s", err); return; }
+    long total = 0, differ = 0;
+    double maxd = 0;
+    for (int i = 0; i < fa.n; i++) {
+        const StTensor *t = &fa.t[i], *u = st_find(&fb, t->name);
+        CHECKF(u && u->numel == t->numel && t->dtype == DT_F32, "%s: tensor %s missing or not float32", b, t->name);
+        if (!u || u->numel != t->numel) continue;
+        float *x = xmalloc(sizeof(float) * (size_t)t->numel), *y = xmalloc(sizeof(float) * (size_t)t->numel);
+        st_to_f32(&fa, t, x);
+        st_to_f32(&fb, u, y);
+        for (long k = 0; k < t->numel; k++) {
+            differ += x[k] != y[k];
+            maxd = fmax(maxd, fabs((double)x[k] - y[k]));
+        }
+        total += t->numel;
+        free(x);
+        free(y);
+    }
+    CHECKF(differ > total / 10, "the bf16 run equals the float32 run in %ld of %ld parameters: bf16 was not used", total - differ, total);
+    CHECKF(maxd > 0 && maxd < 1e-2, "the bf16 run's parameters are up to %g from the float32 run's (8 Adam steps: under 1e-2)", maxd);
+    // the validation losses agree to 0.1% (measured: 3.5e-6 relative)
+    snprintf(a, sizeof a, "%s/all_results.json", out_bf);
+    snprintf(b, sizeof b, "%s/all_results.json", out_fp);
+    double lb = json_number(a, "eval_loss"), lf = json_number(b, "eval_loss");
+    CHECKF(fabs(lb - lf) < 1e-3 * lf, "validation loss bf16 %g, float32 %g", lb, lf);
+    st_close(&fa);
+    st_close(&fb);
+}
+
+// On a CPU without AVX512-BF16 (played by the hook BIGS_TEST_NO_BF16), train.bf16 and --bf16 are errors
+// that say why and what to do, before any output folder is made.
+TEST(bf16_refused_on_a_cpu_without_it) {
+    char data[512], cfg[512], out[512], cmd[4096], log[8192];
+    run_setup("nobf", 64, data, cfg, out);
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_NO_BF16=1 %s pretrain --config %s --data %s --output %s --quiet --set train.bf16=true", test_bigs_bin(),
+             cfg, data, out);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc != 0 && strstr(log, "train: bf16: this CPU has no AVX512-BF16") && strstr(log, "float32"), "pretrain gave %d: %s", rc, log);
+    struct stat sb;
+    CHECKF(stat(out, &sb) != 0, "a refused run left %s behind", out);
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_NO_BF16=1 %s eval --task mlm --data %s --model %s --bf16", test_bigs_bin(), data, cfg);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc != 0 && strstr(log, "--bf16: this CPU has no AVX512-BF16"), "eval gave %d: %s", rc, log);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/base/keys.h"
+#include "core/engine/ops.h"
 
 static const char *const k_sched[] = {"linear", "cosine", "constant", NULL};
 
@@ -106,6 +107,8 @@ int train_config_validate(const TrainConfig *t, char *err, size_t n) {
     NEED(t->mlm_probability > 0 && t->mlm_probability < 1, "mlm_probability must be in (0,1), got %g", t->mlm_probability);
     NEED(t->max_predictions_per_seq >= 1, "max_predictions_per_seq must be >= 1, got %d", t->max_predictions_per_seq);
     NEED(t->eval_batches >= 0, "eval_batches must be >= 0, got %d", t->eval_batches);
+    NEED(!t->bf16 || ops_bf16_available(), "bf16: this CPU has no AVX512-BF16 (the avx512_bf16 flag of /proc/cpuinfo), which bf16 "
+         "products need; train in float32 (bf16 false)");
 #undef NEED
     return 0;
 }

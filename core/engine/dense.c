@@ -2,6 +2,7 @@
 // Row loops run under OpenMP; parameter-gradient reductions are split by column so every sum is
 // taken in the same order whatever the thread count. gemm() is never called inside a parallel region.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base/common.h"
@@ -18,8 +19,11 @@ static int g_bf16;
 void ops_set_bf16(int on) { g_bf16 = on; }
 int ops_get_bf16(void) { return g_bf16; }
 
+// BIGS_TEST_NO_BF16 (a test hook) plays a CPU without the instructions
+int ops_bf16_available(void) { return gemm_bf16_available() && !getenv("BIGS_TEST_NO_BF16"); }
+
 void ops_require_bf16(const char *what) {
-    if (!gemm_bf16_available())
+    if (!ops_bf16_available())
         fatal("%s: this CPU has no AVX512-BF16 (the avx512_bf16 flag of /proc/cpuinfo), which bf16 products need; run in float32 "
               "(drop %s)", what, what);
     g_bf16 = 1;

@@ -14,6 +14,8 @@
 // the SSM kernels and convolutions (docs/internals.md).
 void ops_set_bf16(int on);
 int ops_get_bf16(void);
+// 1 when the CPU has AVX512-BF16 (gemm_bf16_available), 0 without (or under the test hook BIGS_TEST_NO_BF16).
+int ops_bf16_available(void);
 // ops_set_bf16(1) on a CPU that has AVX512-BF16; fatal otherwise, naming what asked for it ("train.bf16").
 void ops_require_bf16(const char *what);
 // gemm() or gemm_bf16() as ops_set_bf16 says: the products of dense.c and attention.c.
