@@ -60,8 +60,8 @@ void mlm_batch_free(MlmBatch *b) {
     free(b->labels);
 }
 
-void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total) {
-    char err[1024];
+int mlm_batch_fill(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total,
+                   char *err, size_t n) {
     b->tokens = 0;
     b->predicted = 0;
     for (long o = 0; o < (long)b->B * b->L; o++) { b->ids[o] = ms->pad_id; b->mask[o] = 0; b->labels[o] = -100; }
@@ -69,7 +69,7 @@ void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, u
         const int32_t *seq;
         uint32_t len = 0;
         uint64_t uid = 0;
-        if (loader_next(ld, &seq, &len, &uid, err, sizeof err)) fatal("%s", err);
+        if (loader_next(ld, &seq, &len, &uid, err, n)) return -1;
         long i = g - first;
         if (i < 0 || i >= b->B) continue;  // another process's row
         long o = i * b->L;
@@ -77,6 +77,12 @@ void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, u
         b->predicted += mlm_mask_sequence(ms, seq, (int)len, b->L, k, b->ids + o, b->mask + o, b->labels + o);
         b->tokens += len < (uint32_t)b->L ? len : (uint32_t)b->L;
     }
+    return 0;
+}
+
+void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total) {
+    char err[1024];
+    if (mlm_batch_fill(b, ld, ms, key, static_key, first, total, err, sizeof err)) fatal("%s", err);
 }
 
 void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, int rows, uint64_t static_key) {

@@ -4,6 +4,7 @@
 // [PAD], attention mask 0 there. All draws come from the counter RNG under `key`, so a batch is a
 // pure function of (sequences, key): dynamic masking keys it by step, static masking by sequence.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/loader.h"
@@ -40,3 +41,6 @@ void mlm_batch_next(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, i
 // numbered [first, first + B) in b (rows past `total` padded). Masks are keyed by the global number,
 // so the processes of a job together build exactly the batch one process would.
 void mlm_batch_take(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total);
+// mlm_batch_take that returns -1 with a message (a corrupted shard) instead of ending the process.
+int mlm_batch_fill(MlmBatch *b, Loader *ld, const MaskSpec *ms, uint64_t key, uint64_t static_key, long first, long total,
+                   char *err, size_t n);

@@ -1,24 +1,26 @@
 #!/usr/bin/python3
 """bench.py: bigs against PyTorch on this machine, in one run (`make bench`).
 
-Measures, on the same machine and thread count:
-  1. the sgemm peak (a 2048^3 product) of OpenBLAS and of bigs's own GEMM (build/bench_gemm);
-  2. bigs training-step tokens/s (forward + backward + clipping + AdamW) and inference tokens/s
-     (build/bench_train) for BiGS-small (H=512, I=1536, NL=4, N=64, V=30522) at L=128 batch 16,
-     L=1024 batch 2 and L=4096 batch 1, and a BERT of the same parameter count (configs/bert-small.json)
-     at L=128 batch 16;
-  3. the same in PyTorch (scripts/bench_torch.py: Debian's python3-torch, the reference model of
-     scripts/ref_bigs.py in float32, SSM by FFT, logits only at the masked positions), with
-     torch.set_num_threads(1) and (2), compared against the faster of the two;
-  4. ratios, and model FLOP utilisation (dense-layer FLOPs per second over each sgemm peak);
-  5. the peak resident memory of both processes;
-  6. with an MPI build, data-parallel layouts (scripts/bench_mpi.sh: 2 processes x 1 thread against
-     1 process x 2 threads).
-Repetitions are interleaved (bigs, PyTorch 1 thread, PyTorch 2 threads, next configuration...) so all
-see the same machine load; each figure is the median over repetitions of each run's median step.
-Prints a table and writes a JSON summary (default build/bench.json).
+Measures, on the same machine, interleaved so that all sides see the same load:
+  1. the CPU (model name, family/model, the SIMD flags that matter) and the GEMM peaks of a 2048^3
+     product: OpenBLAS sgemm, bigs's float32 GEMM and bigs's bf16 GEMM (build/bench_gemm);
+  2. per model row (BiGS-small and BERT-small of configs/, L=128 batch 16 and L=4096 batch 1, BiGS-small
+     also at L=1024 batch 2): training-step tokens/s (forward, backward, clipping, AdamW) and inference
+     tokens/s of bigs in float32 and in bf16 (build/bench_train [--bf16]) and of PyTorch in float32 and
+     under torch.autocast("cpu", dtype=torch.bfloat16) (scripts/bench_torch.py, the reference model of
+     scripts/ref_bigs.py, SSM by FFT, logits only at the masked positions), PyTorch at 1 and 2 threads and
+     compared at its faster one, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment
+     (they would pin its OpenBLAS below its best kernels); peak resident memory of each process;
+  3. the pretraining command itself: `bigs pretrain` on real text (State of the Union addresses packed
+     into 128-token sequences; fetched once by scripts/fetch_data.sh into BIGS_CACHE) against
+     build/bench_train on the same model and batch, in float32 and bf16: its steady-state tokens/s
+     (the median of its logged windows after the first, evaluation and checkpoints excluded);
+  4. with an MPI build, data-parallel layouts (scripts/bench_mpi.sh).
+Each figure is the median over repetitions of each run's median step. Prints tables and the targets of
+issue 18, and writes a JSON summary (default build/bench.json).
 
-  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 5] [--out build/bench.json] [--no-mpi] [--quick]
+  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 4] [--out build/bench.json] [--no-mpi] [--quick]
+                                    [--rows 0,1,...] [--no-pretrain]
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = [  # name, config, L, batch
@@ -34,17 +37,47 @@ ROWS = [  # name, config, L, batch
     ("BiGS-small", "configs/bigs-small.json", 1024, 2),
     ("BiGS-small", "configs/bigs-small.json", 4096, 1),
     ("BERT-small", "configs/bert-small.json", 128, 16),
+    ("BERT-small", "configs/bert-small.json", 4096, 1),
 ]
-TARGETS = [  # (what, row index, metric, minimum ratio)
-    ("training >= 1.5x PyTorch, BiGS-small L=128", 0, "train", 1.5),
-    ("training >= 1.3x PyTorch, BiGS-small L=4096", 2, "train", 1.3),
-    ("inference >= 1.5x PyTorch, BiGS-small L=128", 0, "infer", 1.5),
-]
+SIDES = ("bigs", "bigs_bf16", "torch1", "torch2", "torch1_bf16", "torch2_bf16")
+FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16")
 
 
-def run_json(cmd):
+def cpu_info():
+    """Model name, family/model and the relevant flags of the first CPU in /proc/cpuinfo."""
+    info = {"model_name": "?", "family": "?", "model": "?", "flags": [], "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                k, _, v = line.partition(":")
+                k, v = k.strip(), v.strip()
+                if k == "model name":
+                    info["model_name"] = v
+                elif k == "cpu family":
+                    info["family"] = v
+                elif k == "model":
+                    info["model"] = v
+                elif k == "flags":
+                    have = set(v.split())
+                    info["flags"] = [x for x in FLAGS if x in have]
+    except OSError:
+        pass
+    return info
+
+
+def torch_env():
+    """The environment for the PyTorch side: without the OpenBLAS pins."""
+    env = dict(os.environ)
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(k, None)
+    return env
+
+
+def run_json(cmd, env=None):
     """Runs cmd (a list) from the repository root and returns its last stdout line as JSON."""
-    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if p.returncode != 0:
         sys.exit("bench.py: %s failed (exit %d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
@@ -57,16 +90,107 @@ def med(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
+def side_cmd(side, cfg, L, B, steps):
+    if side.startswith("bigs"):
+        return ["build/bench_train", cfg, str(L), str(B), str(steps)] + (["--bf16"] if side.endswith("bf16") else []), None
+    t = side[5]
+    return ([sys.executable, "scripts/bench_torch.py", cfg, str(L), str(B), t, str(steps)]
+            + (["bf16"] if side.endswith("bf16") else [])), torch_env()
+
+
+def model_rows(a, sides, rows_idx):
+    runs = {(i, s): [] for i in rows_idx for s in sides}
+    for rep in range(a.reps):
+        for i in rows_idx:
+            name, cfg, L, B = ROWS[i]
+            print("rep %d/%d: %s L=%d batch %d" % (rep + 1, a.reps, name, L, B), file=sys.stderr, flush=True)
+            for s in sides:
+                cmd, env = side_cmd(s, cfg, L, B, a.steps)
+                runs[(i, s)].append(run_json(cmd, env))
+    rows = []
+    for i in rows_idx:
+        name, cfg, L, B = ROWS[i]
+        r = {"model": name, "config": cfg, "L": L, "batch": B}
+        for s in sides:
+            keys = ("train_tokens_per_sec", "infer_tokens_per_sec", "peak_rss_mib") + (("model_gflops_per_sec",) if s.startswith("bigs") else ())
+            r[s] = {k: med(runs[(i, s)], k) for k in keys}
+        for fmt in ("", "_bf16"):
+            if "torch1" + fmt not in sides:
+                continue
+            for m in ("train", "infer"):
+                key = m + "_tokens_per_sec"
+                best = max((1, 2), key=lambda t: r["torch%d%s" % (t, fmt)][key])
+                r["torch%s_%s_best_threads" % (fmt, m)] = best
+                r["torch%s_%s" % (fmt, m)] = r["torch%d%s" % (best, fmt)][key]
+        rows.append(r)
+    return rows, runs
+
+
+def pretrain_side(a, shards, bf16, tmp):
+    """Steady-state tokens/s of bigs pretrain (padded-token count, as bench_train's) and bench_train's."""
+    out = os.path.join(tmp, "run-bf16" if bf16 else "run-fp32")
+    shutil.rmtree(out, ignore_errors=True)
+    sets = ["--set", "model.hidden_dropout_prob=0", "--set", "train.max_steps=%d" % (6 * a.window),
+            "--set", "train.logging_steps=%d" % a.window, "--set", "train.eval_steps=0", "--set", "train.save_steps=0",
+            "--set", "train.eval_batches=1", "--set", "train.warmup_steps=2"]
+    if bf16:
+        sets += ["--set", "train.bf16=true"]
+    cmd = ["build/bigs", "pretrain", "--config", "configs/bigs-small.json", "--data", shards, "--output", out, "--quiet"] + sets
+    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit("bench.py: %s failed (exit %d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        tps = [json.loads(l)["tokens_per_sec"] for l in f if '"tokens_per_sec"' in l]
+    return statistics.median(tps[1:])
+
+
+def pretrain_row(a, tmp):
+    """bigs pretrain against bench_train, BiGS-small L=128 batch 16, float32 and bf16."""
+    cache = os.environ.get("BIGS_CACHE", os.path.expanduser("~/.cache/bigs"))
+    if not os.path.isfile(os.path.join(cache, "sotu", ".done")) or not os.path.isfile(os.path.join(cache, "vocab.txt")):
+        print("fetching the demo's text into %s (scripts/fetch_data.sh)" % cache, file=sys.stderr, flush=True)
+        if subprocess.run(["scripts/fetch_data.sh", cache], cwd=ROOT).returncode != 0:
+            print("bench.py: no text for the pretraining row (set BIGS_CACHE to a fetched cache); skipped", file=sys.stderr)
+            return None
+    shards = os.path.join(tmp, "shards")
+    p = subprocess.run(["build/bigs", "prepare", "--vocab", os.path.join(cache, "vocab.txt"), "--input", os.path.join(cache, "sotu"),
+                        "--output", shards, "--max-len", "128", "--short-seq-prob", "0", "--val-fraction", "0.02"],
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit("bench.py: bigs prepare failed:\n" + p.stderr[-2000:])
+    info = run_json(["build/bigs", "info", shards, "--json"])
+    fill = info["train"]["tokens"] / (info["train"]["sequences"] * 128.0)
+    sides = [False, True] if a.bf16 else [False]
+    runs = {(k, bf): [] for k in ("pretrain", "bench") for bf in sides}
+    for rep in range(a.reps):
+        print("rep %d/%d: bigs pretrain against bench_train" % (rep + 1, a.reps), file=sys.stderr, flush=True)
+        for bf in sides:
+            # the pretraining log counts non-pad tokens; divided by the fill it counts as bench_train does
+            runs[("pretrain", bf)].append(pretrain_side(a, shards, bf, tmp) / fill)
+            cmd = ["build/bench_train", "configs/bigs-small.json", "128", "16", str(a.steps)] + (["--bf16"] if bf else [])
+            runs[("bench", bf)].append(run_json(cmd)["train_tokens_per_sec"])
+    r = {"fill": fill}
+    for bf in sides:
+        tag = "bf16" if bf else "fp32"
+        pt, be = statistics.median(runs[("pretrain", bf)]), statistics.median(runs[("bench", bf)])
+        r[tag] = {"pretrain_tokens_per_sec": pt, "bench_train_tokens_per_sec": be, "ratio": pt / be}
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3, help="repetitions of every measurement (default 3)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps per run, after one warm-up step (default 5)")
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per run, after one warm-up step (default 4)")
+    ap.add_argument("--window", type=int, default=5, help="steps per logged window of the pretraining row (default 5)")
     ap.add_argument("--out", default="build/bench.json", help="JSON summary (default build/bench.json)")
+    ap.add_argument("--rows", default=None, help="model rows to run, by index (default all: %s)" % ", ".join(
+        "%d=%s L=%d" % (i, r[0], r[2]) for i, r in enumerate(ROWS)))
     ap.add_argument("--no-mpi", action="store_true", help="skip the data-parallel layouts")
+    ap.add_argument("--no-pretrain", action="store_true", help="skip the pretraining command's row")
     ap.add_argument("--quick", action="store_true", help="one repetition of 2 steps (a smoke run, not for figures)")
     a = ap.parse_args()
     if a.quick:
-        a.reps, a.steps = 1, 2
+        a.reps, a.steps, a.window = 1, 2, 2
     for exe in ("build/bench_train", "build/bench_gemm", "build/bigs"):
         if not os.access(os.path.join(ROOT, exe), os.X_OK):
             sys.exit("bench.py: %s is missing: run `make build/bench_train build/bench_gemm build/bigs` (or `make bench`)" % exe)
@@ -74,74 +198,80 @@ def main():
         import torch  # noqa: F401
     except ImportError:
         sys.exit("bench.py: PyTorch is not installed for %s: apt-get install python3-torch python3-numpy" % sys.executable)
+    rows_idx = list(range(len(ROWS))) if a.rows is None else [int(x) for x in a.rows.split(",")]
 
+    cpu = cpu_info()
+    print("CPU: %s (family %s model %s), %d cores, flags: %s" % (cpu["model_name"], cpu["family"], cpu["model"], cpu["cores"],
+                                                                  " ".join(cpu["flags"])))
+    print("environment: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s (bigs's side only; PyTorch runs without them)"
+          % (os.environ.get("OPENBLAS_CORETYPE", "(unset)"), os.environ.get("OPENBLAS_L2_SIZE", "(unset)")), flush=True)
     peaks = [run_json(["build/bench_gemm"]) for _ in range(a.reps)]
     peak_blas, peak_own = med(peaks, "openblas_gflops"), med(peaks, "bigs_gemm_gflops")
-    print("sgemm 2048^3: OpenBLAS %.1f GFLOP/s, bigs gemm (%s) %.1f GFLOP/s, %d threads"
-          % (peak_blas, peaks[0]["bigs_gemm_engine"], peak_own, peaks[0]["threads"]), flush=True)
+    a.bf16 = peaks[0]["bigs_gemm_bf16_gflops"] is not None
+    peak_bf16 = med(peaks, "bigs_gemm_bf16_gflops") if a.bf16 else None
+    print("GEMM 2048^3, %d threads: OpenBLAS sgemm %.1f GFLOP/s, bigs float32 %.1f, bigs bf16 %s%s" % (
+        peaks[0]["threads"], peak_blas, peak_own, "%.1f" % peak_bf16 if a.bf16 else "- (no AVX512-BF16)",
+        " (%.2fx float32)" % (peak_bf16 / peak_own) if a.bf16 else ""), flush=True)
 
-    runs = {(i, s): [] for i in range(len(ROWS)) for s in ("bigs", "torch1", "torch2")}
-    for rep in range(a.reps):
-        for i, (name, cfg, L, B) in enumerate(ROWS):
-            print("rep %d/%d: %s L=%d batch %d" % (rep + 1, a.reps, name, L, B), file=sys.stderr, flush=True)
-            runs[(i, "bigs")].append(run_json(["build/bench_train", cfg, str(L), str(B), str(a.steps)]))
-            for t in (1, 2):
-                runs[(i, "torch%d" % t)].append(
-                    run_json([sys.executable, "scripts/bench_torch.py", cfg, str(L), str(B), str(t), str(a.steps)]))
+    sides = [s for s in SIDES if a.bf16 or not s.endswith("bf16")]
+    rows, runs = model_rows(a, sides, rows_idx)
+    tmp = tempfile.mkdtemp(prefix="bigs-bench-", dir=os.path.join(ROOT, "build"))
+    pre = None if a.no_pretrain else pretrain_row(a, tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
 
-    rows = []
-    for i, (name, cfg, L, B) in enumerate(ROWS):
-        b = runs[(i, "bigs")]
-        r = {"model": name, "config": cfg, "L": L, "batch": B}
-        r["bigs"] = {k: med(b, k) for k in ("train_tokens_per_sec", "infer_tokens_per_sec", "model_gflops_per_sec", "peak_rss_mib")}
-        flops_per_token = r["bigs"]["model_gflops_per_sec"] * 1e9 / r["bigs"]["train_tokens_per_sec"]
-        for t in (1, 2):
-            tr = runs[(i, "torch%d" % t)]
-            r["torch%d" % t] = {k: med(tr, k) for k in ("train_tokens_per_sec", "infer_tokens_per_sec", "peak_rss_mib")}
-        for m in ("train", "infer"):
-            key = m + "_tokens_per_sec"
-            best = max((1, 2), key=lambda t: r["torch%d" % t][key])
-            r[m + "_torch_best_threads"] = best
-            r[m + "_ratio"] = r["bigs"][key] / r["torch%d" % best][key]
-        bt = r["train_torch_best_threads"]
-        torch_gflops = flops_per_token * r["torch%d" % bt]["train_tokens_per_sec"] / 1e9
-        r["mfu"] = {"bigs_vs_openblas_peak": r["bigs"]["model_gflops_per_sec"] / peak_blas,
-                    "bigs_vs_own_gemm_peak": r["bigs"]["model_gflops_per_sec"] / peak_own,
-                    "torch_vs_openblas_peak": torch_gflops / peak_blas}
-        r["rss_ratio"] = r["bigs"]["peak_rss_mib"] / r["torch%d" % bt]["peak_rss_mib"]
-        rows.append(r)
-
-    print()
-    print("%-10s %5s %5s | %-29s %6s | %-29s %6s | %-17s %5s | %-15s" % (
-        "model", "L", "batch", "train tok/s bigs/pt1/pt2", "ratio", "infer tok/s bigs/pt1/pt2", "ratio",
-        "MFU bigs blas/own", "pt", "peak RSS MiB b/pt"))
-    for r in rows:
-        print("%-10s %5d %5d | %8.0f %9.0f %9.0f  %5.2fx | %8.0f %9.0f %9.0f  %5.2fx | %7.0f%% %7.0f%%  %4.0f%% | %6.0f %7.0f" % (
-            r["model"], r["L"], r["batch"],
-            r["bigs"]["train_tokens_per_sec"], r["torch1"]["train_tokens_per_sec"], r["torch2"]["train_tokens_per_sec"], r["train_ratio"],
-            r["bigs"]["infer_tokens_per_sec"], r["torch1"]["infer_tokens_per_sec"], r["torch2"]["infer_tokens_per_sec"], r["infer_ratio"],
-            100 * r["mfu"]["bigs_vs_openblas_peak"], 100 * r["mfu"]["bigs_vs_own_gemm_peak"], 100 * r["mfu"]["torch_vs_openblas_peak"],
-            r["bigs"]["peak_rss_mib"], r["torch%d" % r["train_torch_best_threads"]]["peak_rss_mib"]))
-    print("ratios are against PyTorch's faster thread setting; MFU: dense-layer model FLOPs/s over the sgemm peak"
-          " of OpenBLAS (blas) and of bigs's GEMM (own); pt: PyTorch over the OpenBLAS peak")
+    for m, title in (("train", "training"), ("infer", "inference")):
+        key = m + "_tokens_per_sec"
+        print("\n%s tokens/s (PyTorch at its faster thread count; bf16: torch.autocast)" % title)
+        print("%-10s %5s %5s | %9s %9s %9s %9s | %8s %8s %8s | %s" % (
+            "model", "L", "batch", "bigs f32", "bigs bf16", "pt f32", "pt bf16", "bigs/pt", "bf/f32", "bf/pt bf", "peak RSS MiB bigs f32/bf16, pt f32/bf16"))
+        for r in rows:
+            b, bb = r["bigs"][key], r["bigs_bf16"][key] if a.bf16 else float("nan")
+            pt, ptb = r["torch_" + m], r["torch_bf16_" + m] if a.bf16 else float("nan")
+            rss = [r[s]["peak_rss_mib"] for s in ("bigs", "bigs_bf16")] if a.bf16 else [r["bigs"]["peak_rss_mib"]]
+            rss_pt = [r["torch%d" % r["torch_%s_best_threads" % m]]["peak_rss_mib"]]
+            if a.bf16:
+                rss_pt.append(r["torch%d_bf16" % r["torch_bf16_%s_best_threads" % m]]["peak_rss_mib"])
+            print("%-10s %5d %5d | %9.0f %9.0f %9.0f %9.0f | %7.2fx %7.2fx %7.2fx | %s, %s" % (
+                r["model"], r["L"], r["batch"], b, bb, pt, ptb, b / pt, bb / b, bb / ptb,
+                "/".join("%.0f" % x for x in rss), "/".join("%.0f" % x for x in rss_pt)))
+    r0 = rows[0]
+    mfu = r0["bigs"]["model_gflops_per_sec"] / peak_own
+    print("\nmodel FLOP utilisation, %s L=%d training, float32: %.0f%% of bigs's GEMM peak%s" % (
+        r0["model"], r0["L"], 100 * mfu, ", bf16: %.0f%% of the bf16 peak" % (100 * r0["bigs_bf16"]["model_gflops_per_sec"] / peak_bf16)
+        if a.bf16 else ""))
+    if pre:
+        print("\nbigs pretrain (real text, BiGS-small L=128 batch 16, fill %.1f%%) against build/bench_train:" % (100 * pre["fill"]))
+        for tag in ("fp32", "bf16"):
+            if tag in pre:
+                p = pre[tag]
+                print("  %s: pretrain %.0f tokens/s, bench_train %.0f, ratio %.3f" % (tag, p["pretrain_tokens_per_sec"],
+                                                                                 p["bench_train_tokens_per_sec"], p["ratio"]))
 
     checks = []
-    for what, i, m, lo in TARGETS:
-        checks.append({"target": what, "value": rows[i][m + "_ratio"], "ok": rows[i][m + "_ratio"] >= lo})
-    m0 = rows[0]["mfu"]
-    checks.append({"target": "model FLOP utilisation >= 65% of the OpenBLAS sgemm peak, BiGS-small L=128 training",
-                   "value": m0["bigs_vs_openblas_peak"], "ok": m0["bigs_vs_openblas_peak"] >= 0.65})
-    checks.append({"target": "model FLOP utilisation >= 65% of bigs's own GEMM peak, BiGS-small L=128 training",
-                   "value": m0["bigs_vs_own_gemm_peak"], "ok": m0["bigs_vs_own_gemm_peak"] >= 0.65})
-    worst_rss = max(r["rss_ratio"] for r in rows)
-    checks.append({"target": "peak memory no higher than PyTorch's (worst row)", "value": worst_rss, "ok": worst_rss <= 1.0})
+    for r in rows:
+        tag = "%s L=%d" % (r["model"], r["L"])
+        for m in ("train", "infer"):
+            v = r["bigs"][m + "_tokens_per_sec"] / r["torch_" + m]
+            checks.append({"target": "float32 %s >= 1.5x PyTorch float32, %s" % (m, tag), "value": v, "ok": v >= 1.5})
+            if a.bf16:
+                v = r["bigs_bf16"][m + "_tokens_per_sec"] / r["bigs"][m + "_tokens_per_sec"]
+                checks.append({"target": "bf16 %s >= 1.6x bigs float32, %s" % (m, tag), "value": v, "ok": v >= 1.6})
+                v = r["bigs_bf16"][m + "_tokens_per_sec"] / r["torch_bf16_" + m]
+                checks.append({"target": "bf16 %s >= 2x PyTorch bf16 autocast, %s" % (m, tag), "value": v, "ok": v >= 2.0})
+    if pre:
+        for tag in ("fp32", "bf16"):
+            if tag in pre:
+                v = pre[tag]["ratio"]
+                checks.append({"target": "bigs pretrain within 3%% of bench_train, %s" % tag, "value": v, "ok": v >= 0.97})
     print()
     for c in checks:
-        print("%-4s %-86s %.2f" % ("ok" if c["ok"] else "MISS", c["target"], c["value"]))
+        print("%-4s %-70s %.2f" % ("ok" if c["ok"] else "MISS", c["target"], c["value"]))
 
-    summary = {"machine": {"cpus": os.cpu_count(), "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "")},
-               "reps": a.reps, "steps": a.steps, "sgemm_peak_gflops": {"openblas": peak_blas, "bigs_gemm": peak_own},
-               "rows": rows, "targets": checks, "raw": {"%d-%s" % k: v for k, v in runs.items()}}
+    summary = {"machine": {"cpu": cpu, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+                           "openblas_l2_size": os.environ.get("OPENBLAS_L2_SIZE", "")},
+               "reps": a.reps, "steps": a.steps,
+               "gemm_peak_gflops": {"openblas_sgemm": peak_blas, "bigs_fp32": peak_own, "bigs_bf16": peak_bf16},
+               "rows": rows, "pretrain": pre, "targets": checks, "raw": {"%d-%s" % k: v for k, v in runs.items()}}
     if not a.no_mpi and shutil.which("mpirun") and "MPI v" in subprocess.run(
             ["build/bigs", "--version"], cwd=ROOT, stdout=subprocess.PIPE, text=True).stdout:
         print("\ndata-parallel layouts (scripts/bench_mpi.sh):", flush=True)
@@ -154,6 +284,8 @@ def main():
     with open(out + ".tmp", "w") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(out + ".tmp", out)
     print("\nsummary: %s" % a.out)
 

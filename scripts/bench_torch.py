@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""bench_torch.py CONFIG L BATCH THREADS [steps]: the PyTorch side of the speed comparison: tokens/s of a
+"""bench_torch.py CONFIG L BATCH THREADS [steps] [bf16]: the PyTorch side of the speed comparison: tokens/s of a
 masked-LM training step (forward + backward + torch.optim.AdamW) and of inference, with the reference
 model of scripts/ref_bigs.py in float32 (SSM by FFT, logits only at the masked positions, as bigs),
-medians of several steps, and the peak resident memory. Prints one JSON line."""
+medians of several steps, and the peak resident memory. With `bf16` the forward passes run under
+torch.autocast("cpu", dtype=torch.bfloat16) (float32 master weights, as bigs's train.bf16). Prints one
+JSON line."""
 import json
 import resource
 import statistics
@@ -16,6 +18,11 @@ import ref_bigs  # noqa: E402
 
 cfg_path, L, B, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 steps = int(sys.argv[5]) if len(sys.argv) > 5 else 5
+bf16 = len(sys.argv) > 6 and sys.argv[6] == "bf16"
+autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else __import__("contextlib").nullcontext
+if bf16:  # PyTorch 1.13's CPU autocast leaves LayerNorm with a bf16 input and float32 weights (an error): float32 it
+    _ln = torch.nn.LayerNorm.forward
+    torch.nn.LayerNorm.forward = lambda self, x: _ln(self, x.float())
 torch.set_num_threads(threads)
 ref_bigs.USE_FFT = True
 c = {"vocab_size": 30522, "hidden_size": 1024, "num_hidden_layers": 23, "intermediate_size": 3072, "num_ssm": 64,
@@ -48,18 +55,19 @@ tt, ti = [], []
 for s in range(steps + 1):
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
-    _, loss = m(ids, types, mask, labels)
-    loss.backward()
+    with autocast():
+        _, loss = m(ids, types, mask, labels)
+    loss.float().backward()
     torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
     opt.step()
     t1 = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         m(ids, types, mask, labels)
     t2 = time.perf_counter()
     if s > 0:
         tt.append(t1 - t0)
         ti.append(t2 - t1)
-print(json.dumps({"peer": "pytorch %s" % torch.__version__, "config": cfg_path, "L": L, "batch": B, "threads": threads,
+print(json.dumps({"peer": "pytorch %s" % torch.__version__, "config": cfg_path, "L": L, "batch": B, "threads": threads, "bf16": bf16,
                   "train_tokens_per_sec": round(B * L / statistics.median(tt), 1),
                   "infer_tokens_per_sec": round(B * L / statistics.median(ti), 1),
                   "train_step_ms": round(1e3 * statistics.median(tt), 1),

@@ -49,6 +49,7 @@ class SSM(nn.Module):
     def forward(self, u):  # u (B, L, H): y[t] = sum_{s<=t} K[t-s] u[s] + D u[t], per channel
         B, L, H = u.shape
         K = self.kernel(L)
+        u = u.to(K.dtype)  # under bf16 autocast the convolution stays float32 (as bigs's); no-op otherwise
         if USE_FFT:
             Kf = torch.fft.rfft(K, n=2 * L)                                 # (L+1)
             uf = torch.fft.rfft(u, n=2 * L, dim=1)                          # (B, L+1, H)

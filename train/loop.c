@@ -288,12 +288,14 @@ int train_loop(TrainRun *r, const TrainTask *task) {
         w.tokens += tokens;
         w.steps++;
         if (r->step % tc->logging_steps == 0 || r->step == r->total) loop_log(r, task, &w, gnorm, lr, tty);
+        double t_off = now_seconds();  // evaluations and checkpoints do not count in the logged tokens/s
         if ((task->eval_due && task->eval_due(task->ctx, r, r->step)) || r->step == r->total) loop_evaluate(r, task, tty);
         if (r->step == h.stop_after) {
             stop = 1;
             stop_signal_set(SIGTERM);
         }
         if ((tc->save_steps > 0 && r->step % tc->save_steps == 0) || r->step == r->total || stop) loop_checkpoint(r, task);
+        w.t += now_seconds() - t_off;
         if (stop) {
             if (tty && !g_quiet) fputc('\n', stderr);
             if (!stop_signal_received()) stop_signal_set(SIGTERM);  // the request came from another process

@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/loop.h"
 #include "train/memory.h"
+#include "train/prefetch.h"
 #include "train/rundir.h"
 
 // RNG streams of a run: every draw is keyed by (seed, stream, step), so a resumed run repeats an
@@ -101,39 +102,56 @@ typedef struct {
     Loader train, val;
     int have_val;
     MaskSpec ms;
-    MlmBatch b;
+    // the batches: made one micro-batch ahead on a thread (train/prefetch.h); `consumed` is the data
+    // position after the batch in use, which checkpoints record (the loader itself is a batch ahead)
+    struct PtBuf { MlmBatch b; LoaderPos after; } buf[2];
+    Prefetch pf;
+    LoaderPos consumed;
+    const TrainConfig *tc;
     int B, L, rank;
     long G;                     // sequences per global micro-batch
     MlmEval first_eval, last_eval;
     int evals;
 } Pretrain;
 
+// Micro-batch number `item` of the run (step * accumulation + k), masked under its own key.
+static int pt_fill(void *ctx, long item, void *buf, char *err, size_t n) {
+    Pretrain *p = ctx;
+    const TrainConfig *tc = p->tc;
+    struct PtBuf *pb = buf;
+    int rc = mlm_batch_fill(&pb->b, &p->train, &p->ms, rng_key((uint64_t)tc->seed, ((uint64_t)STREAM_MASK << 40) + (uint64_t)item),
+                            tc->static_masking ? rng_key((uint64_t)tc->seed, STREAM_MASK) : 0, (long)p->rank * p->B, p->G, err, n);
+    pb->after = p->train.pos;
+    return rc;
+}
+
 static void pt_micro(void *ctx, TrainRun *r, long step, int k, double red[2]) {
     Pretrain *p = ctx;
     const TrainConfig *tc = &r->tc;
     int accum = tc->gradient_accumulation_steps;
-    uint64_t micro = (uint64_t)step * (uint64_t)accum + (uint64_t)k;
-    mlm_batch_take(&p->b, &p->train, &p->ms, rng_key((uint64_t)tc->seed, ((uint64_t)STREAM_MASK << 40) + micro),
-                   tc->static_masking ? rng_key((uint64_t)tc->seed, STREAM_MASK) : 0, (long)p->rank * p->B, p->G);
+    long micro = step * accum + k;
+    struct PtBuf *pb = prefetch_get(&p->pf, micro);
+    p->consumed = pb->after;
+    MlmBatch *b = &pb->b;
     // the loss is the mean over the global micro-batch's predicted tokens: each process weighs its mean
     // by its share of them, and the gradients are summed over processes by the loop
-    int n_global = p->b.predicted;
+    int n_global = b->predicted;
     dist_sum_int(&n_global, 1);
-    if (p->b.predicted > 0) {
+    if (b->predicted > 0) {
         Tape *tp = &r->tp;
         tape_reset(tp);
         tp->training = 1;
         tp->dropout_key = rng_key((uint64_t)tc->seed, ((uint64_t)STREAM_DROPOUT << 40) + micro);
         tp->row0 = (long)p->rank * p->B;
         tp->rows = p->B;
-        Batch in = {p->B, p->L, p->b.ids, NULL, p->b.mask};
-        Tensor *loss = model_mlm(r->m, tp, &in, p->b.labels, NULL, NULL);
-        double share = (double)p->b.predicted / n_global;
+        Batch in = {p->B, p->L, b->ids, NULL, b->mask};
+        Tensor *loss = model_mlm(r->m, tp, &in, b->labels, NULL, NULL);
+        double share = (double)b->predicted / n_global;
         float scale = (float)(share / accum);  // the mean over micro-batches, as Hugging Face
         tape_backward(tp, loss, &scale);
         red[0] += loss->data[0] * share / accum;
     }
-    red[1] += p->b.tokens;
+    red[1] += b->tokens;
 }
 
 static int pt_eval_due(void *ctx, const TrainRun *r, long step) {
@@ -157,14 +175,14 @@ static cJSON *pt_evaluate(void *ctx, TrainRun *r, long step) {
     return j;
 }
 
-static double pt_epoch(void *ctx, const TrainRun *r) { return (double)((const Pretrain *)ctx)->train.pos.epoch; }
+static double pt_epoch(void *ctx, const TrainRun *r) { return (double)((const Pretrain *)ctx)->consumed.epoch; }
 
 static void pt_state_save(void *ctx, const TrainRun *r, cJSON *state) {
     const Pretrain *p = ctx;
     cJSON *dp = cJSON_AddArrayToObject(state, "data_position");  // where the next batch starts
-    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->train.pos.epoch));
-    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->train.pos.pool));
-    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->train.pos.index));
+    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->consumed.epoch));
+    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->consumed.pool));
+    cJSON_AddItemToArray(dp, cJSON_CreateNumber((double)p->consumed.index));
 }
 
 static void pt_state_load(void *ctx, TrainRun *r, const cJSON *state, const char *path) {
@@ -173,6 +191,7 @@ static void pt_state_load(void *ctx, TrainRun *r, const cJSON *state, const char
     if (!cJSON_IsArray(dp) || cJSON_GetArraySize(dp) != 3) fatal("%s: data_position is missing (not a pretraining checkpoint?)", path);
     p->train.pos = (LoaderPos){(long)cJSON_GetArrayItem(dp, 0)->valuedouble, (long)cJSON_GetArrayItem(dp, 1)->valuedouble,
                                (long)cJSON_GetArrayItem(dp, 2)->valuedouble};
+    p->consumed = p->train.pos;
 }
 
 static void add_eval(cJSON *o, const MlmEval *e) {
@@ -379,10 +398,14 @@ int pretrain_run(const PretrainArgs *a) {
     log_info("pretraining %s: %ld parameters, %ld steps of %ld x %d sequences of %d tokens, lr %g, %d threads", config_variant_name(&m.cfg),
              m.pt.count, r.total, p.G, accum, p.L, tc->learning_rate, threads_get());
     if (dist_world() > 1) log_info("data parallel: %d processes of %d sequences each (%s)", dist_world(), p.B, dist_build());
-    mlm_batch_alloc(&p.b, p.B, p.L);
+    for (int i = 0; i < 2; i++) mlm_batch_alloc(&p.buf[i].b, p.B, p.L);
+    p.tc = tc;
+    p.consumed = p.train.pos;
+    prefetch_init(&p.pf, pt_fill, &p, &p.buf[0], &p.buf[1]);
     TrainTask task = {&p, pt_micro, pt_eval_due, pt_evaluate, 1, pt_epoch, pt_state_save, pt_state_load, pt_finish};
     int rc = train_loop(&r, &task);
-    mlm_batch_free(&p.b);
+    prefetch_stop(&p.pf);
+    for (int i = 0; i < 2; i++) mlm_batch_free(&p.buf[i].b);
     loader_close(&p.train);
     if (p.have_val) loader_close(&p.val);
     model_free(&m);
