@@ -38,7 +38,7 @@ help:
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
 	@echo "make fuzz       run each harness FUZZ_TIME seconds (default 60); non-zero exit on a finding"
-	@echo "make fault-inject  kill -9 at KILLS random moments (default 20), full disk, corrupt shard, NaN"
+	@echo "make fault-inject  kill -9 at KILLS random moments (default 20) and in PHASE_KILLS loop phases (20), full disk, corrupt shard, NaN"
 	@echo "make valgrind   build build-valgrind/bigs and run scripts/valgrind.sh (memcheck, leaks)"
 	@echo "make clean      remove build outputs"
 
@@ -121,8 +121,9 @@ fuzz: fuzz-build
 
 # ---- fault injection and valgrind (README: Fault injection and valgrind)
 KILLS ?= 20
+PHASE_KILLS ?= 20
 fault-inject: $(BUILD)/bigs
-	KILLS=$(KILLS) BIGS=$(BUILD)/bigs nice -n 10 scripts/fault_inject.sh
+	KILLS=$(KILLS) PHASE_KILLS=$(PHASE_KILLS) BIGS=$(BUILD)/bigs nice -n 10 scripts/fault_inject.sh
 
 # valgrind 3.19 cannot decode AVX-512, which -march=native emits on such a machine: this copy is built for
 # AVX2 (when the CPU has it) and without MPI, in its own folder
