@@ -266,6 +266,7 @@ count_ckpt() {
     done
 }
 tmp_list() { find "$1" -maxdepth 1 -name '*.tmp' -printf '%f ' | sed 's/ $//'; }
+ckpt_names() { ls "$1" | grep '^checkpoint-' | tr '\n' ' ' | sed 's/ $//'; }
 prev_save() { echo $(( ($1 - 1) / SAVE * SAVE )); }  # the last checkpoint step before step $1 (0: none)
 next_save() { local s=$(( ($1 / SAVE + 1) * SAVE )); [ "$s" -gt "$STEPS" ] && s=$STEPS; echo "$s"; }
 # took LOG OUT C: the run's log says that it resumed from OUT/checkpoint-C, or started afresh when C is 0
@@ -316,7 +317,7 @@ final_kill() {
     elif ! took "$W/run.log" "$o" "$c"; then why="the run did not take checkpoint-$c: $(grep -m1 -E 'resuming|no checkpoint' "$W/run.log")"
     elif [ "$c2" -ne "$STEPS" ]; then why="the newest checkpoint is checkpoint-$c2, expected the final checkpoint-$STEPS"
     elif ! all_intact "$o"; then :
-    elif [ "$n_all" -gt "$LIMIT" ]; then why="$n_all checkpoints kept, save_total_limit is $LIMIT: $(ls "$o" | grep checkpoint | tr '\n' ' ')"
+    elif [ "$n_all" -gt "$LIMIT" ]; then why="$n_all checkpoints kept, save_total_limit is $LIMIT: $(ckpt_names "$o")"
     elif ! no_tmp "$o"; then why="left behind: $(tmp_list "$o")"
     elif [ -e "$o/model.safetensors" ] || [ -e "$o/all_results.json" ]; then why="the final model or all_results.json was written before the kill point"
     fi
@@ -402,10 +403,10 @@ for ((j = 0; j < nchain; j++)); do
         why="checkpoint-$T.tmp should hold the model files only: $(ls "$out/checkpoint-$T.tmp" | tr '\n' ' ')"
     elif [ "$c2" -eq "$c" ] && [ "$n_all" -gt "$all0" ]; then why="no new checkpoint, yet $n_all checkpoint folders where there were $all0"
     # a run that saved rotated each save, unless the kill came between a rename and its rotation
-    elif [ "$c2" -gt "$c" ] && [[ $kind =~ ^(eval|save)$ ]] && [ "$n_all" -gt "$LIMIT" ]; then why="$n_all checkpoints kept, save_total_limit is $LIMIT: $(ls "$out" | grep checkpoint | tr '\n' ' ')"
+    elif [ "$c2" -gt "$c" ] && [[ $kind =~ ^(eval|save)$ ]] && [ "$n_all" -gt "$LIMIT" ]; then why="$n_all checkpoints kept, save_total_limit is $LIMIT: $(ckpt_names "$out")"
     # (rotate, random: one more, and a folder whose removal a random kill cut short stays until the next save)
     elif [ "$c2" -gt "$c" ] && [ "$n_all" -gt $(( (all0 > LIMIT ? all0 : LIMIT) + 1 )) ]; then
-        why="$n_all checkpoint folders, at most $(( (all0 > LIMIT ? all0 : LIMIT) + 1 )) expected: $(ls "$out" | grep checkpoint | tr '\n' ' ')"
+        why="$n_all checkpoint folders, at most $(( (all0 > LIMIT ? all0 : LIMIT) + 1 )) expected: $(ckpt_names "$out")"
     fi
     if [ -n "$why" ]; then bad "phase kill $k/$PK $label (steps $((lo + 1))-$hi, resumed from checkpoint-$c): $why"; [ "$rc" -eq 0 ] && break; continue; fi
     extra=""
@@ -430,17 +431,18 @@ if [ "$PK" -gt 0 ]; then
     c=$(newest "$out")
     if [ "$c" -lt "$STEPS" ]; then
         rm -rf "$W/branch" && cp -a "$out" "$W/branch"
+        count_ckpt "$W/branch"; n0=$(( n_all > LIMIT ? n_all : LIMIT ))  # (one more when a kill before left one)
         spawn "$W/branch" "BIGS_TEST_KILL_IN=rotate:$STEPS"; reap
         r1=$rc c1=$(newest "$W/branch")
         count_ckpt "$W/branch"; n1=$n_all
         pretrain "$W/branch" --resume >"$W/run.log" 2>&1; r2=$?
         count_ckpt "$W/branch"
-        if [ "$r1" -ne 137 ] || [ "$c1" -ne "$STEPS" ] || [ "$n1" -ne $((LIMIT + 1)) ]; then
-            bad "rotate kill at the last step ($STEPS, on a copy of the chain at checkpoint-$c): exit status $r1 (expected 137), newest checkpoint-$c1, $n1 checkpoints (expected $((LIMIT + 1)))"
+        if [ "$r1" -ne 137 ] || [ "$c1" -ne "$STEPS" ] || [ "$n1" -gt $((n0 + 1)) ]; then
+            bad "rotate kill at the last step ($STEPS, on a copy of the chain at checkpoint-$c): exit status $r1 (expected 137), newest checkpoint-$c1 (expected $STEPS), $n1 checkpoints (at most $((n0 + 1)) expected)"
         elif [ "$r2" -ne 0 ] || ! took "$W/run.log" "$W/branch" "$STEPS" || ! same_as_ref "$W/branch" || ! results_same "$W/branch"; then
             bad "rotate kill at the last step ($STEPS): --resume (exit $r2) did not end with the reference's model and results: $(tail_of "$W/run.log")"
         elif [ "$n_all" -gt "$LIMIT" ]; then
-            bad "rotate kill at the last step ($STEPS), then --resume: $n_all checkpoints are left ($(ls "$W/branch" | grep checkpoint | tr '\n' ' ')), save_total_limit is $LIMIT [KNOWN BUG in bigs: train/loop.c train_loop, resumed from the final checkpoint, trains nothing and saves nothing, so the rotation (train/checkpoint.c ckpt_save) never runs again and checkpoint-$(( STEPS - LIMIT * SAVE )) is kept for good]"
+            bad "rotate kill at the last step ($STEPS), then --resume: $n_all checkpoints are left ($(ckpt_names "$W/branch")), save_total_limit is $LIMIT [KNOWN BUG in bigs: train/loop.c train_loop, resumed from the final checkpoint, trains nothing and saves nothing, so the rotation (train/checkpoint.c ckpt_save) never runs again and the checkpoints before checkpoint-$(( STEPS - (LIMIT - 1) * SAVE )) are kept for good]"
         else ok "rotate kill at the last step ($STEPS), then --resume: the reference's model and results, $n_all checkpoints (save_total_limit $LIMIT)"; fi
         rm -rf "$W/branch"
     fi
