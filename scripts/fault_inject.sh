@@ -9,7 +9,7 @@
 #      equal the reference's checkpoint of the same step file by file, the newest must load (bigs info,
 #      bigs predict, trainer_state.json parses), and the next run must resume from exactly that one
 #      (or start afresh when there is none); finally --resume finishes the run: bitwise the reference;
-#   3. PHASE_KILLS times (default 20): SIGKILL in a chosen phase of a chosen step (the test hook
+#   3. PHASE_KILLS times (default: KILLS rounded up to a multiple of 5): SIGKILL in a chosen phase of a chosen step (the test hook
 #      BIGS_TEST_KILL_IN): at an evaluation, inside a checkpoint write, between a checkpoint's rename and the
 #      rotation of the old ones, after the last step before the final model, and at random moments; after
 #      each kill the newest checkpoint is the one the phase implies, every complete one equals the
@@ -23,7 +23,7 @@
 #   6. BIGS_INJECT_NAN_AT_STEP=N: exit 1 naming step N, the last checkpoint before it intact, and
 #      --resume ends bitwise equal to the reference.
 # One line per check, then "N passed, N failed"; the exit status is 1 on any failure. Settings:
-# KILLS (20), PHASE_KILLS (20), SEED (random; printed, and SEED=... repeats the choices), STEPS (120), BIGS,
+# KILLS (20), PHASE_KILLS (KILLS rounded up to a multiple of 5), SEED (random; printed, and SEED=... repeats the choices), STEPS (120), BIGS,
 # KEEP=1 keeps the scratch folder (it is also kept after a failure). Example: KILLS=4 scripts/fault_inject.sh
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +35,10 @@ VOCAB=$(realpath tests/tokenizer/vocab-uncased.txt)
 SAVE=3  # save_steps: a checkpoint every 3 steps, so that about half of the run's time is spent saving
 EVAL=7  # eval_steps: 17 evaluations besides those at step 0 and the last step, on and between checkpoint steps
 [ -x "$BIGS" ] || { echo "fault_inject: $BIGS is missing (run make first)" >&2; exit 1; }
-PHASE_KILLS=${PHASE_KILLS:-20}
-[[ $KILLS =~ ^[0-9]+$ && $PHASE_KILLS =~ ^[0-9]+$ && $STEPS =~ ^[0-9]+$ && $STEPS -ge 30 ]] ||
+[[ $KILLS =~ ^[0-9]+$ && ${PHASE_KILLS:-0} =~ ^[0-9]+$ && $STEPS =~ ^[0-9]+$ && $STEPS -ge 30 ]] ||
     { echo "fault_inject: KILLS and PHASE_KILLS must be numbers and STEPS at least 30" >&2; exit 2; }
+# as many phase kills as random ones, rounded up to a multiple of 5 (so CI's KILLS=4 gives one of each kind)
+PHASE_KILLS=${PHASE_KILLS:-$(( (KILLS + 4) / 5 * 5 ))}
 RANDOM=$SEED
 W=$(mktemp -d "${TMPDIR:-/tmp}/bigs-fault.XXXXXX")
 echo "fault_inject: seed $SEED, $KILLS kills, $PHASE_KILLS phase kills, $STEPS steps, scratch $W (reproduce: SEED=$SEED KILLS=$KILLS PHASE_KILLS=$PHASE_KILLS STEPS=$STEPS $0)"
