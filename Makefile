@@ -22,7 +22,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build fault-inject valgrind valgrind-build
+.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build fault-inject soak valgrind valgrind-build
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -38,7 +38,8 @@ help:
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
 	@echo "make fuzz       run each harness FUZZ_TIME seconds (default 60); non-zero exit on a finding"
-	@echo "make fault-inject  kill -9 at KILLS random moments (default 20), full disk, corrupt shard, NaN"
+	@echo "make fault-inject  kill -9 at KILLS random moments (default 20) and in as many loop phases (PHASE_KILLS), full disk, corrupt shard, NaN"
+	@echo "make soak       scripts/soak.sh: 20,000 steps with a resume, RSS, fds, checkpoints and folder size sampled (about 15 min)"
 	@echo "make valgrind   build build-valgrind/bigs and run scripts/valgrind.sh (memcheck, leaks)"
 	@echo "make clean      remove build outputs"
 
@@ -121,8 +122,13 @@ fuzz: fuzz-build
 
 # ---- fault injection and valgrind (README: Fault injection and valgrind)
 KILLS ?= 20
+# PHASE_KILLS: kills in chosen phases of the loop (the script's default: KILLS rounded up to a multiple of 5)
 fault-inject: $(BUILD)/bigs
-	KILLS=$(KILLS) BIGS=$(BUILD)/bigs nice -n 10 scripts/fault_inject.sh
+	KILLS=$(KILLS) $(if $(PHASE_KILLS),PHASE_KILLS=$(PHASE_KILLS)) BIGS=$(BUILD)/bigs nice -n 10 scripts/fault_inject.sh
+
+# not in make test nor CI: it runs for about a quarter of an hour (docs/testing.md: Soak test)
+soak: $(BUILD)/bigs
+	BIGS=$(BUILD)/bigs nice -n 10 scripts/soak.sh
 
 # valgrind 3.19 cannot decode AVX-512, which -march=native emits on such a machine: this copy is built for
 # AVX2 (when the CPU has it) and without MPI, in its own folder
