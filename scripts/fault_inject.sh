@@ -443,7 +443,7 @@ if [ "$PK" -gt 0 ]; then
         elif [ "$r2" -ne 0 ] || ! took "$W/run.log" "$W/branch" "$STEPS" || ! same_as_ref "$W/branch" || ! results_same "$W/branch"; then
             bad "rotate kill at the last step ($STEPS): --resume (exit $r2) did not end with the reference's model and results: $(tail_of "$W/run.log")"
         elif [ "$n_all" -gt "$LIMIT" ]; then
-            bad "rotate kill at the last step ($STEPS), then --resume: $n_all checkpoints are left ($(ckpt_names "$W/branch")), save_total_limit is $LIMIT [KNOWN BUG in bigs: train/loop.c train_loop, resumed from the final checkpoint, trains nothing and saves nothing, so the rotation (train/checkpoint.c ckpt_save) never runs again and the checkpoints before checkpoint-$(( STEPS - (LIMIT - 1) * SAVE )) are kept for good]"
+            bad "rotate kill at the last step ($STEPS), then --resume: $n_all checkpoints are left ($(ckpt_names "$W/branch")), save_total_limit is $LIMIT"
         else ok "rotate kill at the last step ($STEPS), then --resume: the reference's model and results, $n_all checkpoints (save_total_limit $LIMIT)"; fi
         rm -rf "$W/branch"
     fi

@@ -338,11 +338,42 @@ TEST(pretrain_resume_after_kill_logs_each_step_once) {
     CHECKF(isfinite(initial) && initial > json_number(res, "eval_loss"), "initial_eval_loss after resumes: %g", initial);
 }
 
-// With our GEMM (AVX-512) every kernel sums in an order fixed by the data: a run stopped with 2 threads
-// and resumed with 1 ends bitwise where a 1-thread run ends. The model is large enough (H=256) that its
-// products run on both threads.
-// A run stopped after step 3 with 2 threads and resumed with 1 ends bitwise as a run of 1 thread
-// throughout; `set` is passed to every run (--set KEY=VALUE, or "").
+// A kill between the final checkpoint's rename and the removal of the oldest (a window fault_inject.sh
+// aims at) leaves save_total_limit + 1 checkpoints; the resumed run, which has no step left to train,
+// finishes the rotation.
+TEST(pretrain_resume_finishes_an_interrupted_rotation) {
+    char data[512], cfg[512], out[512], cmd[4096], log[8192];
+    run_setup("rot", 200, data, cfg, out);
+    const char *set = "--set train.save_total_limit=2";
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_KILL_IN=rotate:40 %s pretrain --config %s --data %s --output %s --threads 1 --quiet %s",
+             test_bigs_bin(), cfg, data, out, set);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 128 + SIGKILL, "the kill in the rotation gave %d: %s", rc, log);
+    int have[5];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 1; i <= 4; i++) {
+            char p[700];
+            struct stat sb;
+            snprintf(p, sizeof p, "%s/checkpoint-%d", out, 10 * i);
+            have[i] = stat(p, &sb) == 0;
+        }
+        if (pass == 0) {
+            CHECKF(!have[1] && have[2] && have[3] && have[4], "after the kill: checkpoints 10..40 present %d%d%d%d (expected 0111)", have[1],
+                   have[2], have[3], have[4]);
+            snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet --resume %s", test_bigs_bin(), cfg,
+                     data, out, set);
+            rc = test_run(cmd, log, sizeof log);
+            CHECKF(rc == 0, "resume failed (%d): %s", rc, log);
+        }
+    }
+    CHECKF(!have[1] && !have[2] && have[3] && have[4], "after --resume: checkpoints 10..40 present %d%d%d%d (expected 0011)", have[1],
+           have[2], have[3], have[4]);
+}
+
+// With our GEMM (AVX-512) every kernel sums in an order fixed by the data: a run stopped after step 3
+// with 2 threads and resumed with 1 ends bitwise as a run of 1 thread throughout. The model is large
+// enough (H=256) that its products run on both threads. `set` is passed to every run (--set KEY=VALUE,
+// or "").
 static void thread_resume_check(const char *tag, const char *set, char out1[512]) {
     char data[512], cfg[512], out2[512], cmd[4096], log[8192];
     run_setup(tag, 200, data, cfg, out1);

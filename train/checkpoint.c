@@ -64,6 +64,16 @@ static int list_steps(const char *dir, long *steps, int max) {
     return n;
 }
 
+void ckpt_rotate(const char *out_dir, int keep) {
+    long steps[4096];
+    char path[4400];
+    int cnt = list_steps(out_dir, steps, 4096);
+    for (int i = 0; i + keep < cnt; i++) {
+        snprintf(path, sizeof path, "%s/checkpoint-%ld", out_dir, steps[i]);
+        if (ckpt_remove(path) != 0) log_warn("could not remove the old checkpoint %s", path);
+    }
+}
+
 int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, const cJSON *state,
               const char *vocab_src, int keep, char *err, size_t n) {
     char final[4096], tmp[4200], path[4400];
@@ -110,12 +120,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     if (rename(tmp, final) != 0) { snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno)); goto fail; }
     if (fsync_path(out_dir) != 0) { snprintf(err, n, "%s: fsync failed: %s", out_dir, strerror(errno)); return -1; }
     test_kill_point("rotate", step);  // the new checkpoint in place, the old ones not yet removed
-    long steps[4096];
-    int cnt = list_steps(out_dir, steps, 4096);
-    for (int i = 0; i + keep < cnt; i++) {
-        snprintf(path, sizeof path, "%s/checkpoint-%ld", out_dir, steps[i]);
-        if (ckpt_remove(path) != 0) log_warn("could not remove the old checkpoint %s", path);
-    }
+    ckpt_rotate(out_dir, keep);
     return 0;
 fail:
     if (remove_tree(tmp) != 0) log_warn("could not remove the unfinished checkpoint %s", tmp);

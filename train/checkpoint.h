@@ -13,6 +13,9 @@
 // previous checkpoints are untouched.
 int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, const cJSON *state,
               const char *vocab_src, int keep, char *err, size_t n);
+// Removes all but the newest `keep` checkpoint folders (ckpt_save does it after each save; a resumed
+// run does it too, for a run killed between a save and its rotation).
+void ckpt_rotate(const char *out_dir, int keep);
 // The newest complete checkpoint folder of out_dir (malloc'd path), or NULL.
 char *ckpt_latest(const char *out_dir);
 // Loads a checkpoint's optimizer moments (by name, checked) and trainer state (*state, caller frees).

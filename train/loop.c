@@ -144,6 +144,9 @@ static void loop_resume(TrainRun *r, const TrainTask *task) {
     if (task->state_load) task->state_load(task->ctx, r, state, path);
     cJSON_Delete(state);
     if (dist_lead()) json_lines_keep_through(r->metrics, (double)r->step);  // the steps after the checkpoint are redone
+    // a run killed between a checkpoint's rename and the removal of the oldest kept one too many; a run
+    // resumed from its final checkpoint saves nothing more, so the rotation is finished here
+    if (dist_lead()) ckpt_rotate(r->output_dir, r->tc.save_total_limit);
     log_info("resuming from %s (step %ld of %ld)", r->resume_dir, r->step, r->total);
 }
 
