@@ -22,7 +22,7 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test debug test-debug deps bench bench-ops bench-scaling clean help demo fuzz fuzz-build fault-inject soak valgrind valgrind-build
+.PHONY: all test debug test-debug deps demo-bf16 bench bench-ops bench-scaling clean help demo fuzz fuzz-build fault-inject soak valgrind valgrind-build
 all: $(BUILD)/bigs $(BUILD)/test_bigs
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "make bench-ops  op micro-benchmark (sgemm peaks, linear, SSM convolution) and activation memory vs L"
 	@echo "make bench-scaling  time and memory against L (512..16384), BiGS vs BERT, and a PNG plot"
 	@echo "make demo       install, build, fetch real text, pretrain a small BiGS, evaluate, plot"
+	@echo "make demo-bf16  the demo's pretraining and finetuning in float32 and bf16, compared on one plot"
 	@echo "make fuzz-build the libFuzzer harnesses of tests/fuzz/ (clang, ASan+UBSan) in build-fuzz/"
 	@echo "make fuzz       run each harness FUZZ_TIME seconds (default 60); non-zero exit on a finding"
 	@echo "make fault-inject  kill -9 at KILLS random moments (default 20) and in as many loop phases (PHASE_KILLS), full disk, corrupt shard, NaN"
@@ -94,6 +95,10 @@ deps:
 
 demo:
 	scripts/demo.sh
+
+# the demo's pretraining and finetuning in float32 and in bf16, compared, with both loss curves on one plot
+demo-bf16:
+	scripts/demo_bf16.sh
 
 # ---- fuzzing: one libFuzzer harness per parser (tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME),
 # built by clang with ASan+UBSan.

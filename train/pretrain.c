@@ -14,6 +14,7 @@
 #include "core/base/jsonio.h"
 #include "core/base/progress.h"
 #include "core/base/rng.h"
+#include "core/engine/vmath.h"
 #include "data/meta.h"
 #include "train/checkpoint.h"
 #include "train/loop.h"
@@ -70,14 +71,8 @@ MlmEval mlm_evaluate(Model *m, Loader *val, const MaskSpec *ms, int B, int L, lo
         if (n) sums[0] += (double)loss->data[0] * n;
         sums[2] += n;
         int V = logits->shape[1], row = 0;
-        for (int i = 0; i < B * L; i++) {
-            if (b.labels[i] == -100) continue;
-            const float *lg = logits->data + (long)row++ * V;
-            int best = 0;
-            for (int v = 1; v < V; v++)
-                if (lg[v] > lg[best]) best = v;
-            sums[1] += best == b.labels[i];
-        }
+        for (int i = 0; i < B * L; i++)
+            if (b.labels[i] != -100) sums[1] += argmax_f32(logits->data + (long)row++ * V, V) == b.labels[i];
         sums[3] += b.tokens;
         sums[4] += rows;
     }

@@ -33,3 +33,14 @@ static inline float normcdf_fast(float x) {
     float half = 0.5f * t * exp_fast(p - z * z);  // Phi(-|x|)
     return x < 0.0f ? half : 1.0f - half;
 }
+
+// The index of the largest of x[0..n) (n >= 1), the first one on ties, as a scalar loop would find
+// it: the maximum by a vectorised reduction, then its first position.
+static inline int argmax_f32(const float *x, int n) {
+    float mx = x[0];
+#pragma omp simd reduction(max : mx)
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++)
+        if (x[i] == mx) return i;
+    return 0;  // NaN only: as the scalar loop, the first
+}
