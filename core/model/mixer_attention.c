@@ -15,7 +15,7 @@ typedef struct {
 // Multi-head attention over x's projections (the output projection belongs to the block or to duc).
 static Tensor *mha(const MixCtx *x, const AttentionMix *a, Tensor *in) {
     Tape *tp = x->tp;
-    return op_attention(tp, lin(tp, in, a->q), lin(tp, in, a->k), lin(tp, in, a->v), x->key_mask, x->c->num_attention_heads,
+    return op_attention(tp, lin(tp, in, a->q), lin(tp, in, a->k), lin(tp, in, a->v), x->key_mask, NULL, x->c->num_attention_heads,
                         (float)x->c->attention_probs_dropout_prob);
 }
 
