@@ -19,7 +19,8 @@ static const char *k_usage =
     "Masked-LM models fill every [MASK] of the text: {\"masks\": [[{\"token\", \"id\", \"score\"}, ...top-k], ...]},\n"
     "scores being softmax probabilities over the vocabulary. Classifiers print {\"label\", \"scores\"}, regression\n"
     "models {\"score\"}. SSM-routed models see inputs padded to max_position_embeddings (as the official\n"
-    "model) unless their config says \"padding\": \"longest\".\n"
+    "model) unless their config says \"padding\": \"longest\". Inputs longer than a position table are\n"
+    "truncated; models without one (rope, alibi, none) take any length.\n"
     "\n"
     "  --model DIR       a model directory (config.json, model.safetensors, vocab.txt)\n"
     "  --text TEXT       one input; --text-pair adds a second segment (pair tasks)\n"
@@ -39,12 +40,14 @@ typedef struct {
 // Runs one input (ids of length n, types) through the model and prints its JSON line.
 static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n) {
     const ModelConfig *c = &p->m.cfg;
-    if (n > c->max_position_embeddings) {
-        log_warn("input of %d tokens truncated to max_position_embeddings %d", n, c->max_position_embeddings);
-        n = c->max_position_embeddings;
+    int limit = config_length_limit(c);  // 0: no position table, any length
+    if (limit && n > limit) {
+        log_warn("input of %d tokens truncated to max_position_embeddings %d", n, limit);
+        n = limit;
     }
-    // a mixer that lets pads through sees inputs padded as the official scripts pad them
-    int L = !(mixer_of(c)->needs & MIX_KEY_MASK) && c->padding == PAD_MAX_LENGTH ? c->max_position_embeddings : n;
+    // a mixer that lets pads through sees inputs padded as the official scripts pad them (to
+    // max_position_embeddings, or not at all past it when there is no table)
+    int L = !(mixer_of(c)->needs & MIX_KEY_MASK) && c->padding == PAD_MAX_LENGTH && n < c->max_position_embeddings ? c->max_position_embeddings : n;
     int32_t *in = xcalloc((size_t)L, sizeof(int32_t)), *ty = xcalloc((size_t)L, sizeof(int32_t)), *mask = xcalloc((size_t)L, sizeof(int32_t));
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)L);
     int nmask = 0;
@@ -122,9 +125,14 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
 }
 
 static void predict_text(Pred *p, const char *a, const char *b) {
-    int cap = p->m.cfg.max_position_embeddings + 8;
+    int limit = config_length_limit(&p->m.cfg), cap = (limit ? limit : p->m.cfg.max_position_embeddings) + 8;
     int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)cap), *types = xmalloc(sizeof(int32_t) * (size_t)cap);
-    int n = tok_encode_pair(p->tok, a, strlen(a), b, b ? strlen(b) : 0, p->m.cfg.max_position_embeddings, ids, types, cap);
+    int n = tok_encode_pair(p->tok, a, strlen(a), b, b ? strlen(b) : 0, limit, ids, types, cap);
+    if (n > cap) {  // no position table: the whole text, however long
+        cap = n;
+        ids = xrealloc(ids, sizeof(int32_t) * (size_t)cap), types = xrealloc(types, sizeof(int32_t) * (size_t)cap);
+        n = tok_encode_pair(p->tok, a, strlen(a), b, b ? strlen(b) : 0, limit, ids, types, cap);
+    }
     predict_one(p, ids, types, n < cap ? n : cap);
     free(ids);
     free(types);

@@ -229,12 +229,13 @@ static void pt_read_config(const PretrainArgs *a, ModelConfig *mc, TrainConfig *
 // The model: a checkpoint (--resume), an existing model (--init), or a fresh one from the config.
 static void pt_model(const PretrainArgs *a, const char *model_src, ModelConfig *mc, TrainConfig *tc, Model *m) {
     char err[1024];
-    static const char *const continued[] = {"max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", NULL};
+    static const char *const continued[] = {"max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", "rope_scaling",
+                                            NULL};
     if (model_src) {
         ModelConfig fixed, stored;
         config_load_path(&fixed, model_src);
         train_apply_sets(a->sets, a->nsets, &fixed, tc, continued,
-                         "the model comes from --init or a checkpoint; only dropout and max_position_embeddings can change");
+                         "the model comes from --init or a checkpoint; only dropout, max_position_embeddings and rope_scaling can change");
         if (config_validate(&fixed, err, sizeof err)) fatal("%s", err);
         config_load_path(&stored, model_src);
         if (fixed.max_position_embeddings < stored.max_position_embeddings)
@@ -304,7 +305,8 @@ int pretrain_run(const PretrainArgs *a) {
     if (train_config_validate(tc, err, sizeof err)) fatal("%s%s%s", a->config_path ? a->config_path : "", a->config_path ? ": train: " : "", err);
     params_alloc_grad(&m.pt);
     p.B = tc->per_device_train_batch_size, p.L = tc->max_seq_length;
-    if (p.L > m.cfg.max_position_embeddings) fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", p.L, m.cfg.max_position_embeddings);
+    if (config_length_limit(&m.cfg) && p.L > m.cfg.max_position_embeddings)
+        fatal("max_seq_length %d exceeds the model's max_position_embeddings %d", p.L, m.cfg.max_position_embeddings);
     // Data parallelism: every process follows the same global stream of sequences and trains on its
     // own rows of each global batch (rank r: rows [r*B, (r+1)*B) of world*B), so the data order, the
     // masks and the dropout draws do not depend on how many processes share the work.
