@@ -378,6 +378,24 @@ TEST(position_models_save_load_and_convert) {
         model_build(&m, &c, HEAD_MLM);
         model_init_weights(&m, 6);
         round_trip(&m, v[k].tag);
+        if (!strcmp(v[k].block, "gated") && !strcmp(v[k].routing, "ssm")) {
+            // the official Flax layout: BiGS without a table writes (and holds no table), an untied decoder has no name there
+            char dir[600], err[1024] = "";
+            snprintf(dir, sizeof dir, "%s/pos_%s_flax", test_tmpdir(), v[k].tag);
+            int rc = model_save_dir_as(&m, dir, NULL, TS_FLAX, err, sizeof err);
+            if (v[k].tied) {
+                CHECKF(rc == 0, "%s: %s", v[k].tag, err);
+                Model back;
+                model_load_dir(&back, dir, HEAD_AUTO, 0, 0);
+                Rows r;
+                Batch b = rows(&r, 2, 12, c.vocab_size);
+                long n0, n1;
+                float *l0 = mlm_logits(&m, &b, r.labels, &n0), *l1 = mlm_logits(&back, &b, r.labels, &n1);
+                CHECKF(n0 == n1 && !memcmp(l0, l1, sizeof(float) * (size_t)n0), "%s: logits after the Flax round trip differ", v[k].tag);
+                free(l0), free(l1);
+                model_free(&back);
+            } else CHECKF(rc == -1 && strstr(err, "cls.predictions.decoder.weight"), "%s: %s", v[k].tag, err);
+        }
         model_free(&m);
     }
 }
@@ -487,39 +505,46 @@ TEST(position_types_pretrain_eval_and_info) {
     CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "stack+attention"), "%s", log);
 }
 
-TEST(position_types_finetune_and_predict_past_the_table) {
-    // a RoPE BERT with 16 positions finetunes at 40 tokens without truncation, and predicts on a long text
+// A model of the given kind with 16 positions (the uncased test vocabulary) finetunes at 40 tokens without
+// truncation, evaluates, and predicts on a text far past 16 tokens.
+static void finetune_past_the_table(const char *tag, const char *block, const char *routing, int pos, int tied) {
     char base[600], task[600], ft[600], vocab[600], cmd[4096], log[16384];
-    snprintf(base, sizeof base, "%s/pos_ft_base", test_tmpdir());
+    snprintf(base, sizeof base, "%s/pos_ft_%s", test_tmpdir(), tag);
     snprintf(task, sizeof task, "%s/pos_ft_sst2", test_tmpdir());
-    snprintf(ft, sizeof ft, "%s/pos_ft_out", test_tmpdir());
+    snprintf(ft, sizeof ft, "%s/pos_ft_%s_out", test_tmpdir(), tag);
     snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab-uncased.txt", test_data_dir());
-    ModelConfig c = tiny("stack", "attention", POS_ROPE);
-    c.max_position_embeddings = 16;
-    {  // the vocabulary's size
-        FILE *f = fopen(vocab, "r");
-        int lines = 0;
-        for (int ch; f && (ch = fgetc(f)) != EOF;) lines += ch == '\n';
-        if (f) fclose(f);
-        c.vocab_size = lines;
-    }
+    ModelConfig c = tiny(block, routing, pos);
+    c.max_position_embeddings = 16, c.tie_word_embeddings = tied, c.padding = PAD_LONGEST;
+    FILE *f = fopen(vocab, "r");  // the vocabulary's size
+    int lines = 0;
+    for (int ch; f && (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    if (f) fclose(f);
+    c.vocab_size = lines;
     Model m;
     model_build(&m, &c, HEAD_MLM);
     model_init_weights(&m, 2);
     model_save_dir(&m, base, vocab);
     model_free(&m);
-    test_make_glue_task_dir(task, "sst2");
+    struct stat sb;
+    if (stat(task, &sb) != 0) test_make_glue_task_dir(task, "sst2");
     snprintf(cmd, sizeof cmd, "%s finetune --task sst2 --data %s --model %s --output %s --threads 1 --set train.max_seq_length=40 "
              "--set train.num_train_epochs=1 --set train.per_device_train_batch_size=4 2>&1", test_bigs_bin(), task, base, ft);
     int rc = test_run(cmd, log, sizeof log);
-    CHECKF(rc == 0 && !strstr(log, "truncated"), "finetune (%d): %s", rc, log);
+    CHECKF(rc == 0 && !strstr(log, "truncated"), "%s finetune (%d): %s", tag, rc, log);
     ModelConfig fc;
     config_load_path(&fc, ft);
-    CHECK(fc.max_position_embeddings == 40 && fc.position_embedding_type == POS_ROPE);
+    CHECKF(fc.max_position_embeddings == 40 && fc.position_embedding_type == pos, "%s: %d positions", tag, fc.max_position_embeddings);
     snprintf(cmd, sizeof cmd, "%s eval --task sst2 --data %s --model %s --threads 1", test_bigs_bin(), task, ft);
-    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "accuracy"), "%s", log);
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "accuracy"), "%s: %s", tag, log);
     char text[2048] = "";
     for (int i = 0; i < 60; i++) strcat(text, "the movie was good and ");
     snprintf(cmd, sizeof cmd, "%s predict --model %s --text '%s' 2>&1", test_bigs_bin(), ft, text);
-    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"label\"") && !strstr(log, "truncated"), "%s", log);
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "\"label\"") && !strstr(log, "truncated"), "%s: %s", tag, log);
+}
+
+TEST(position_types_finetune_and_predict_past_the_table) {
+    finetune_past_the_table("bert_rope", "stack", "attention", POS_ROPE, 1);
+    finetune_past_the_table("gated_alibi", "gated", "attention", POS_ALIBI, 1);
+    finetune_past_the_table("bigs_none", "gated", "ssm", POS_NONE, 1);
+    finetune_past_the_table("bert_rope_untied", "stack", "attention", POS_ROPE, 0);  // the decoder is left behind
 }

@@ -7,10 +7,13 @@
 
 void rope_table(float *cs, int P, int dh, double theta, double scale) {
     int half = dh / 2;
+    double inv[half > 0 ? half : 1];  // theta_i = theta^(-2i/dh)
+    for (int i = 0; i < half; i++) inv[i] = pow(theta, -2.0 * i / dh);
+#pragma omp parallel for schedule(static)
     for (int m = 0; m < P; m++)
         for (int i = 0; i < half; i++) {
             // angle in double: theta_i spans many decades and m reaches the thousands
-            double a = ((double)m / scale) * pow(theta, -2.0 * i / dh);
+            double a = ((double)m / scale) * inv[i];
             cs[((long)m * half + i) * 2] = (float)cos(a);
             cs[((long)m * half + i) * 2 + 1] = (float)sin(a);
         }
