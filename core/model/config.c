@@ -188,6 +188,8 @@ int config_from_json(ModelConfig *c, const cJSON *obj, const char *where, char *
 // Word order: a table, or the routing's own (a mixer that is ordered by itself, or one that applies
 // RoPE or ALiBi inside); the RoPE keys' values.
 static int positions_validate(const ModelConfig *c, const Mixer *mx, char *err, size_t n) {
+    if (c->position_embedding_type < POS_ABSOLUTE || c->position_embedding_type > POS_NONE)
+        return errf(err, n, "position_embedding_type %d is not one of absolute|rope|alibi|none", c->position_embedding_type);
     const char *pt = k_positions[c->position_embedding_type];
     if (c->position_embedding_type == POS_NONE && !(mx->needs & MIX_ORDERED))
         return errf(err, n, "position_embedding_type \"none\" leaves routing \"%s\" blind to word order (it sees positions only "
