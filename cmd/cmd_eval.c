@@ -15,7 +15,7 @@
 
 static const char *k_usage =
     "Usage: bigs eval --task NAME --data DIR --model MODEL_DIR [--split NAME] [--predictions FILE]\n"
-    "                 [--batch-size 32] [--max-batches N] [--seed N] [--cased] [--threads N]\n"
+    "                 [--batch-size 32] [--max-batches N] [--seed N] [--max-length N] [--cased] [--threads N]\n"
     "\n"
     "Prints one JSON object of metrics on stdout.\n"
     "\n"
@@ -33,6 +33,9 @@ static const char *k_usage =
     "  --seed N          seed of the masking (default 42; the same seed gives the same masks)\n"
     "  --force           write over an existing --predictions file (never over a file of --data)\n"
     "  --bf16            the products in bf16 with float32 sums (CPUs with AVX512-BF16; about twice as fast)\n"
+    "  --max-length N    mlm: a position table shorter than N grows to N rows for this evaluation, its learned\n"
+    "                    rows repeated cyclically (as finetuning grows it), so an absolute model can be measured\n"
+    "                    past its pretraining length; models without a table (rope, alibi, none) need no flag\n"
     "\n"
     "Example: bigs eval --task mlm --data shards/ --model runs/small\n";
 
@@ -149,6 +152,19 @@ static int eval_task(const TaskSpec *t, const char *data, const char *model, con
     return 0;
 }
 
+// The masked-LM model, its position table grown to max_len rows when it is shorter (0: as it is).
+static void eval_load_mlm(Model *m, const char *model, long max_len) {
+    ModelConfig cfg;
+    config_load_path(&cfg, model);
+    int flags = 0;
+    if (max_len > 0 && config_length_limit(&cfg) && max_len > cfg.max_position_embeddings) {
+        cfg.max_position_embeddings = (int)max_len;
+        flags = LOAD_GROW_POSITIONS;  // the loader notes the growth
+    }
+    char *err = NULL;
+    if (model_load_with_config(m, model, &cfg, HEAD_MLM, flags, 0, &err)) fatal("%s", err);
+}
+
 int cmd_eval(int argc, char **argv) {
     Args a;
     args_init(&a, argc, argv, k_usage);
@@ -157,10 +173,13 @@ int cmd_eval(int argc, char **argv) {
     int cased = args_flag(&a, "--cased"), force = args_flag(&a, "--force");
     if (args_flag(&a, "--bf16")) ops_require_bf16("--bf16");
     long B = args_int(&a, "--batch-size", 32), maxb = args_int(&a, "--max-batches", 0), seed = args_int(&a, "--seed", 42);
+    long max_len = args_int(&a, "--max-length", 0);
     args_common(&a);
     args_done(&a);
     if (!task || !data || !model) args_usage_error(&a, "--task, --data and --model are required");
     if (B < 1 || maxb < 0) args_usage_error(&a, "--batch-size must be >= 1 and --max-batches >= 0");
+    if (max_len < 0 || max_len > 1 << 20) args_usage_error(&a, "--max-length must be 1..1048576, got %ld", max_len);
+    if (max_len && strcmp(task, "mlm")) args_usage_error(&a, "--max-length goes with --task mlm");
     if (strcmp(task, "mlm")) {
         TaskSpec t;
         if (task_spec(task, &t)) args_usage_error(&a, "unknown task '%s' (eval takes mlm, %s)", task, task_names());
@@ -173,7 +192,7 @@ int cmd_eval(int argc, char **argv) {
         fatal("%s is a %s model: --task mlm needs a masked-LM model (a pretrained one; a finetuned model is evaluated on its task)", model,
               head == HEAD_SEQCLS ? "sequence-classification" : "multiple-choice");
     Model m;
-    model_load_dir(&m, model, HEAD_MLM, 0, 0);
+    eval_load_mlm(&m, model, max_len);
     MaskSpec ms;
     uint64_t vhash;
     data_meta_load(data, &ms, &vhash);
@@ -189,7 +208,9 @@ int cmd_eval(int argc, char **argv) {
     char err[1024];
     if (loader_open(&ld, data, split, 0, 0, 1, 0, err, sizeof err)) fatal("%s", err);
     int L = (int)ld.max_len;
-    if (L > m.cfg.max_position_embeddings) fatal("%s holds sequences of up to %d tokens; %s takes at most %d", data, L, model, m.cfg.max_position_embeddings);
+    int limit = config_length_limit(&m.cfg);
+    if (limit && L > limit)
+        fatal("%s holds sequences of up to %d tokens; %s takes at most %d (its position table; --max-length %d grows it)", data, L, model, limit, L);
     ms.prob = 0.15;
     ms.max_pred = mlm_max_pred_for(20, L);
     double t0 = now_seconds();

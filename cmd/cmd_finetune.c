@@ -29,7 +29,8 @@ static const char *k_usage =
     "Defaults (the official recipe): lr 2e-5, 3 epochs, batch 16, weight decay 0.01, 10% warmup then\n"
     "linear decay, AdamW betas 0.9/0.999 eps 1e-6, evaluation every 500 steps and at each epoch end,\n"
     "max length = the model's max_position_embeddings (SCROLLS: 4096; an SSM model's position table grows,\n"
-    "an attention model truncates), inputs padded to it (model.padding=longest: no).\n"
+    "an attention model with a table truncates, a model without one runs as it is), inputs padded to it\n"
+    "(model.padding=longest: no).\n"
     "Under `mpirun -np N` the N processes share each global batch of N x per_device_train_batch_size.\n"
     "\n"
     "Example: bigs finetune --task sst2 --data glue_data/SST-2 --model runs/small --output runs/sst2\n";

@@ -21,7 +21,8 @@ static const char *k_usage =
     "Masked-LM models fill every [MASK] of the text: {\"masks\": [[{\"token\", \"id\", \"score\"}, ...top-k], ...]},\n"
     "scores being softmax probabilities over the vocabulary. Classifiers print {\"label\", \"scores\"}, regression\n"
     "models {\"score\"}. SSM-routed models see inputs padded to max_position_embeddings (as the official\n"
-    "model) unless their config says \"padding\": \"longest\".\n"
+    "model) unless their config says \"padding\": \"longest\". Inputs longer than a position table are\n"
+    "truncated; models without one (rope, alibi, none) take any length.\n"
     "\n"
     "  --model DIR       a model directory (config.json, model.safetensors, vocab.txt)\n"
     "  --text TEXT       one input; --text-pair adds a second segment (pair tasks)\n"
@@ -48,15 +49,16 @@ static int count_masks(const int32_t *ids, int n, int mask_id) {
 
 static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n) {
     const ModelConfig *c = &p->m.cfg;
-    if (n > c->max_position_embeddings) {
-        if (p->m.head == HEAD_MLM && count_masks(ids + c->max_position_embeddings, n - c->max_position_embeddings, p->mask_id))
-            fatal("--ids: %d ids, and the model takes %d (max_position_embeddings): a [MASK] falls in the part that is cut off", n,
-                  c->max_position_embeddings);
-        log_warn("input of %d tokens truncated to max_position_embeddings %d", n, c->max_position_embeddings);
-        n = c->max_position_embeddings;
+    int limit = config_length_limit(c);  // 0: no position table, any length
+    if (limit && n > limit) {
+        if (p->m.head == HEAD_MLM && count_masks(ids + limit, n - limit, p->mask_id))
+            fatal("--ids: %d ids, and the model takes %d (max_position_embeddings): a [MASK] falls in the part that is cut off", n, limit);
+        log_warn("input of %d tokens truncated to max_position_embeddings %d", n, limit);
+        n = limit;
     }
-    // a mixer that lets pads through sees inputs padded as the official scripts pad them
-    int L = !(mixer_of(c)->needs & MIX_KEY_MASK) && c->padding == PAD_MAX_LENGTH ? c->max_position_embeddings : n;
+    // a mixer that lets pads through sees inputs padded as the official scripts pad them (to
+    // max_position_embeddings, or not at all past it when there is no table)
+    int L = !(mixer_of(c)->needs & MIX_KEY_MASK) && c->padding == PAD_MAX_LENGTH && n < c->max_position_embeddings ? c->max_position_embeddings : n;
     int32_t *in = xcalloc((size_t)L, sizeof(int32_t)), *ty = xcalloc((size_t)L, sizeof(int32_t)), *mask = xcalloc((size_t)L, sizeof(int32_t));
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)L);
     int nmask = 0;
@@ -135,15 +137,16 @@ static void predict_one(Pred *p, const int32_t *ids, const int32_t *types, int n
 
 // Predicts one text (or pair). An input longer than the model takes is truncated with a warning; a
 // [MASK] the truncation would drop is an error, reported as a JSON line (line > 0, from --input) or fatal
-// (--text). Returns 0, or -1 for such an error.
+// (--text). A model without a position table takes the whole text, however long. Returns 0, or -1 for
+// such an error.
 static int predict_text(Pred *p, const char *a, const char *b, long line) {
-    int max = p->m.cfg.max_position_embeddings;
+    int max = config_length_limit(&p->m.cfg);  // 0: no limit
     size_t la = strlen(a), lb = b ? strlen(b) : 0;
     int full = tok_encode_pair(p->tok, a, la, b, lb, 0, NULL, NULL, 0);
     int cap = (full > max ? full : max) + 8;
     int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)cap), *types = xmalloc(sizeof(int32_t) * (size_t)cap);
     int rc = 0;
-    if (full > max) {
+    if (max && full > max) {
         tok_encode_pair(p->tok, a, la, b, lb, 0, ids, types, cap);
         int want = count_masks(ids, full, p->mask_id);
         int n = tok_encode_pair(p->tok, a, la, b, lb, max, ids, types, cap);

@@ -7,7 +7,8 @@
 # point; exits 1 when either is missed. The 200 dev sentences make one finetuning's accuracy move by
 # several points from seed to seed (measured: 0.765 to 0.815 over seeds 1-5 in float32), far more than
 # the number format does, so each format is finetuned with SEEDS seeds (default 5) and the means are
-# compared; every seed's accuracy is printed.
+# compared; every seed's accuracy is printed, and the accuracy is checked only when the standard error
+# of the difference of the means is at most half a point (it is not on the 200 review sentences).
 # With GLUE=DIR (the official GLUE layout) the finetuning is on real SST-2 instead (67,349 sentences,
 # one epoch, batch 32; 872 dev sentences), where seeds differ far less; SEEDS defaults to 3 there.
 # Environment: BIGS_CACHE (default ~/.cache/bigs), BIGS_DEMO_OUT (default demo-output; the runs go to
@@ -75,14 +76,21 @@ set ylabel 'masked-LM cross-entropy (nats)'
 set grid
 plot '$tmp/train-fp32.dat' using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'training, float32', \
      '$tmp/train-bf16.dat' using 1:2 with lines lw 2 dt 2 lc rgb '#d62728' title 'training, bf16', \
-     '$tmp/eval-fp32.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'validation, float32', \
-     '$tmp/eval-bf16.dat' using 1:2 with linespoints lw 2 pt 5 dt 2 lc rgb '#d62728' title 'validation, bf16'
+     '$tmp/eval-fp32.dat' using 1:2 with points pt 7 ps 1.6 lc rgb '#1f77b4' title 'validation, float32', \
+     '$tmp/eval-bf16.dat' using 1:2 with points pt 6 ps 2.2 lw 2 lc rgb '#d62728' title 'validation, bf16'
 GP
 awk -v lf="$lf" -v lb="$lb" -v af="$af" -v ab="$ab" -v sf="$sf" -v sb="$sb" -v n="$seeds" -v png="$png" 'BEGIN {
     dl = (lb - lf) / lf * 100; da = (ab - af) * 100
+    se = 100 * sqrt((sf * sf + sb * sb) / n)  # standard error of the difference of the two means, in points
     printf "validation MLM loss: float32 %.4f, bf16 %.4f (%+.2f%%)\n", lf, lb, dl
-    printf "dev accuracy, mean of %d seeds: float32 %.3f (sd %.3f), bf16 %.3f (sd %.3f): %+.1f points\n", n, af, sf, ab, sb, da
+    printf "dev accuracy, mean of %d seeds: float32 %.3f (sd %.3f), bf16 %.3f (sd %.3f): %+.1f points (standard error %.1f)\n", n, af, sf, ab, sb, da, se
     printf "plot: %s\n", png
-    ok = (dl < 1 && dl > -1) && (da < 1 && da > -1)
-    printf "%s: bf16 within 1%% of the float32 loss and within a point of its mean accuracy\n", ok ? "ok" : "MISS"
-    exit !ok }' >&2
+    okl = dl < 1 && dl > -1
+    printf "%s: bf16 validation loss within 1%% of float32'"'"'s\n", okl ? "ok" : "MISS"
+    if (se > 0.5) {  # the seeds spread too widely for a one-point check to mean anything
+        printf "(accuracy not checked: the standard error of the difference, %.1f points, is over half a point; GLUE=DIR finetunes on SST-2, which resolves it)\n", se
+        exit !okl
+    }
+    oka = da < 1 && da > -1
+    printf "%s: bf16 mean dev accuracy within a point of float32'"'"'s\n", oka ? "ok" : "MISS"
+    exit !(okl && oka) }' >&2

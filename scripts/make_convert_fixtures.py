@@ -183,7 +183,47 @@ def main():
     write_safetensors(os.path.join(OUT, "torch_views_expected.safetensors"),
                       {k: (v.float().contiguous().numpy() if k != "i64" else v.contiguous().numpy()) for k, v in views.items()},
                       {"made_by": "scripts/make_convert_fixtures.py"})
+    bert_untied(ids, mask, labels)
     print("wrote", os.path.normpath(OUT))
+
+
+def bert_untied(ids, mask, labels):
+    """A Hugging Face BertForMaskedLM with tie_word_embeddings false, as torch.save writes it (the decoder
+    its own tensor, decoder.bias shared with cls.predictions.bias, the position_ids buffer), and its logits
+    on the Flax fixture's inputs by the float64 reference (scripts/reference_model.py)."""
+    import reference_model as R
+    from collections import OrderedDict
+    d = os.path.join(OUT, "bert_hf_untied")
+    os.makedirs(d, exist_ok=True)
+    bcfg = {"model_type": "bert", "architectures": ["BertForMaskedLM"], "vocab_size": 50, "hidden_size": 16,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 24, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 16,
+            "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+            "position_embedding_type": "absolute", "tie_word_embeddings": False, "transformers_version": "4.24.0"}
+    cfg = R.config_fill({k: bcfg[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                              "intermediate_size", "max_position_embeddings", "type_vocab_size",
+                                              "layer_norm_eps", "tie_word_embeddings")}
+                        | {"block": "stack", "routing": "attention", "pre_norm": False, "pooler_type": "cls",
+                           "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+    rs = np.random.RandomState(13)
+    sd = OrderedDict()
+    for name, shape in R.param_table(cfg, "mlm"):
+        v = rs.randn(*shape) * (1.0 if "embeddings" in name else 0.3)
+        if name.endswith("LayerNorm.weight"):
+            v = 1 + 0.1 * rs.randn(*shape)
+        sd[name] = torch.tensor(v.astype(np.float32))
+    P = R.as_leaves(sd)
+    sd["bert.embeddings.position_ids"] = torch.arange(16).expand((1, -1))
+    sd["cls.predictions.decoder.bias"] = sd["cls.predictions.bias"]
+    torch.save(sd, os.path.join(d, "pytorch_model.bin"))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(bcfg, f, indent=2)
+    batch = {"input_ids": torch.tensor(ids), "token_type_ids": torch.zeros(ids.shape, dtype=torch.int64),
+             "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+    with torch.no_grad():
+        logits = R.forward(cfg, "mlm", P, batch)["logits"]
+    write_safetensors(os.path.join(OUT, "bert_untied_expected.safetensors"), {"output.logits": logits.numpy()},
+                      {"made_by": "scripts/make_convert_fixtures.py"})
 
 
 if __name__ == "__main__":

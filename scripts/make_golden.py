@@ -83,6 +83,62 @@ def attention(q, k, v, mask, NH, p=0.0, key=0):
     return (P @ vh).transpose(1, 2).reshape(B, L, H)
 
 
+def rope_angles(pos, dh, theta, scale):
+    # (R, dh/2): (m / scale) * theta^(-2i/dh), float64
+    inv = theta ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
+    return (pos.to(torch.float64) / scale)[:, None] * inv[None, :]
+
+
+def rope(x, pos, NH, theta, scale, interleaved):
+    # x (B,L,H), pos (B*L); each head rotated: half-split as LLaMA's rotate_half, interleaved as complex
+    # multiplication of the pairs (2i, 2i+1)
+    B, L, H = x.shape
+    dh = H // NH
+    a = rope_angles(pos, dh, theta, scale).reshape(B, L, 1, dh // 2)
+    xh = x.reshape(B, L, NH, dh)
+    if interleaved:
+        z = torch.complex(xh[..., 0::2], xh[..., 1::2]) * torch.exp(1j * a)
+        y = torch.stack([z.real, z.imag], -1).reshape(B, L, NH, dh)
+    else:
+        cos, sin = torch.cat([a.cos(), a.cos()], -1), torch.cat([a.sin(), a.sin()], -1)
+        rot = torch.cat([-xh[..., dh // 2:], xh[..., :dh // 2]], -1)
+        y = xh * cos + rot * sin
+    return y.reshape(B, L, H)
+
+
+def alibi_slopes(n):
+    # 2^(-8h/n) for a power of two; otherwise the closest lower power c and every other slope of 2c
+    def pow2(k):
+        return [2.0 ** (-8.0 * h / k) for h in range(1, k + 1)]
+    c = 2 ** int(np.floor(np.log2(n)))
+    return pow2(c) if c == n else pow2(c) + pow2(2 * c)[0::2][:n - c]
+
+
+def attention_alibi(q, k, v, mask, NH):
+    B, L, H = q.shape
+    dh = H // NH
+    qh, kh, vh = (t.reshape(B, L, NH, dh).transpose(1, 2) for t in (q, k, v))
+    i = torch.arange(L, dtype=torch.float64)
+    dist = (i[:, None] - i[None, :]).abs()                          # (L,L) |i-j|
+    m = torch.tensor(alibi_slopes(NH), dtype=torch.float64)[None, :, None, None]
+    s = qh @ kh.transpose(-1, -2) / np.sqrt(dh) - m * dist          # (B,NH,L,L)
+    s = s.masked_fill(mask[:, None, None, :] == 0, float("-inf"))
+    return (torch.softmax(s, -1) @ vh).transpose(1, 2).reshape(B, L, H)
+
+
+def position_cases():
+    # RoPE in both layouts (one with a non-default base and linear interpolation), positions not starting
+    # at 0; ALiBi with a head count that is not a power of two (3: slopes 2^-4, 2^-8, then 2^-2)
+    pos = np.concatenate([np.arange(5), np.arange(3, 8)])
+    for nm, theta, scale, inter in (("rope_half", 10000.0, 1.0, 0), ("rope_interleaved", 500.0, 2.0, 1)):
+        case(nm, "rope", lambda x, pos: rope(x, pos, 2, theta, scale, inter), {"x": f32(2, 5, 8)}, ints={"pos": pos},
+             meta={"NH": "2", "theta": repr(theta), "scale": repr(scale), "interleaved": str(inter)})
+    mask = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
+    qkv = {"q": f32(2, 6, 12), "k": f32(2, 6, 12), "v": f32(2, 6, 12)}
+    case("attention_alibi", "attention", lambda q, k, v, mask: attention_alibi(q, k, v, mask, 3), qkv, ints={"mask": mask},
+         meta={"NH": "3", "alibi": "1"})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     F = torch.nn.functional
@@ -165,6 +221,7 @@ def main():
         t["grad%d.w0" % i], t["grad%d.w1" % i] = ga, gb
     write_safetensors(os.path.join(OUT, "adamw.safetensors"), t,
                       {"betas": "0.9 0.98", "eps": "1e-6", "weight_decay": "0.05", "max_norm": "1.5"})
+    position_cases()  # last: the cases above keep their random draws
     print("wrote", len([f for f in os.listdir(OUT) if f.startswith("op_")]), "op golden files to", os.path.normpath(OUT))
 
 

@@ -67,7 +67,42 @@ def fixture_list():
     out.append(("model_gated_ssm_seqcls_regression", {"block": "gated", "routing": "ssm", "pre_norm": True,
                                                       "pooler_type": "non_padding_mean", "num_labels": 1},
                 "seqcls"))
+    out += position_fixtures()
     return out
+
+
+def position_fixtures():
+    """Positions inside attention (RoPE in both layouts, one with another base and linear scaling; ALiBi
+    with 4 heads), no position table for the SSM, and the untied decoder (docs/models.md section 8)."""
+    bert = {"block": "stack", "routing": "attention", "pre_norm": False, "pooler_type": "cls"}
+    gated = {"block": "gated", "routing": "attention", "pre_norm": True, "pooler_type": "non_padding_mean",
+             "block_act": "gelu_tanh"}
+    rope = {"position_embedding_type": "rope"}
+    rope_il = {"position_embedding_type": "rope", "rope_interleaved": True, "rope_theta": 500.0,
+               "rope_scaling": {"type": "linear", "factor": 2.0}}
+    alibi = {"position_embedding_type": "alibi", "num_attention_heads": 4}
+    none = {"position_embedding_type": "none"}
+    untied = {"tie_word_embeddings": False}
+    ssm = {"block": "gated", "routing": "ssm", "pre_norm": True, "pooler_type": "non_padding_mean"}
+    return [
+        ("model_stack_attention_mlm_rope", {**bert, **rope}, "mlm"),
+        ("model_stack_attention_mlm_rope_interleaved", {**bert, **rope_il}, "mlm"),
+        ("model_stack_attention_mlm_alibi", {**bert, **alibi}, "mlm"),
+        ("model_stack_attention_seqcls_rope", {**bert, **rope}, "seqcls"),
+        ("model_stack_attention_mc_alibi", {**bert, **alibi}, "mc"),
+        ("model_gated_attention_mlm_rope", {**gated, **rope}, "mlm"),
+        ("model_gated_attention_mlm_rope_interleaved", {**gated, **rope_il}, "mlm"),
+        ("model_gated_attention_mlm_alibi", {**gated, **alibi}, "mlm"),
+        ("model_gated_attention_seqcls_alibi", {**gated, **alibi}, "seqcls"),
+        ("model_gated_attention_mc_rope", {**gated, **rope}, "mc"),
+        ("model_gated_ssm_mlm_none", {**ssm, **none}, "mlm"),
+        ("model_stack_ssm_seqcls_none", {"block": "stack", "routing": "ssm", "pre_norm": True, "pooler_type": "mean", **none},
+         "seqcls"),
+        ("model_stack_attention_mlm_untied", {**bert, **untied}, "mlm"),
+        ("model_gated_ssm_mlm_untied", {**ssm, **untied}, "mlm"),
+        ("model_gated_attention_mlm_rope_untied", {**gated, **rope, **untied}, "mlm"),
+        ("model_stack_attention_seqcls_untied", {**bert, **untied}, "seqcls"),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -199,7 +234,7 @@ def make_fixture(stem, overrides, head, seed, outdir):
     t["output.loss"] = ("F64", out["loss"].detach().numpy().reshape(1))
     for k, v in P.items():
         t["grad." + k] = ("F64", v.grad.numpy() if v.grad is not None else np.zeros(v.shape))
-    meta = {"config": json.dumps(cfg), "variant": R.variant_of(cfg), "head": head}
+    meta = {"config": json.dumps(R.config_public(cfg)), "variant": R.variant_of(cfg), "head": head}
     path = os.path.join(outdir, stem + ".safetensors")
     safetensors_write(path, t, meta)
     return path, cfg, P32, batch, out, P
@@ -237,6 +272,10 @@ def fd_names(cfg, head):
         names += [s + ".kernel.A_re", s + ".kernel.A_im", s + ".kernel.C", s + ".kernel.log_step", s + ".D"]
     names += [p + ("dol.weight" if cfg["block"] == "gated" else "intermediate.dense.weight")]
     names += ["cls.predictions.bias"] if head == "mlm" else ["classifier.weight"]
+    if head == "mlm" and not cfg["tie_word_embeddings"]:
+        names += ["cls.predictions.decoder.weight"]
+    if cfg["routing"] == "attention":
+        names += [p + ("attention.query.weight" if cfg["block"] == "gated" else "attention.self.key.weight")]
     return names
 
 
@@ -439,7 +478,7 @@ def main():
         if check:
             t, meta = safetensors_read(path)
             assert np.array_equal(t["output.loss"], out["loss"].detach().numpy().reshape(1))
-            assert json.loads(meta["config"]) == cfg
+            assert R.config_fill(json.loads(meta["config"])) == cfg
             worst = check_finite_differences(cfg, head, P32, batch, P, fd_names(cfg, head))
             if cfg["routing"] == "ssm":
                 s = f"{R.prefix_of(cfg)}.encoder.layer.0." + ("fs4" if cfg["block"] == "gated" else "ssm.fs4")

@@ -12,7 +12,8 @@ The 2x2 grid (docs/models.md sections 1 and 4):
   block="stack", routing="attention"  BERT                           prefix "bert."
 
 Parameters live in one ordered dict {Hugging Face name: tensor}; `param_table(cfg, head)` is the single
-source of names and shapes (the decoder of the MLM head is tied to the word embeddings and is not stored).
+source of names and shapes (the decoder of the MLM head is tied to the word embeddings and is not stored,
+unless tie_word_embeddings is false).
 
 Usage as a library:
   import reference_model as R
@@ -55,9 +56,16 @@ CONFIG_DEFAULTS = OrderedDict([
     ("block_act", "gelu_tanh"),      # GELU inside GATED blocks; gelu_tanh = jax.nn.gelu default
     ("num_attention_heads", 16),
     ("attention_probs_dropout_prob", 0.1),
-    ("tie_word_embeddings", True),
+    ("tie_word_embeddings", True),   # False: the MLM decoder is its own (V,H) cls.predictions.decoder.weight
     ("num_labels", 2),
+    ("position_embedding_type", "absolute"),  # absolute | rope | alibi | none (docs/models.md section 8)
+    ("rope_theta", 10000.0),
+    ("rope_interleaved", False),     # RoPE pairs (2i, 2i+1) (RoFormer); default (i, i + dh/2) (LLaMA)
+    ("rope_scaling", None),          # None or {"type": "linear", "factor": F}: positions divided by F
 ])
+
+# Keys a saved config holds only when they differ from their defaults (configs from before them unchanged)
+OPTIONAL_KEYS = ("position_embedding_type", "rope_theta", "rope_interleaved", "rope_scaling")
 
 ENUMS = {
     "hidden_act": ("gelu", "gelu_tanh"),
@@ -66,6 +74,7 @@ ENUMS = {
     "pooler_type": ("non_padding_mean", "mean", "cls"),
     "block": ("gated", "stack"),
     "routing": ("ssm", "attention"),
+    "position_embedding_type": ("absolute", "rope", "alibi", "none"),
 }
 
 HEADS = ("mlm", "seqcls", "mc")
@@ -80,11 +89,26 @@ def config_fill(cfg):
     for k, allowed in ENUMS.items():
         if out[k] not in allowed:
             raise ValueError(f"config {k}={out[k]!r}, expected one of {allowed}")
-    if not out["tie_word_embeddings"]:
-        raise ValueError("tie_word_embeddings must be true (the decoder is the word embedding matrix)")
     if out["routing"] == "attention" and out["hidden_size"] % out["num_attention_heads"]:
         raise ValueError("hidden_size must be a multiple of num_attention_heads")
+    pt = out["position_embedding_type"]
+    if pt in ("rope", "alibi") and out["routing"] != "attention":
+        raise ValueError(f"position_embedding_type {pt} needs attention routing")
+    if pt == "none" and out["routing"] == "attention":
+        raise ValueError("position_embedding_type none leaves attention without word order")
+    if pt == "rope" and (out["hidden_size"] // out["num_attention_heads"]) % 2:
+        raise ValueError("position_embedding_type rope needs an even head dimension")
+    if not out["rope_theta"] > 0:
+        raise ValueError("rope_theta must be > 0")
+    rs = out["rope_scaling"]
+    if rs is not None and (rs.get("type") != "linear" or not rs.get("factor", 0) >= 1):
+        raise ValueError(f"rope_scaling {rs!r}: only {{'type': 'linear', 'factor': F >= 1}}")
     return out
+
+
+def config_public(cfg):
+    """The config as saved: the OPTIONAL_KEYS only where they differ from their defaults."""
+    return OrderedDict((k, v) for k, v in cfg.items() if k not in OPTIONAL_KEYS or v != CONFIG_DEFAULTS[k])
 
 
 def prefix_of(cfg):
@@ -147,16 +171,19 @@ def param_table(cfg, head):
     """[(name, shape)] for the base model plus `head` ("mlm" | "seqcls" | "mc" | None)."""
     H, V = cfg["hidden_size"], cfg["vocab_size"]
     p = prefix_of(cfg)
-    t = [(f"{p}.embeddings.word_embeddings.weight", (V, H)),
-         (f"{p}.embeddings.position_embeddings.weight", (cfg["max_position_embeddings"], H)),
-         (f"{p}.embeddings.token_type_embeddings.weight", (cfg["type_vocab_size"], H))]
+    t = [(f"{p}.embeddings.word_embeddings.weight", (V, H))]
+    if cfg["position_embedding_type"] == "absolute":      # rope, alibi, none: no table
+        t += [(f"{p}.embeddings.position_embeddings.weight", (cfg["max_position_embeddings"], H))]
+    t += [(f"{p}.embeddings.token_type_embeddings.weight", (cfg["type_vocab_size"], H))]
     t += _layernorm(f"{p}.embeddings.LayerNorm", H)
     for i in range(cfg["num_hidden_layers"]):
         t += layer_table(cfg, i)
     if head == "mlm":
-        # decoder weight = word_embeddings (tied, not stored); only its bias is a parameter
+        # tied: decoder weight = word_embeddings (not stored); only its bias is a parameter
         t += _linear("cls.predictions.transform.dense", H, H) + _layernorm("cls.predictions.transform.LayerNorm", H)
         t += [("cls.predictions.bias", (V,))]
+        if not cfg["tie_word_embeddings"]:
+            t += [("cls.predictions.decoder.weight", (V, H))]
     elif head in ("seqcls", "mc"):
         t += _linear(f"{p}.pooler.dense", H, H)
         t += _linear("classifier", cfg["num_labels"] if head == "seqcls" else 1, H)
@@ -166,7 +193,7 @@ def param_table(cfg, head):
 
 
 def count_params(cfg, head="mlm"):
-    """Number of scalar parameters (the tied decoder counted once, as the word embeddings)."""
+    """Number of scalar parameters (a tied decoder counted once, as the word embeddings)."""
     return sum(int(np.prod(s)) for _, s in param_table(config_fill(cfg), head))
 
 
@@ -301,17 +328,63 @@ def mask_bias(attention_mask, dtype):
     return (1.0 - m)[:, None, None, :] * torch.finfo(dtype).min   # (B,1,1,L)
 
 
-def mha(P, names, x, attention_mask, NH, p_drop, train):
-    """Multi-head self-attention without output projection. names = (query, key, value) linear names."""
+# ---------------------------------------------------------------------------------------------------------
+# positions inside attention (docs/models.md section 8)
+
+def rope_angles(cfg, L, dh, offset=0):
+    """(L, dh/2): position m (divided by the linear scaling factor) times theta_i = rope_theta^(-2i/dh)."""
+    f = cfg["rope_scaling"]["factor"] if cfg["rope_scaling"] else 1.0
+    m = (torch.arange(L, dtype=torch.float64) + offset) / f
+    theta = cfg["rope_theta"] ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
+    return m[:, None] * theta[None, :]
+
+
+def rope(cfg, t, offset=0):
+    """Rotates each head of t (B,NH,L,dh). Half-split pairs (i, i+dh/2) as Hugging Face's rotate_half
+    (cos and sin repeated over both halves); interleaved pairs (2i, 2i+1) as complex multiplication."""
+    L, dh = t.shape[-2], t.shape[-1]
+    a = rope_angles(cfg, L, dh, offset).to(t.dtype)          # (L, dh/2)
+    if cfg["rope_interleaved"]:
+        z = torch.complex(t[..., 0::2], t[..., 1::2]) * torch.polar(torch.ones_like(a), a)
+        return torch.stack([z.real, z.imag], dim=-1).reshape(t.shape)
+    cos, sin = torch.cat([a.cos(), a.cos()], -1), torch.cat([a.sin(), a.sin()], -1)     # (L, dh)
+    rotated = torch.cat([-t[..., dh // 2:], t[..., :dh // 2]], dim=-1)
+    return t * cos + rotated * sin
+
+
+def alibi_slopes(n):
+    """Per-head slopes: 2^(-8h/n), h = 1..n, for n a power of two; otherwise those of the power of two c
+    below n followed by every other slope of 2c (ALiBi's rule)."""
+    def geometric(k):
+        return [2.0 ** (-8.0 * h / k) for h in range(1, k + 1)]
+    c = 1 << (n.bit_length() - 1)
+    return geometric(c) if c == n else geometric(c) + geometric(2 * c)[0::2][:n - c]
+
+
+def alibi_bias(NH, L, dtype):
+    """(1,NH,L,L): -m_h |i - j|, symmetric in i and j (a bidirectional encoder; no causal mask)."""
+    i = torch.arange(L, dtype=dtype)
+    m = torch.tensor(alibi_slopes(NH), dtype=dtype)
+    return -(m[:, None, None] * (i[:, None] - i[None, :]).abs())[None]
+
+
+def mha(P, names, x, attention_mask, NH, p_drop, train, cfg=None):
+    """Multi-head self-attention without output projection. names = (query, key, value) linear names.
+    cfg's position_embedding_type adds RoPE (q, k rotated before the scaled product) or ALiBi biases."""
     Bsz, L, H = x.shape
     dh = H // NH
+    pt = cfg["position_embedding_type"] if cfg else "absolute"
 
     def heads(t):                                           # (B,L,H) -> (B,NH,L,dh)
         return t.view(Bsz, L, NH, dh).transpose(1, 2)
     q = heads(linear(P, names[0], x))
     k = heads(linear(P, names[1], x))
     v = heads(linear(P, names[2], x))
+    if pt == "rope":
+        q, k = rope(cfg, q), rope(cfg, k)
     s = q @ k.transpose(-1, -2) / math.sqrt(dh)             # (B,NH,L,L)
+    if pt == "alibi":
+        s = s + alibi_bias(NH, L, s.dtype)
     s = s + mask_bias(attention_mask, s.dtype)
     a = torch.softmax(s, dim=-1)
     a = dropout(a, p_drop, train)
@@ -338,7 +411,7 @@ def gated_block(cfg, P, p, X, attention_mask, train):
     else:
         U = act(linear(P, p + "du", Xn))                    # (B,L,H)
         M = mha(P, (p + "attention.query", p + "attention.key", p + "attention.value"), U, attention_mask,
-                cfg["num_attention_heads"], cfg["attention_probs_dropout_prob"], train)
+                cfg["num_attention_heads"], cfg["attention_probs_dropout_prob"], train, cfg)
         G = linear(P, p + "duc", M)                         # Cg, (B,L,H)
     Z = act(linear(P, p + "dol", G))                        # (B,L,I)
     O = linear(P, p + "do", Z * V)                          # (B,L,H)
@@ -363,7 +436,7 @@ def stack_block(cfg, P, p, X, attention_mask, train):
     else:
         q = p + "attention.self."
         M = mha(P, (q + "query", q + "key", q + "value"), Xn, attention_mask,
-                cfg["num_attention_heads"], cfg["attention_probs_dropout_prob"], train)
+                cfg["num_attention_heads"], cfg["attention_probs_dropout_prob"], train, cfg)
         R = linear(P, rdense, M)
     if cfg["pre_norm"]:
         X1 = X + dropout(R, drop, train)
@@ -384,8 +457,10 @@ def embed(cfg, P, input_ids, token_type_ids, train):
     p = prefix_of(cfg) + ".embeddings."
     L = input_ids.shape[1]
     pos = torch.arange(L)
-    X = (P[p + "word_embeddings.weight"][input_ids] + P[p + "position_embeddings.weight"][pos][None]
-         + P[p + "token_type_embeddings.weight"][token_type_ids])          # (B,L,H)
+    X = P[p + "word_embeddings.weight"][input_ids]                          # (B,L,H)
+    if cfg["position_embedding_type"] == "absolute":
+        X = X + P[p + "position_embeddings.weight"][pos][None]
+    X = X + P[p + "token_type_embeddings.weight"][token_type_ids]
     X = layernorm(P, p + "LayerNorm", X, cfg["layer_norm_eps"])
     return dropout(X, cfg["hidden_dropout_prob"], train)
 
@@ -429,8 +504,11 @@ def forward(cfg, head, P, batch, train=False):
         h = linear(P, "cls.predictions.transform.dense", h)
         h = act_fn(cfg["hidden_act"])(h)
         h = layernorm(P, "cls.predictions.transform.LayerNorm", h, cfg["layer_norm_eps"])
-        E = P[prefix_of(cfg) + ".embeddings.word_embeddings.weight"]
-        logits = h @ E.t() + P["cls.predictions.bias"]      # (M,V), tied decoder
+        if cfg["tie_word_embeddings"]:
+            E = P[prefix_of(cfg) + ".embeddings.word_embeddings.weight"]
+        else:
+            E = P["cls.predictions.decoder.weight"]
+        logits = h @ E.t() + P["cls.predictions.bias"]      # (M,V)
         loss = F.cross_entropy(logits, labels.reshape(-1)[sel])
         return {"logits": logits, "loss": loss}
     pooled = pool(cfg, P, X, am)                            # (B,H) or (B*C,H)
@@ -496,7 +574,40 @@ def _selfcheck():
     err = np.abs(ssm_apply(P, p, u).detach().numpy() - y).max()
     print(f"FFT conv vs ZOH recurrence: max abs diff {err:.2e}")
     assert err < 1e-12
+    _selfcheck_positions()
     print("self-checks passed")
+
+
+def _selfcheck_positions():
+    """RoPE against explicit block rotation matrices in both layouts, its relative property, and the ALiBi
+    slope tables against their closed forms."""
+    g = torch.Generator().manual_seed(3)
+    dh, L = 8, 6
+    for inter in (False, True):
+        cfg = config_fill({"routing": "attention", "position_embedding_type": "rope", "rope_interleaved": inter,
+                           "rope_theta": 100.0, "hidden_size": 16, "num_attention_heads": 2})
+        t = torch.randn(1, 1, L, dh, generator=g, dtype=torch.float64)
+        want = torch.empty_like(t)
+        for m in range(L):
+            R = torch.zeros(dh, dh, dtype=torch.float64)
+            for i in range(dh // 2):
+                a, b = (2 * i, 2 * i + 1) if inter else (i, i + dh // 2)
+                ang = m * 100.0 ** (-2 * i / dh)
+                R[a, a], R[a, b], R[b, a], R[b, b] = math.cos(ang), -math.sin(ang), math.sin(ang), math.cos(ang)
+            want[0, 0, m] = R @ t[0, 0, m]
+        err = (rope(cfg, t) - want).abs().max().item()
+        # scores of rotated q, k depend on m - n only: shift every position by 5
+        q, k = torch.randn(2, 1, 1, L, dh, generator=g, dtype=torch.float64)
+        s0 = rope(cfg, q) @ rope(cfg, k).transpose(-1, -2)
+        s5 = rope(cfg, q, offset=5) @ rope(cfg, k, offset=5).transpose(-1, -2)
+        shift = (s0 - s5).abs().max().item()
+        print(f"RoPE {'interleaved' if inter else 'half-split'}: vs rotation matrices {err:.1e}, shift by 5 {shift:.1e}")
+        assert err < 1e-14 and shift < 1e-12
+    assert alibi_slopes(8) == [2.0 ** -h for h in range(1, 9)]
+    assert alibi_slopes(16) == [2.0 ** (-h / 2) for h in range(1, 17)]
+    want12 = [2.0 ** -h for h in range(1, 9)] + [0.70710678, 0.35355339, 0.17677670, 0.08838835]
+    assert np.allclose(alibi_slopes(12), want12, rtol=0, atol=1e-8)
+    print("ALiBi slopes for 8, 12, 16 heads: as the closed forms")
 
 
 if __name__ == "__main__":

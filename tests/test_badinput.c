@@ -46,6 +46,20 @@ static const BadCase k_cases[] = {
     {"config unknown top-level key", "{B} pretrain --config {T}/toplevel.json --data {T}/shards --output {O}/run", 1, "\"modle\"", "{O}/run"},
     {"config missing", "{B} pretrain --config {T}/nothere.json --data {T}/shards --output {O}/run", 1, "nothere.json", "{O}/run"},
     {"info on a bad config", "{B} info {T}/unknown.json", 1, "hiden_size", NULL},
+    // positions (docs/models.md section 8)
+    {"rope with ssm routing", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.position_embedding_type=rope", 1,
+     "position_embedding_type \"rope\" needs a routing that takes positions", "{O}/run"},
+    {"no positions with attention", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.routing=attention "
+     "--set model.num_attention_heads=2 --set model.position_embedding_type=none", 1, "position_embedding_type \"none\"", "{O}/run"},
+    {"rope_theta zero", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.routing=attention "
+     "--set model.num_attention_heads=2 --set model.position_embedding_type=rope --set model.rope_theta=0", 1, "rope_theta", "{O}/run"},
+    {"rope with an odd head dimension", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.routing=attention "
+     "--set model.position_embedding_type=rope", 1, "num_attention_heads = 16 / 16 = 1 is odd", "{O}/run"},
+    {"unknown rope_scaling type", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set 'model.rope_scaling={\"type\": \"yarn\", \"factor\": 2}'",
+     2, "rope_scaling type \"yarn\"", "{O}/run"},
+    {"unknown position kind", "{B} pretrain --config {T}/ok.json --data {T}/shards --output {O}/run --set model.position_embedding_type=relative_key",
+     2, "position_embedding_type", "{O}/run"},
+    {"eval --max-length negative", "{B} eval --task mlm --data {T}/shards --model {T}/model --max-length -4", 2, "--max-length", NULL},
     // pretrain data and outputs
     {"data folder missing", "{B} pretrain --config {T}/ok.json --data {T}/nodata --output {O}/run", 1, "nodata", NULL},
     {"data without meta.json", "{B} pretrain --config {T}/ok.json --data {T}/nometa --output {O}/run", 1, "meta.json", NULL},

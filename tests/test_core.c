@@ -181,7 +181,7 @@ static float mini_step(float *grads, int nthreads) {
     Tensor *K = op_ssm_kernel(&tp, params_get(&pt, "A_re"), params_get(&pt, "A_im"), params_get(&pt, "C"), params_get(&pt, "log_step"), L);
     Tensor *y = op_fftconv(&tp, x, K, params_get(&pt, "D"));
     Tensor *yb = op_flip(&tp, op_fftconv(&tp, op_flip(&tp, x), params_get(&pt, "Kc"), params_get(&pt, "Dc")));
-    Tensor *z = op_attention(&tp, y, yb, op_mul(&tp, y, yb), mask, NH, 0.1f);
+    Tensor *z = op_attention(&tp, y, yb, op_mul(&tp, y, yb), mask, NULL, NH, 0.1f);
     Tensor *cat = op_concat(&tp, op_tanh(&tp, z), z);  // (B,L,2H)
     Tensor *half = op_linear(&tp, cat, params_get(&pt, "W2"), NULL);
     Tensor *logits = op_linear(&tp, op_add(&tp, z, half), params_get(&pt, "emb"), NULL);

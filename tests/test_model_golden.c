@@ -1,6 +1,8 @@
 // test_model_golden.c: end-to-end agreement with the PyTorch reference (scripts/reference_model.py).
 // For a tiny config of each variant and head, tests/golden/model_*.safetensors holds the parameters,
-// the inputs, the reference logits and loss and the gradient of every parameter (float64, dropout off).
+// the inputs, the reference logits and loss and the gradient of every parameter (float64, dropout off);
+// every kind of positions a variant takes (absolute, rope in both layouts, alibi, none) and the untied
+// MLM decoder have fixtures of their own.
 #include <dirent.h>
 #include <string.h>
 
@@ -131,7 +133,7 @@ TEST(model_matches_pytorch_reference_end_to_end) {
     CHECK(d != NULL);
     if (!d) return;
     char names[64][600];
-    int n = 0, seen[2][2][3] = {{{0}}};
+    int n = 0, seen[2][2][3] = {{{0}}}, seen_pos[2][2][4] = {{{0}}}, untied = 0;
     struct dirent *e;
     while ((e = readdir(d)))
         if ((!strncmp(e->d_name, "model_", 6) || !strncmp(e->d_name, "e2e_", 4)) && strstr(e->d_name, ".safetensors") && n < 64)
@@ -150,11 +152,24 @@ TEST(model_matches_pytorch_reference_end_to_end) {
         const char *h = st_meta(&f, "head");
         int hi = h && !strcmp(h, "mlm") ? 0 : h && !strcmp(h, "seqcls") ? 1 : 2;
         seen[c.block][c.routing][hi] = 1;
+        seen_pos[c.block][c.routing][c.position_embedding_type] = 1;
+        untied |= hi == 0 && !c.tie_word_embeddings;
         cJSON_Delete(cj);
         st_close(&f);
     }
     for (int bl = 0; bl < 2; bl++)
-        for (int r = 0; r < 2; r++)
+        for (int r = 0; r < 2; r++) {
             for (int h = 0; h < 3; h++)
                 CHECKF(seen[bl][r][h], "no reference fixture for block %d routing %d head %d", bl, r, h);
+            // every kind of positions the config takes for this block and routing
+            for (int pt = 0; pt < 4; pt++) {
+                ModelConfig c;
+                config_defaults(&c);
+                c.block = bl, c.routing = r, c.position_embedding_type = pt, c.hidden_size = 16, c.num_attention_heads = 2;
+                char err[256];
+                if (config_validate(&c, err, sizeof err) == 0)
+                    CHECKF(seen_pos[bl][r][pt], "no reference fixture for block %d routing %d position_embedding_type %d", bl, r, pt);
+            }
+        }
+    CHECK(untied);
 }

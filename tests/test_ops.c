@@ -109,8 +109,16 @@ static Tensor *run_op(Case *c, Tape *tp) {
     if (!strcmp(op, "ssm_kernel"))
         return op_ssm_kernel(tp, fin(c, "A_re"), fin(c, "A_im"), fin(c, "C"), fin(c, "log_step"), (int)meta_num(c, "L", 0));
     if (!strcmp(op, "fftconv")) return op_fftconv(tp, fin(c, "u"), fin(c, "K"), fin(c, "D"));
-    if (!strcmp(op, "attention"))
-        return op_attention(tp, fin(c, "q"), fin(c, "k"), fin(c, "v"), iin(c, "mask"), (int)meta_num(c, "NH", 1), (float)meta_num(c, "p", 0));
+    if (!strcmp(op, "attention")) {
+        int NH = (int)meta_num(c, "NH", 1);
+        static float slopes[64];  // ALiBi cases: the standard slope table of NH heads
+        if (meta_num(c, "alibi", 0)) alibi_slopes(slopes, NH);
+        return op_attention(tp, fin(c, "q"), fin(c, "k"), fin(c, "v"), iin(c, "mask"), meta_num(c, "alibi", 0) ? slopes : NULL, NH,
+                            (float)meta_num(c, "p", 0));
+    }
+    if (!strcmp(op, "rope"))
+        return op_rope(tp, fin(c, "x"), iin(c, "pos"), (int)meta_num(c, "NH", 1), meta_num(c, "theta", 10000), meta_num(c, "scale", 1),
+                       (int)meta_num(c, "interleaved", 0));
     if (!strcmp(op, "meanpool")) return op_meanpool(tp, fin(c, "x"), iin(c, "mask"));
     if (!strcmp(op, "firstpool")) return op_firstpool(tp, fin(c, "x"));
     if (!strcmp(op, "cross_entropy")) return op_cross_entropy(tp, fin(c, "logits"), iin(c, "targets"), -100, NULL);
@@ -141,7 +149,7 @@ static void list_cases(char names[][600], int *n) {
 
 // The kernel list of ops.h; each must have at least one golden case.
 static const char *k_ops[] = {"linear", "layernorm", "gelu", "tanh", "add", "mul", "concat", "flip", "gather",
-                              "dropout", "ssm_kernel", "fftconv", "attention", "meanpool", "firstpool",
+                              "dropout", "ssm_kernel", "fftconv", "attention", "rope", "meanpool", "firstpool",
                               "cross_entropy", "mse"};
 
 TEST(ops_golden_forward_backward) {

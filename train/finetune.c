@@ -210,7 +210,8 @@ static void ft_config(const FinetuneArgs *a, const char *resume_dir, const TaskS
         if (jt && train_config_from_json(tc, jt, where, err, sizeof err)) fatal("%s", err);
         cJSON_Delete(j);
     }
-    static const char *const changeable[] = {"hidden_dropout_prob", "classifier_dropout", "attention_probs_dropout_prob", "padding", NULL};
+    static const char *const changeable[] = {"hidden_dropout_prob", "classifier_dropout", "attention_probs_dropout_prob", "padding",
+                                             "rope_scaling", NULL};
     train_apply_sets(a->sets, a->nsets, mc, tc, changeable, "finetuning changes train.* keys and model dropout or padding only");
     if (a->seed >= 0) tc->seed = (int)a->seed;
     if (tc->max_seq_length == 0) tc->max_seq_length = mc->max_position_embeddings;
@@ -218,14 +219,15 @@ static void ft_config(const FinetuneArgs *a, const char *resume_dir, const TaskS
 }
 
 // The model with the task's head: re-initialised when the label count differs (e.g. from an MLM model);
-// a longer max length grows the position table of a mixer that runs at any length, and truncates the
-// inputs of the others. Returns the max length.
+// a longer max length grows the position table of a mixer that runs at any length, runs as it is
+// without a position table, and truncates the inputs of the others. Returns the max length.
 static int ft_model(const FinetuneArgs *a, const TaskSpec *ts, ModelConfig *mc, const TrainConfig *tc, Model *m) {
     char err[1024];
     int L = tc->max_seq_length, grow = 0;
     if (L > mc->max_position_embeddings) {
-        if (mixer_of(mc)->needs & MIX_ANY_LENGTH) {  // the mixer runs at any length; only the position table grows
-            grow = 1;
+        int table = config_length_limit(mc) > 0;
+        if (!table || (mixer_of(mc)->needs & MIX_ANY_LENGTH)) {  // only a position table, if any, grows
+            grow = table;
             mc->max_position_embeddings = L;
         } else {  // the baselines keep their max length
             log_info("note: %s routes by %s: inputs are truncated to its max_position_embeddings %d (not %d)", a->model, mixer_of(mc)->name,

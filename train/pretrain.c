@@ -258,12 +258,13 @@ static void pt_read_config(const PretrainArgs *a, const char *resume_dir, ModelC
 // the position table may change, or the file's with --set; validated.
 static void pt_model_config(const PretrainArgs *a, const char *model_src, const ModelConfig *mc, TrainConfig *tc, ModelConfig *out) {
     char err[1024];
-    static const char *const continued[] = {"max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", NULL};
+    static const char *const continued[] = {"max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", "rope_scaling",
+                                            NULL};
     if (model_src) {
         ModelConfig stored;
         config_load_path(out, model_src);
         train_apply_sets(a->sets, a->nsets, out, tc, continued,
-                         "the model comes from --init or a checkpoint; only dropout and max_position_embeddings can change");
+                         "the model comes from --init or a checkpoint; only dropout, max_position_embeddings and rope_scaling can change");
         if (config_validate(out, err, sizeof err)) fatal("%s", err);
         config_load_path(&stored, model_src);
         if (out->max_position_embeddings < stored.max_position_embeddings)
@@ -341,7 +342,7 @@ static int pt_seq_length(const PretrainArgs *a, TrainConfig *tc, const ModelConf
         shard_meta_free(&meta);
         if (L <= 0) fatal("%s/meta.json does not record max_len (shards of an older bigs): set train.max_seq_length", a->data_dir);
     }
-    if (L > P)
+    if (config_length_limit(cfg) && L > P)  // a model without a position table runs at any length
         fatal("%s %d tokens but the model has %d positions (max_position_embeddings): %s", from_data ? "the shards hold sequences of up to" :
               "train.max_seq_length is", L, P, from_data ? "prepare the shards with --max-len at most that, or grow the table of a pretrained "
               "model (--init MODEL --set model.max_position_embeddings=N)" : "lower it, or grow the model's table (model.max_position_embeddings)");

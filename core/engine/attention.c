@@ -13,10 +13,13 @@
 #include "core/base/rng.h"
 #include "core/engine/vmath.h"
 
-// probs of one (b,h) block <- masked softmax of its scores, in place
-static void softmax_rows(float *S, const int32_t *mask, int L) {
+// probs of one (b,h) block <- masked softmax of its scores, in place; slope > 0: ALiBi's bias
+// -slope * |i - j| is added to row i first (in the row, so no (L,L) bias exists)
+static void softmax_rows(float *S, const int32_t *mask, int L, float slope) {
     for (int i = 0; i < L; i++) {
         float *s = S + (long)i * L;
+        if (slope != 0.0f)
+            for (int j = 0; j < L; j++) s[j] -= slope * (float)(i > j ? i - j : j - i);
         float mx = -INFINITY;
         for (int j = 0; j < L; j++)
             if (!mask || mask[j]) mx = fmaxf(mx, s[j]);
@@ -57,7 +60,8 @@ static int thread_index(void) {
 // The (b,h) pairs are independent: they run in parallel, each thread doing its products alone (gemm
 // inside a parallel region), so every pair is computed in the same order for any thread count.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key, long b0) {
+                       const int32_t *key_mask, const float *slopes, int B, int L, int H, int NH, float p, uint64_t key,
+                       long b0) {
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
     float *Pd = p > 0.0f ? scratch_blocks(L, 1) : NULL;
@@ -68,7 +72,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
         float *P = probs + (long)bh * L * L;
         // scores (L,L) = scale * Q_bh (L,dh) @ K_bh^T
         ops_gemm(0, 1, L, L, dh, scale, q + off, H, k + off, H, 0.0f, P, L);
-        softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L);
+        softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L, slopes ? slopes[h] : 0.0f);
         const float *A = P;
         if (Pd) {
             float *d = Pd + (size_t)thread_index() * L * L;

@@ -87,11 +87,27 @@ void fftconv_reference(float *y, const float *u, const float *K, const float *D,
 // ---- attention (attention.c)
 // Bidirectional multi-head attention without projections: q, k, v, out (B,L,H), NH heads of H/NH.
 // key_mask (B,L): 1 = attend, 0 = padding key (never attended; a row with no valid key attends
-// uniformly). probs (B,NH,L,L) saved softmax. Dropout p on the probabilities with key `key`.
+// uniformly). slopes (NH) or NULL: ALiBi, the score of query i and key j gets -slopes[h] * |i - j| added
+// inside the softmax (no (L,L) bias is stored; the bias is constant, so the backward is unchanged).
+// probs (B,NH,L,L) saved softmax. Dropout p on the probabilities with key `key`.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const int32_t *key_mask, int B, int L, int H, int NH, float p, uint64_t key, long b0);
+                       const int32_t *key_mask, const float *slopes, int B, int L, int H, int NH, float p, uint64_t key,
+                       long b0);
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
                         const float *k, const float *v, int B, int L, int H, int NH, float p, uint64_t key, long b0);
+
+// ---- positions (rope.c)
+// RoPE: in each of the NH heads of a row x (H), dh = H/NH channels form dh/2 pairs (a, b), and pair i is
+// rotated by the angle pos * theta_i: a' = a cos - b sin, b' = b cos + a sin. Pairs are (i, i + dh/2)
+// (half-split, as Hugging Face LLaMA and ModernBERT) or (2i, 2i+1) (interleaved, as RoFormer).
+// cs (P, dh/2, 2): cos and sin of angle (m / scale) * theta^(-2i/dh) for positions m = 0..P-1, computed in
+// double (scale > 1: linear position interpolation). pos (R): each row's position, 0..P-1.
+void rope_table(float *cs, int P, int dh, double theta, double scale);
+void rope_forward(float *out, const float *inp, const float *cs, const int32_t *pos, long R, int H, int NH, int interleaved);
+// The inverse rotation of dout, accumulated into dinp.
+void rope_backward(float *dinp, const float *dout, const float *cs, const int32_t *pos, long R, int H, int NH, int interleaved);
+// ALiBi slopes of NH heads (the standard table: 2^(-8h/NH) when NH is a power of two).
+void alibi_slopes(float *m, int NH);
 
 // ---- pooling and losses (loss.c)
 // out (B,H) = mean over positions with mask 1 (mask NULL: all L positions) of inp (B,L,H).

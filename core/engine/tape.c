@@ -280,7 +280,7 @@ Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D) {
     return y;
 }
 
-Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *key_mask, int NH, float p) {
+Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *key_mask, const float *slopes, int NH, float p) {
     same_shape(q, k, "attention");
     same_shape(q, v, "attention");
     BIGS_ASSERT(q->ndim == 3 && q->shape[2] % NH == 0);
@@ -290,9 +290,30 @@ Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *k
     Tensor *y = like(tp, q, H, "attention");
     float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L);
     long b0 = tp->rows > 0 ? tp->row0 * (B / tp->rows) : 0;
-    if (!tp->dry) attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, B, L, H, NH, p, key, b0);
+    if (!tp->dry) attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, slopes, B, L, H, NH, p, key, b0);
     TapeEntry *e = RECORD(tp, OP_ATTENTION, y, q, k, v);
     if (e) e->a.attention = (__typeof__(e->a.attention)){B, L, H, NH, p, key, b0, probs};
+    return y;
+}
+
+Tensor *op_rope(Tape *tp, Tensor *x, const int32_t *pos, int NH, double theta, double scale, int interleaved) {
+    int H = tensor_dim(x, -1);
+    long R = tensor_rows(x);
+    BIGS_ASSERT(NH >= 1 && H % NH == 0 && (H / NH) % 2 == 0 && theta > 0 && scale > 0);
+    int P = 0;  // the table covers positions 0..max(pos)
+    for (long r = 0; r < R; r++) {
+        if (pos[r] < 0) fatal("internal error: rope at negative position %d (row %ld)", pos[r], r);
+        if (pos[r] >= P) P = pos[r] + 1;
+    }
+    int half = H / NH / 2;
+    float *cs = arena_alloc(&tp->arena, sizeof(float) * 2 * (size_t)(P > 0 ? P : 1) * (size_t)half);
+    Tensor *y = like(tp, x, H, "rope");
+    if (!tp->dry) {
+        rope_table(cs, P, H / NH, theta, scale);
+        rope_forward(y->data, x->data, cs, pos, R, H, NH, interleaved);
+    }
+    TapeEntry *e = RECORD(tp, OP_ROPE, y, x);
+    if (e) e->a.rope = (__typeof__(e->a.rope)){R, H, NH, interleaved, tape_ints(tp, pos, R), cs};
     return y;
 }
 
@@ -436,6 +457,9 @@ static void bw_attention(Tape *tp, const TapeEntry *e, const float *dy) {
                        e->a.attention.B, e->a.attention.L, e->a.attention.H, e->a.attention.NH, e->a.attention.p, e->a.attention.key,
                        e->a.attention.b0);
 }
+static void bw_rope(Tape *tp, const TapeEntry *e, const float *dy) {
+    if (G(tp, IN(0))) rope_backward(IN(0)->grad, dy, e->a.rope.cs, e->a.rope.pos, e->a.rope.R, e->a.rope.H, e->a.rope.NH, e->a.rope.interleaved);
+}
 static void bw_meanpool(Tape *tp, const TapeEntry *e, const float *dy) {
     if (G(tp, IN(0))) meanpool_backward(IN(0)->grad, dy, e->a.pool.mask, e->a.pool.B, e->a.pool.L, e->a.pool.H);
 }
@@ -457,8 +481,8 @@ static const struct { const char *name; BackwardFn backward; } k_ops[] = {
     {"linear", bw_linear},       {"layernorm", bw_layernorm}, {"gelu", bw_gelu},         {"tanh", bw_tanh},
     {"add", bw_add},             {"mul", bw_mul},             {"concat", bw_concat},     {"flip", bw_flip},
     {"gather", bw_gather},       {"view", bw_view},           {"dropout", bw_dropout},   {"ssm_kernel", bw_ssm_kernel},
-    {"fftconv", bw_fftconv},     {"attention", bw_attention}, {"meanpool", bw_meanpool}, {"firstpool", bw_firstpool},
-    {"cross_entropy", bw_cross_entropy},                      {"mse", bw_mse},
+    {"fftconv", bw_fftconv},     {"attention", bw_attention}, {"rope", bw_rope},         {"meanpool", bw_meanpool},
+    {"firstpool", bw_firstpool}, {"cross_entropy", bw_cross_entropy},                     {"mse", bw_mse},
 };
 _Static_assert(sizeof k_ops / sizeof k_ops[0] == OP_COUNT, "every op needs its row in k_ops");
 

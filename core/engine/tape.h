@@ -12,7 +12,7 @@
 // size is checked against OP_COUNT at compile time, and a test checks every row is filled.
 typedef enum {
     OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_TANH, OP_ADD, OP_MUL, OP_CONCAT, OP_FLIP, OP_GATHER, OP_VIEW,
-    OP_DROPOUT, OP_SSM_KERNEL, OP_FFTCONV, OP_ATTENTION, OP_MEANPOOL, OP_FIRSTPOOL, OP_CROSSENTROPY, OP_MSE,
+    OP_DROPOUT, OP_SSM_KERNEL, OP_FFTCONV, OP_ATTENTION, OP_ROPE, OP_MEANPOOL, OP_FIRSTPOOL, OP_CROSSENTROPY, OP_MSE,
     OP_COUNT
 } OpType;
 
@@ -34,6 +34,7 @@ typedef struct {
         struct { int nk, N, L; } ssm_kernel;
         struct { int B, L, H, per_channel; } fftconv;
         struct { int B, L, H, NH; float p; uint64_t key; long b0; const float *probs; } attention;  // probs (B,NH,L,L)
+        struct { long R; int H, NH, interleaved; const int32_t *pos; const float *cs; } rope;  // pos (R), cs (P,dh/2,2)
         struct { const int32_t *mask; int B, L, H; } pool;               // mask (B,L) or NULL
         struct { const float *probs; const int32_t *targets; int R, V, ignore_index, count; } xent;  // probs (R,V)
         struct { const float *target; } mse;                             // target (numel of the prediction)
@@ -104,7 +105,11 @@ Tensor *op_view(Tape *tp, Tensor *x, int ndim, const int *shape);     // same da
 Tensor *op_dropout(Tape *tp, Tensor *x, float p);                     // identity unless tp->training
 Tensor *op_ssm_kernel(Tape *tp, Tensor *A_re, Tensor *A_im, Tensor *C, Tensor *log_step, int L); // -> (nk,L)
 Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D);        // u (B,L,H), K (1 or H, L), D (1 or H)
-Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *key_mask, int NH, float p);
+// slopes (NH) or NULL: ALiBi biases (ops.h); the caller keeps them alive until the forward returns.
+Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *key_mask, const float *slopes, int NH, float p);
+// RoPE on x (...,H) of NH heads: row r at position pos[r] (pos: one per row, >= 0); angles
+// (pos / scale) * theta^(-2i/dh); pairs half-split or interleaved (ops.h).
+Tensor *op_rope(Tape *tp, Tensor *x, const int32_t *pos, int NH, double theta, double scale, int interleaved);
 Tensor *op_meanpool(Tape *tp, Tensor *x, const int32_t *mask);        // (B,L,H) -> (B,H); mask NULL: all
 Tensor *op_firstpool(Tape *tp, Tensor *x);                            // (B,L,H) -> (B,H)
 Tensor *op_cross_entropy(Tape *tp, Tensor *logits, const int32_t *targets, int ignore_index, int *count); // -> (1)

@@ -18,6 +18,7 @@ static const char *const k_act[] = {"gelu", "gelu_tanh", NULL};
 static const char *const k_pool[] = {"non_padding_mean", "mean", "cls", NULL};
 static const char *const k_scaling[] = {"hippo", "lin", "inv", NULL};
 static const char *const k_padding[] = {"max_length", "longest", NULL};
+static const char *const k_positions[] = {"absolute", "rope", "alibi", "none", NULL};
 
 #define F(x) offsetof(ModelConfig, x)
 static const KeyDef k_keys[] = {
@@ -47,6 +48,10 @@ static const KeyDef k_keys[] = {
     {"num_labels", K_INT, F(num_labels), NULL, 0},
     {"model_type", K_STR, F(model_type), NULL, 0},
     {"finetuning_task", K_STR, F(finetuning_task), NULL, 0},
+    // last, so configs without the RoPE keys are written as before (config_to_json drops those unless rope)
+    {"position_embedding_type", K_ENUM, F(position_embedding_type), k_positions, 0},
+    {"rope_theta", K_FLOAT, F(rope_theta), NULL, 0},
+    {"rope_interleaved", K_BOOL, F(rope_interleaved), NULL, 0},
 };
 #undef F
 
@@ -86,6 +91,8 @@ void config_defaults(ModelConfig *c) {
     c->scaling = SCALE_HIPPO;
     c->padding = PAD_MAX_LENGTH;
     c->do_lower_case = -1;
+    c->position_embedding_type = POS_ABSOLUTE;
+    c->rope_theta = 10000;  // RoFormer's and LLaMA's base
     strcpy(c->model_type, "BiGS");
 }
 
@@ -103,7 +110,16 @@ static void config_bert_defaults(ModelConfig *c) {
     strcpy(c->model_type, "bert");
 }
 
+static int rope_scaling_from_json(ModelConfig *c, const cJSON *v, const char *where, char *err, size_t n);
+
 int config_set(ModelConfig *c, const char *key, const char *value, char *err, size_t n) {
+    if (!strcmp(key, "rope_scaling")) {  // an object, given as JSON text: '{"type": "linear", "factor": 4}'
+        cJSON *v = cJSON_Parse(value);
+        int rc = v ? rope_scaling_from_json(c, v, "--set", err, n) : errf(err, n, "model config key \"rope_scaling\" expects a JSON object "
+                                                                                  "{\"type\": \"linear\", \"factor\": F} or null, got \"%.100s\"", value);
+        cJSON_Delete(v);
+        return rc;
+    }
     // Hugging Face spellings of the tanh GELU
     if ((!strcmp(key, "hidden_act") || !strcmp(key, "block_act")) &&
         (!strcmp(value, "gelu_new") || !strcmp(value, "gelu_pytorch_tanh") || !strcmp(value, "gelu_fast")))
@@ -111,7 +127,28 @@ int config_set(ModelConfig *c, const char *key, const char *value, char *err, si
     return keys_set(&k_table, c, key, value, err, n);
 }
 
-// Members of a config.json that are not plain keys: id2label and position_embedding_type.
+// rope_scaling: null (none) or Hugging Face's {"type": "linear", "factor": F} ("rope_type" in newer
+// versions of transformers): linear position interpolation, positions divided by F >= 1.
+static int rope_scaling_from_json(ModelConfig *c, const cJSON *v, const char *where, char *err, size_t n) {
+    if (cJSON_IsNull(v)) { c->rope_scaling_factor = 0; return 0; }
+    const cJSON *t = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "type") : NULL;
+    if (cJSON_IsObject(v) && !t) t = cJSON_GetObjectItemCaseSensitive(v, "rope_type");
+    const cJSON *f = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "factor") : NULL;
+    if (!cJSON_IsString(t) || !cJSON_IsNumber(f))
+        return errf(err, n, "%s: key \"rope_scaling\" expects {\"type\": \"linear\", \"factor\": F} or null", where);
+    if (strcmp(t->valuestring, "linear"))
+        return errf(err, n, "%s: rope_scaling type \"%.60s\" is not implemented (bigs has \"linear\": positions divided by factor)", where,
+                    t->valuestring);
+    for (const cJSON *m = v->child; m; m = m->next)
+        if (strcmp(m->string, "type") && strcmp(m->string, "rope_type") && strcmp(m->string, "factor"))
+            return errf(err, n, "%s: unknown rope_scaling key \"%.60s\" (it takes type and factor)", where, m->string);
+    if (!(f->valuedouble >= 1 && f->valuedouble <= 1e6))
+        return errf(err, n, "%s: rope_scaling factor must be 1..1e6 (positions are divided by it), got %g", where, f->valuedouble);
+    c->rope_scaling_factor = f->valuedouble;
+    return 0;
+}
+
+// Members of a config.json that are not plain keys: id2label and rope_scaling.
 static int config_other(void *obj, const cJSON *v, const char *where, char *err, size_t n) {
     ModelConfig *c = obj;
     if (!strcmp(v->string, "id2label")) {
@@ -127,13 +164,7 @@ static int config_other(void *obj, const cJSON *v, const char *where, char *err,
         }
         return 1;
     }
-    if (!strcmp(v->string, "position_embedding_type")) {
-        if (!cJSON_IsString(v) || strcmp(v->valuestring, "absolute")) {
-            snprintf(err, n, "%s: position_embedding_type must be \"absolute\" (the only kind bigs implements)", where);
-            return -1;
-        }
-        return 1;
-    }
+    if (!strcmp(v->string, "rope_scaling")) return rope_scaling_from_json(c, v, where, err, n) ? -1 : 1;
     return 0;
 }
 
@@ -153,6 +184,24 @@ int config_from_json(ModelConfig *c, const cJSON *obj, const char *where, char *
     if (!rc && cJSON_IsObject(labels) && !cJSON_GetObjectItemCaseSensitive(copy, "num_labels")) c->num_labels = cJSON_GetArraySize(labels);
     cJSON_Delete(copy);
     return rc;
+}
+
+// Word order: a table, or the routing's own (a mixer that is ordered by itself, or one that applies
+// RoPE or ALiBi inside); the RoPE keys' values.
+static int positions_validate(const ModelConfig *c, const Mixer *mx, char *err, size_t n) {
+    if (c->position_embedding_type < POS_ABSOLUTE || c->position_embedding_type > POS_NONE)
+        return errf(err, n, "position_embedding_type %d is not one of absolute|rope|alibi|none", c->position_embedding_type);
+    const char *pt = k_positions[c->position_embedding_type];
+    if (c->position_embedding_type == POS_NONE && !(mx->needs & MIX_ORDERED))
+        return errf(err, n, "position_embedding_type \"none\" leaves routing \"%s\" blind to word order (it sees positions only "
+                    "through a table, rope or alibi); use absolute, rope or alibi", mx->name);
+    if ((c->position_embedding_type == POS_ROPE || c->position_embedding_type == POS_ALIBI) && !(mx->needs & MIX_POSITIONS))
+        return errf(err, n, "position_embedding_type \"%s\" needs a routing that takes positions inside (attention); routing \"%s\" "
+                    "takes none: use absolute or none", pt, mx->name);
+    if (!(c->rope_theta > 0 && c->rope_theta <= 1e12)) return errf(err, n, "rope_theta must be in (0, 1e12], got %g", c->rope_theta);
+    if (c->rope_scaling_factor != 0 && !(c->rope_scaling_factor >= 1 && c->rope_scaling_factor <= 1e6))
+        return errf(err, n, "rope_scaling factor must be 1..1e6, got %g", c->rope_scaling_factor);
+    return 0;
 }
 
 int config_validate(const ModelConfig *c, char *err, size_t n) {
@@ -180,10 +229,10 @@ int config_validate(const ModelConfig *c, char *err, size_t n) {
             if (bl->slot(g_mixers[i])->walk) snprintf(takes + strlen(takes), sizeof takes - strlen(takes), "%s%s", takes[0] ? ", " : "", g_mixers[i]->name);
         NEED(0, "block \"%s\" does not take routing \"%s\" (it takes: %s)", bl->name, mx->name, takes);
     }
+    if (positions_validate(c, mx, err, n)) return -1;
     if (mx->validate && mx->validate(c, err, n)) return -1;
     // the model_type a saved config.json reloads with: anything else would be dropped or misread
     NEED(!strcasecmp(c->model_type, "BiGS") || !strcasecmp(c->model_type, "bert"), "model_type must be \"BiGS\" or \"bert\", got \"%s\"", c->model_type);
-    NEED(c->tie_word_embeddings, "tie_word_embeddings must be true: the MLM decoder is the word embedding matrix");
 #undef NEED
     return 0;
 }
@@ -195,7 +244,16 @@ cJSON *config_to_json(const ModelConfig *c, const char *architecture) {
         cJSON_AddItemToArray(a, cJSON_CreateString(architecture));
     }
     keys_to_json(&k_table, c, o);
-    cJSON_AddStringToObject(o, "position_embedding_type", "absolute");
+    if (c->position_embedding_type == POS_ROPE) {
+        if (c->rope_scaling_factor > 0) {
+            cJSON *r = cJSON_AddObjectToObject(o, "rope_scaling");
+            cJSON_AddStringToObject(r, "type", "linear");
+            cJSON_AddNumberToObject(r, "factor", c->rope_scaling_factor);
+        }
+    } else {  // the RoPE keys mean nothing here (and configs from before them stay byte for byte)
+        cJSON_DeleteItemFromObject(o, "rope_theta");
+        cJSON_DeleteItemFromObject(o, "rope_interleaved");
+    }
     int any = 0;
     for (int i = 0; i < c->num_labels; i++) any |= c->id2label[i][0] != 0;
     if (any) {
@@ -270,6 +328,8 @@ const char *config_variant_name(const ModelConfig *c) {
              s && s->nickname ? " (" : "", s && s->nickname ? s->nickname : "", s && s->nickname ? ")" : "");
     return name;
 }
+
+int config_length_limit(const ModelConfig *c) { return c->position_embedding_type == POS_ABSOLUTE ? c->max_position_embeddings : 0; }
 
 int config_is_bert(const ModelConfig *c) {
     const MixerSlot *s = slot_of(c);

@@ -9,6 +9,10 @@ typedef enum { POOL_NON_PADDING_MEAN, POOL_MEAN, POOL_CLS } PoolerType;
 typedef enum { SCALE_HIPPO, SCALE_LIN, SCALE_INV } Scaling;
 typedef enum { ACT_GELU, ACT_GELU_TANH } Act;  // erf form, tanh approximation
 typedef enum { PAD_MAX_LENGTH, PAD_LONGEST } Padding;
+// Where word order comes from (docs/models.md section 8): a learned table added to the embeddings, or
+// inside the routing (rotary queries and keys, linear biases of the attention scores), or nowhere but
+// the routing itself (an SSM is ordered by its causal convolutions).
+typedef enum { POS_ABSOLUTE, POS_ROPE, POS_ALIBI, POS_NONE } PosType;
 
 #define CONFIG_MAX_LABELS 16
 #define CONFIG_LABEL_LEN 32
@@ -23,6 +27,10 @@ typedef struct {
     int pre_norm, tie_word_embeddings;
     int block, routing;         // rows of the block and mixer tables (core/model/mixer.h)
     int pooler_type, scaling, padding;
+    int position_embedding_type;  // PosType
+    double rope_theta;            // RoPE base: theta_i = rope_theta^(-2i/dh)
+    int rope_interleaved;         // RoPE pairs (2i, 2i+1) as RoFormer; default (i, i + dh/2) as LLaMA
+    double rope_scaling_factor;   // rope_scaling {"type": "linear", "factor": F}: positions / F; 0: unset
     char model_type[32];        // "BiGS" or "bert" (K_STR fields are KEY_STR_LEN = 32 bytes)
     char finetuning_task[32];   // set by finetune
     char id2label[CONFIG_MAX_LABELS][CONFIG_LABEL_LEN];  // label names, num_labels of them
@@ -45,6 +53,8 @@ cJSON *config_to_json(const ModelConfig *c, const char *architecture);
 // a config file with a "model" member; fatal on error.
 void config_load_path(ModelConfig *c, const char *path);
 const char *config_variant_name(const ModelConfig *c);  // "gated+ssm (BiGS)", ...
+// The longest input the model takes: max_position_embeddings with a position table, 0 (any) without.
+int config_length_limit(const ModelConfig *c);
 // The block and mixer are Hugging Face's BERT (STACK + attention): parameter prefix "bert", Bert* names.
 int config_is_bert(const ModelConfig *c);
 int config_has_key(const char *key);  // a model config key of that name?

@@ -20,6 +20,13 @@ enum {
     // table limits the model, and finetuning on longer inputs grows it. Without it a model keeps the
     // length it was pretrained at and longer inputs are truncated, as the BERT baselines do.
     MIX_ANY_LENGTH = 2,
+    // Sees word order by itself (an SSM's causal convolutions run forward and backward in time), so a
+    // model may go without position information ("position_embedding_type": "none"). Without it (attention
+    // is a function of the set of tokens) a model needs a position table, RoPE or ALiBi.
+    MIX_ORDERED = 4,
+    // Applies relative positions inside itself ("rope": rotated queries and keys; "alibi": linear biases
+    // of the scores), reading MixCtx.pos. Without it rope and alibi are config errors.
+    MIX_POSITIONS = 8,
 };
 
 // The forward context of one layer.
@@ -27,6 +34,7 @@ typedef struct {
     const ModelConfig *c;
     Tape *tp;
     const int32_t *key_mask;  // (B,L) 1 = token, 0 = padding; NULL unless the mixer has MIX_KEY_MASK
+    const int32_t *pos;       // (B,L) each token's position (0..L-1 in every row, pads included)
 } MixCtx;
 
 // A mixer inside one kind of block. A block takes the mixer only when walk is set.

@@ -3,7 +3,11 @@
 // attention.output.dense and its LayerNorm), so Hugging Face BERT checkpoints load into it. In a GATED
 // block it replaces the two SSM directions: U = gelu(du(Xn)), then MHA(U) and the projection duc.
 // Padding keys are masked; inputs longer than the position table are truncated (the baselines' rule).
+// Positions (docs/models.md section 8): with "rope" the projected queries and keys are rotated by their
+// positions, with "alibi" each head's scores get a linear distance penalty inside the softmax; then no
+// table limits the length.
 #include "core/base/common.h"
+#include "core/engine/ops.h"
 #include "core/model/mixer.h"
 
 typedef struct {
@@ -15,8 +19,21 @@ typedef struct {
 // Multi-head attention over x's projections (the output projection belongs to the block or to duc).
 static Tensor *mha(const MixCtx *x, const AttentionMix *a, Tensor *in) {
     Tape *tp = x->tp;
-    return op_attention(tp, lin(tp, in, a->q), lin(tp, in, a->k), lin(tp, in, a->v), x->key_mask, x->c->num_attention_heads,
-                        (float)x->c->attention_probs_dropout_prob);
+    const ModelConfig *c = x->c;
+    int NH = c->num_attention_heads;
+    // v, k, q in this order: the order their gradients are summed into in's (the pinned behaviour)
+    Tensor *v = lin(tp, in, a->v), *k = lin(tp, in, a->k), *q = lin(tp, in, a->q);  // (B,L,H)
+    const float *slopes = NULL;
+    if (c->position_embedding_type == POS_ROPE) {  // after the projections, before the scaled product
+        double scale = c->rope_scaling_factor > 0 ? c->rope_scaling_factor : 1.0;
+        q = op_rope(tp, q, x->pos, NH, c->rope_theta, scale, c->rope_interleaved);
+        k = op_rope(tp, k, x->pos, NH, c->rope_theta, scale, c->rope_interleaved);
+    } else if (c->position_embedding_type == POS_ALIBI) {
+        float *m = arena_alloc(&tp->meta, sizeof(float) * (size_t)NH);  // (NH), constants: no gradient (real memory in a dry run too)
+        alibi_slopes(m, NH);
+        slopes = m;
+    }
+    return op_attention(tp, q, k, v, x->key_mask, slopes, NH, (float)c->attention_probs_dropout_prob);
 }
 
 static void gated_walk(Walk *w, void *p, const ModelConfig *c, const char *prefix) {
@@ -49,12 +66,16 @@ static int attention_validate(const ModelConfig *c, char *err, size_t n) {
     if (c->num_attention_heads < 1) return errf(err, n, "num_attention_heads must be at least 1, got %d", c->num_attention_heads);
     if (c->hidden_size % c->num_attention_heads)
         return errf(err, n, "num_attention_heads (%d) must divide hidden_size (%d)", c->num_attention_heads, c->hidden_size);
+    int dh = c->hidden_size / c->num_attention_heads;
+    if (c->position_embedding_type == POS_ROPE && dh % 2)
+        return errf(err, n, "position_embedding_type \"rope\" rotates pairs of channels, but the head dimension hidden_size / "
+                    "num_attention_heads = %d / %d = %d is odd", c->hidden_size, c->num_attention_heads, dh);
     return 0;
 }
 
 const Mixer mixer_attention = {
     .name = "attention",
-    .needs = MIX_KEY_MASK,
+    .needs = MIX_KEY_MASK | MIX_POSITIONS,
     .params_size = sizeof(AttentionMix),
     .validate = attention_validate,
     .gated = {gated_walk, gated_forward, NULL, 0, NULL, NULL},

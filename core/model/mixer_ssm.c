@@ -171,7 +171,7 @@ static int ssm_validate(const ModelConfig *c, char *err, size_t n) {
 
 const Mixer mixer_ssm = {
     .name = "ssm",
-    .needs = MIX_ANY_LENGTH,
+    .needs = MIX_ANY_LENGTH | MIX_ORDERED,
     .params_size = sizeof(SsmMix),
     .validate = ssm_validate,
     .gated = {gated_walk, gated_forward, NULL, 0, NULL, "BiGS"},

@@ -19,7 +19,8 @@ static void walk(Model *m, int bind) {
     int H = c->hidden_size;
     const char *p = model_prefix(m);
     m->word = walk_param(&w, ROLE_WEIGHT, 2, (int[]){c->vocab_size, H}, "%s.embeddings.word_embeddings.weight", p);
-    m->pos = walk_param(&w, ROLE_WEIGHT, 2, (int[]){c->max_position_embeddings, H}, "%s.embeddings.position_embeddings.weight", p);
+    if (c->position_embedding_type == POS_ABSOLUTE)  // other kinds of positions need no table (docs/models.md section 8)
+        m->pos = walk_param(&w, ROLE_WEIGHT, 2, (int[]){c->max_position_embeddings, H}, "%s.embeddings.position_embeddings.weight", p);
     m->type = walk_param(&w, ROLE_WEIGHT, 2, (int[]){c->type_vocab_size, H}, "%s.embeddings.token_type_embeddings.weight", p);
     m->emb_ln = walk_norm(&w, H, "%s.embeddings.LayerNorm", p);
     // a declaration walk binds nothing: the structs are scratch
@@ -37,6 +38,8 @@ static void walk(Model *m, int bind) {
         m->mlm_dense = walk_dense(&w, H, H, "cls.predictions.transform.dense");
         m->mlm_ln = walk_norm(&w, H, "cls.predictions.transform.LayerNorm");
         m->mlm_bias = walk_param(&w, ROLE_BIAS, 1, (int[]){c->vocab_size}, "cls.predictions.bias");
+        if (!c->tie_word_embeddings)  // its own (V,H) matrix, initialised and decayed as a dense weight
+            m->decoder = walk_param(&w, ROLE_WEIGHT, 2, (int[]){c->vocab_size, H}, "cls.predictions.decoder.weight");
     } else {
         m->pooler = walk_dense(&w, H, H, "%s.pooler.dense", p);
         m->classifier = walk_dense(&w, m->head == HEAD_MC ? 1 : c->num_labels, H, "classifier");
@@ -115,8 +118,8 @@ void model_free(Model *m) {
 Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
     const ModelConfig *c = &m->cfg;
     int B = b->B, L = b->L, H = c->hidden_size;
-    if (L > c->max_position_embeddings)
-        fatal("sequence length %d exceeds max_position_embeddings (%d) of this model", L, c->max_position_embeddings);
+    if (m->pos && L > c->max_position_embeddings)
+        fatal("sequence length %d exceeds max_position_embeddings (%d) of this model's position table", L, c->max_position_embeddings);
     int32_t *pos = tape_ints_new(tp, (long)B * L), *typ = tape_ints_new(tp, (long)B * L);
     for (int i = 0; i < B * L; i++) {
         pos[i] = i % L;  // positions 0..L-1 in every row, pads included (as the official scripts)
@@ -127,12 +130,13 @@ Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
         if (typ[i] < 0 || typ[i] >= c->type_vocab_size)
             fatal("token type id %d (row %d, position %d) is outside the model's %d types", typ[i], i / L, i % L, c->type_vocab_size);
     }
-    Tensor *e = op_add(tp, op_add(tp, op_gather(tp, m->word, b->input_ids, B * L), op_gather(tp, m->pos, pos, B * L)),
-                       op_gather(tp, m->type, typ, B * L));                    // (B*L,H)
+    Tensor *e = op_gather(tp, m->word, b->input_ids, B * L);                     // (B*L,H)
+    if (m->pos) e = op_add(tp, e, op_gather(tp, m->pos, pos, B * L));
+    e = op_add(tp, e, op_gather(tp, m->type, typ, B * L));
     Tensor *X = op_view(tp, e, 3, (int[]){B, L, H});
     X = op_dropout(tp, norm(tp, X, m->emb_ln, c->layer_norm_eps), (float)c->hidden_dropout_prob);
     // a mixer without a key mask lets pads flow through every layer (the official SSM model)
-    MixCtx x = {c, tp, m->mixer->needs & MIX_KEY_MASK ? b->attention_mask : NULL};
+    MixCtx x = {c, tp, m->mixer->needs & MIX_KEY_MASK ? b->attention_mask : NULL, pos};
     for (int i = 0; i < c->num_hidden_layers; i++) X = m->block->forward(&x, m->layer[i].block, m->slot, m->layer[i].mix, X);
     return X;
 }
@@ -150,7 +154,7 @@ Tensor *model_mlm(Model *m, Tape *tp, const Batch *b, const int32_t *labels, Ten
     Tensor *h = op_gather(tp, op_view(tp, X, 2, (int[]){BL, H}), idx, M);
     h = op_gelu(tp, lin(tp, h, m->mlm_dense), c->hidden_act == ACT_GELU_TANH);
     h = norm(tp, h, m->mlm_ln, c->layer_norm_eps);
-    Tensor *lg = op_linear(tp, h, m->word, m->mlm_bias);  // decoder tied to the word embeddings
+    Tensor *lg = op_linear(tp, h, m->decoder ? m->decoder : m->word, m->mlm_bias);  // tied: the word embeddings
     if (logits) *logits = lg;
     return op_cross_entropy(tp, lg, tgt, -100, NULL);
 }

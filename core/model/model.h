@@ -25,12 +25,13 @@ typedef struct {
     const Mixer *mixer;
     const MixerSlot *slot;   // the mixer inside that block
     ParamTable pt;
-    Tensor *word, *pos, *type;  // embeddings: (V,H), (max_position_embeddings,H), (type_vocab_size,H)
+    Tensor *word, *pos, *type;  // embeddings: (V,H), (max_position_embeddings,H) or NULL (no table), (type_vocab_size,H)
     Norm emb_ln;
     Layer *layer;               // (NL)
     Dense mlm_dense;            // MLM head: transform dense H->H, its LayerNorm, the output bias (V)
     Norm mlm_ln;
     Tensor *mlm_bias;
+    Tensor *decoder;            // (V,H) the MLM decoder when untied (tie_word_embeddings false); NULL: word
     Dense pooler, classifier;   // classification heads: pooler H->H, classifier H->num_labels (or 1)
 } Model;
 
