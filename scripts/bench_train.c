@@ -1,8 +1,9 @@
 // bench_train.c: training-step and inference throughput of one model config (the bigs side of the
 // speed comparison): tokens/s of forward+backward+AdamW and of forward alone, medians of several steps.
-// Usage: build/bench_train CONFIG L BATCH [steps] [--bf16] [--profile]
+// Usage: build/bench_train CONFIG L BATCH [steps] [--bf16] [--profile | --profile-infer]
 // --bf16 runs the products in bf16 (train.bf16); --profile prints the time per op type (forward and
-// backward) and of the optimizer, per training step.
+// backward) and of the optimizer, per training step; --profile-infer the time per op type of the
+// inference passes (training is then not timed).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,12 @@ static double peak_rss_mib(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) { fprintf(stderr, "usage: %s CONFIG L BATCH [steps] [--profile]\n", argv[0]); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: %s CONFIG L BATCH [steps] [--bf16] [--profile | --profile-infer]\n", argv[0]); return 2; }
     int L = atoi(argv[2]), B = atoi(argv[3]), steps = argc > 4 && argv[4][0] != '-' ? atoi(argv[4]) : 5;
-    int profile = 0, bf16 = 0;
+    int profile = 0, bf16 = 0, pinfer = 0;
     for (int i = 4; i < argc; i++) {
         profile |= !strcmp(argv[i], "--profile");
+        pinfer |= !strcmp(argv[i], "--profile-infer");
         bf16 |= !strcmp(argv[i], "--bf16");
     }
     if (bf16) ops_require_bf16("--bf16");
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
     double tt[64], ti[64], t_opt = 0;
     for (int s = 0; s <= steps; s++) {
         if (profile && s == 1) tape_profile_enable(1);  // step 0 warms up
+        if (pinfer && s == 1) tape_profile_enable(2);
         double t0 = now_seconds();
         tape_reset(&tp);
         tp.no_grad = 0;
@@ -79,6 +82,7 @@ int main(int argc, char **argv) {
         tp.no_grad = 1;
         if (!profile) model_mlm(&m, &tp, &b, labels, NULL, NULL);  // the profile is of training steps
         double t2 = now_seconds();
+        if (pinfer && s == steps) tape_profile_print();
         if (s > 0) { tt[s - 1] = t1 - t0; ti[s - 1] = t2 - t1; }  // step 0 warms up
     }
     qsort(tt, (size_t)steps, sizeof(double), cmp_d);

@@ -136,20 +136,43 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 // tanh-form GELU as x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3): the same function as
 // 0.5 x (1 + tanh(u)) (jax.nn.gelu's default), without the cancellation of 1 + tanh(u) for large
 // negative x, and one exp instead of a tanh.
-void gelu_forward(float *out, const float *inp, long n, int tanh_form) {
+// GELU over a contiguous span, on the calling thread: the one formula of gelu_forward and of the
+// linear-GELU epilogue, so both give the same bits.
+static inline void gelu_span(float *out, const float *inp, long n, int tanh_form) {
     if (tanh_form) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
         for (long i = 0; i < n; i++) {
             float x = inp[i];
             out[i] = x / (1.0f + exp_fast(-2.0f * GELU_K0 * (x + GELU_K1 * x * x * x)));
         }
     } else {  // x Phi(x): the exact (erf) form, as torch's gelu and BERT's "gelu"
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
         for (long i = 0; i < n; i++) {
             float x = inp[i];
             out[i] = x * normcdf_fast(x);
         }
     }
+}
+
+void gelu_forward(float *out, const float *inp, long n, int tanh_form) {
+    const long chunk = 4096;
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < n; c += chunk) gelu_span(out + c, inp + c, n - c < chunk ? n - c : chunk, tanh_form);
+}
+
+typedef struct { float *out; long ldo; int tanh_form; } GeluEp;
+
+static void gelu_epilogue(const void *ctx, float *C, int ldc, int rows, int cols, long i0, int j0) {
+    const GeluEp *g = ctx;
+    for (int r = 0; r < rows; r++) gelu_span(g->out + (i0 + r) * g->ldo + j0, C + (long)r * ldc, cols, g->tanh_form);
+}
+
+void linear_gelu_forward(float *pre, float *out, const float *inp, const float *W, const float *b, int M, int K, int N,
+                         int tanh_form) {
+    GeluEp g = {out, N, tanh_form};
+    GemmEpilogue ep = {gelu_epilogue, &g};
+    if (g_bf16) gemm_bf16_bias_ep(0, 1, M, N, K, inp, K, W, K, b, pre, N, &ep);
+    else gemm_bias_ep(0, 1, M, N, K, inp, K, W, K, b, pre, N, &ep);
 }
 
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n, int tanh_form) {

@@ -392,7 +392,8 @@ static uint32_t *reserve(uint32_t **p, size_t *cap, size_t n) {
 }
 
 static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
-                        const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int inpar) {
+                        const float *B, int ldb, float beta, float *C, int ldc, const float *bias, int inpar,
+                        const GemmEpilogue *ep) {
 #ifdef _OPENMP
     int nt = omp_get_max_threads();
 #else
@@ -441,6 +442,8 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
                             e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
                                       rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
                     }
+                    // the block is final (all of K summed): its epilogue while it is in this core's cache
+                    if (ep && k0 + kc >= K) ep->fn(ep->ctx, C + (long)i0 * ldc + j0, ldc, rows, nc, i0, j0);
                 }
             }
         }
@@ -455,13 +458,21 @@ static int in_parallel(void) {
 #endif
 }
 
+// The epilogue after a product that did not run it block by block (OpenBLAS, an empty sum): over blocks
+// of rows, in parallel.
+static void epilogue_rows(const GemmEpilogue *ep, float *C, int ldc, int M, int N, int inpar) {
+    if (!ep) return;
+#pragma omp parallel for schedule(static) if (!inpar && (long)M * N > 65536)
+    for (int i0 = 0; i0 < M; i0 += 64) ep->fn(ep->ctx, C + (long)i0 * ldc, ldc, M - i0 < 64 ? M - i0 : 64, N, i0, 0);
+}
+
 // OpenBLAS, or ours; bias (N, or NULL) is added to every row of the product
 static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                          int ldb, float beta, float *C, int ldc, const float *bias) {
+                          int ldb, float beta, float *C, int ldc, const float *bias, const GemmEpilogue *ep) {
     if (M <= 0 || N <= 0) return;
     int inpar = in_parallel();
     if (K > 0 && own_wanted()) {
-        gemm_packed(&engine_fp32, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar);
+        gemm_packed(&engine_fp32, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar, ep);
         return;
     }
     if (bias) {  // C = bias + (beta C): scale first, then let sgemm accumulate onto it
@@ -472,37 +483,50 @@ static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, cons
     }
     cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
                 B, ldb, beta, C, ldc);
+    epilogue_rows(ep, C, ldc, M, N, inpar);
 }
 
 void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
           float beta, float *C, int ldc) {
-    gemm_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    gemm_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
 }
 
 void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
                float *C, int ldc) {
-    gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
+    gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias, NULL);
+}
+
+void gemm_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
+                  float *C, int ldc, const GemmEpilogue *ep) {
+    gemm_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias, ep);
 }
 
 static void gemm_bf16_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
-                               const float *B, int ldb, float beta, float *C, int ldc, const float *bias) {
+                               const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
+                               const GemmEpilogue *ep) {
     if (M <= 0 || N <= 0) return;
     if (!gemm_bf16_available()) fatal("gemm_bf16: this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo); check gemm_bf16_available() and use gemm() without it");
     if (K <= 0) {  // an empty sum: C = bias + beta C
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
                 C[(long)i * ldc + j] = (bias ? bias[j] : 0.0f) + (beta != 0.0f ? beta * C[(long)i * ldc + j] : 0.0f);
+        epilogue_rows(ep, C, ldc, M, N, in_parallel());
         return;
     }
-    gemm_packed(&engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, in_parallel());
+    gemm_packed(&engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, in_parallel(), ep);
 }
 
 void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                float beta, float *C, int ldc) {
-    gemm_bf16_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    gemm_bf16_dispatch(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
 }
 
 void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                     const float *bias, float *C, int ldc) {
-    gemm_bf16_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
+    gemm_bf16_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias, NULL);
+}
+
+void gemm_bf16_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       const float *bias, float *C, int ldc, const GemmEpilogue *ep) {
+    gemm_bf16_dispatch(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias, ep);
 }

@@ -17,6 +17,18 @@ void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int 
 void gemm_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
                float *C, int ldc);
 
+// An epilogue: work on each block of C once it is final, on the thread that computed it while the block
+// is in its cache: fn(ctx, Cblk, ldc, rows, cols, i0, j0) for the block of C whose top-left element is
+// C[i0][j0] (Cblk points at it). The blocks tile C exactly once; fn must only touch its block's
+// rows and columns (of C or of arrays shaped like it).
+typedef struct {
+    void (*fn)(const void *ctx, float *C, int ldc, int rows, int cols, long i0, int j0);
+    const void *ctx;
+} GemmEpilogue;
+// gemm_bias, then ep on every block (ep may be NULL).
+void gemm_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
+                  float *C, int ldc, const GemmEpilogue *ep);
+
 // The name of the engine gemm() uses here: "avx512" or "openblas".
 const char *gemm_engine(void);
 // Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512), 0 = OpenBLAS.
@@ -39,6 +51,8 @@ void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A,
                float beta, float *C, int ldc);
 void gemm_bf16_bias(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                     const float *bias, float *C, int ldc);
+void gemm_bf16_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       const float *bias, float *C, int ldc, const GemmEpilogue *ep);
 // 1 when this CPU (and OS) runs gemm_bf16: AVX-512 F, BW, VL and BF16.
 int gemm_bf16_available(void);
 

@@ -37,6 +37,10 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 // GELU: tanh_form=0 is the exact erf form (torch gelu, HF "gelu"); 1 is the tanh approximation
 // (jax.nn.gelu default, torch gelu(approximate="tanh")).
 void gelu_forward(float *out, const float *inp, long n, int tanh_form);
+// pre (M,N) = inp (M,K) @ W^T + b and out = gelu(pre), GELU applied to each block of the product as the
+// GEMM finishes it (the same bits as linear_forward then gelu_forward). out may be pre (in place).
+void linear_gelu_forward(float *pre, float *out, const float *inp, const float *W, const float *b, int M, int K, int N,
+                         int tanh_form);
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n, int tanh_form);
 void tanh_forward(float *out, const float *inp, long n);
 void tanh_backward(float *dinp, const float *dout, const float *out, long n);  // uses the saved output

@@ -16,7 +16,8 @@ static struct {
     double last;                                  // when the previous op was recorded
     double fwd[OP_COUNT], bwd[OP_COUNT];          // seconds
     long nfwd[OP_COUNT], nbwd[OP_COUNT];
-    long passes;                                  // backward passes timed
+    long passes;                                  // passes timed: backward passes (on 1), forward passes (on 2)
+    int pending;                                  // on 2: a forward pass timed since the last reset
 } g_prof;
 
 static const char *op_name(OpType op);  // from the op table below
@@ -29,12 +30,14 @@ void tape_profile_enable(int on) {
 
 static void prof_forward(OpType op) {
     double t = now_seconds();
+    g_prof.pending = 1;
     g_prof.fwd[op] += t - g_prof.last;
     g_prof.nfwd[op]++;
     g_prof.last = t;
 }
 
 void tape_profile_print(void) {
+    if (g_prof.on == 2 && g_prof.pending) g_prof.passes++, g_prof.pending = 0;
     if (!g_prof.on || !g_prof.passes) return;
     double tf = 0, tb = 0, steps = (double)g_prof.passes;
     for (int i = 0; i < OP_COUNT; i++) { tf += g_prof.fwd[i]; tb += g_prof.bwd[i]; }
@@ -70,6 +73,7 @@ void tape_reset(Tape *tp) {
     tp->n = 0;
     tp->dropout_count = 0;
     memset(tp->free_grads, 0, sizeof tp->free_grads);  // their memory went back with the arena
+    if (g_prof.on == 2 && g_prof.pending) g_prof.passes++, g_prof.pending = 0;
     if (g_prof.on) g_prof.last = now_seconds();
 }
 
@@ -121,7 +125,8 @@ static Tensor *like(Tape *tp, const Tensor *x, int last, const char *name) {
 // Records an entry with inputs in[0..n) when a gradient can flow to any of them; returns it (NULL when
 // nothing is recorded: evaluation, or no input needs a gradient).
 static TapeEntry *record(Tape *tp, OpType op, Tensor *out, int n, Tensor *const *in) {
-    if (g_prof.on && !tp->no_grad && !tp->dry) prof_forward(op);  // training passes only (not evaluation, not dry runs)
+    // on 1: training passes only (not evaluation); on 2: inference passes only; never dry runs
+    if (g_prof.on && (g_prof.on == 2) == (tp->no_grad != 0) && !tp->dry) prof_forward(op);
     BIGS_ASSERT(n <= TAPE_MAX_IN);
     int need = 0;
     for (int i = 0; i < n; i++) need |= in[i] && in[i]->requires_grad;
@@ -175,6 +180,23 @@ Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form) {
     Tensor *y = like(tp, x, tensor_dim(x, -1), "gelu");
     if (!tp->dry) gelu_forward(y->data, x->data, x->numel, tanh_form);
     TapeEntry *e = RECORD(tp, OP_GELU, y, x);
+    if (e) e->a.gelu.tanh_form = tanh_form;
+    return y;
+}
+
+Tensor *op_linear_gelu(Tape *tp, Tensor *x, Tensor *W, Tensor *b, int tanh_form) {
+    int K = tensor_dim(x, -1), N = W->shape[0];
+    BIGS_ASSERT(W->ndim == 2 && W->shape[1] == K && (!b || b->numel == N));
+    int M = (int)tensor_rows(x);
+    Tensor *pre = like(tp, x, N, "linear");
+    // without a gradient the activation replaces the product (nothing reads it again)
+    int keep = !tp->no_grad && (x->requires_grad || W->requires_grad || (b && b->requires_grad));
+    Tensor *y = keep ? like(tp, pre, N, "gelu") : pre;
+    if (!tp->dry) linear_gelu_forward(pre->data, y->data, x->data, W->data, b ? b->data : NULL, M, K, N, tanh_form);
+    TapeEntry *e = RECORD(tp, OP_LINEAR, pre, x, W, b);
+    if (e) e->a.linear = (__typeof__(e->a.linear)){M, K, N};
+    if (!keep) return y;
+    e = RECORD(tp, OP_GELU, y, pre);
     if (e) e->a.gelu.tanh_form = tanh_form;
     return y;
 }
@@ -503,7 +525,7 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
     for (int i = tp->n - 1; i >= 0; i--) {
         TapeEntry *e = &tp->e[i];
         if (!e->out->grad) continue;  // no gradient reached this output: nothing to do
-        int timed = g_prof.on && !tp->dry;
+        int timed = g_prof.on == 1 && !tp->dry;
         double t0 = timed ? now_seconds() : 0;
         if (tp->dry)  // a dry run: the inputs' gradient buffers, as the backward would take them
             for (int k = 0; k < TAPE_MAX_IN; k++) G(tp, e->in[k]);
@@ -513,5 +535,5 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot) {
         grad_give(tp, e->out->grad, sizeof(float) * (size_t)e->out->numel);
         e->out->grad = NULL;
     }
-    if (g_prof.on && !tp->dry) { g_prof.last = now_seconds(); g_prof.passes++; }
+    if (g_prof.on == 1 && !tp->dry) { g_prof.last = now_seconds(); g_prof.passes++; }
 }

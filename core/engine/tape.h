@@ -78,7 +78,8 @@ void tape_backward(Tape *tp, Tensor *root, const float *droot);
 int tape_op_table_check(char *err, size_t n);
 const char *tape_op_name(int op);
 
-// Per-op timers (`--profile`): off unless enabled; only passes with gradients (training) are timed.
+// Per-op timers (`--profile`): off unless enabled. on 1: only passes with gradients (training) are
+// timed; on 2: only no_grad passes (inference; bench_train --profile-infer).
 // The forward time of an op is the time since the previous op was recorded (or since tape_reset), so
 // glue code between ops counts with the next op.
 void tape_profile_enable(int on);
@@ -95,6 +96,9 @@ int32_t *tape_ints_new(Tape *tp, long n);                   // n uninitialised i
 Tensor *op_linear(Tape *tp, Tensor *x, Tensor *W, Tensor *b);        // (...,K) -> (...,N); b may be NULL
 Tensor *op_layernorm(Tape *tp, Tensor *x, Tensor *w, Tensor *b, float eps);
 Tensor *op_gelu(Tape *tp, Tensor *x, int tanh_form);
+// op_gelu(op_linear(x, W, b)) as one pass over the product (the same tape entries and bits); without a
+// gradient, in place.
+Tensor *op_linear_gelu(Tape *tp, Tensor *x, Tensor *W, Tensor *b, int tanh_form);
 Tensor *op_tanh(Tape *tp, Tensor *x);
 Tensor *op_add(Tape *tp, Tensor *a, Tensor *b);
 Tensor *op_mul(Tape *tp, Tensor *a, Tensor *b);

@@ -26,9 +26,9 @@ static void gated_walk(Walk *w, void *p, const MixerSlot *s, void *mixp, const M
 static Tensor *gated_f(const MixCtx *x, const GatedParams *g, const MixerSlot *s, const void *mixp, Tensor *Xn) {
     Tape *tp = x->tp;
     int tanh_form = x->c->block_act == ACT_GELU_TANH;
-    Tensor *V = op_gelu(tp, lin(tp, Xn, g->dv), tanh_form);    // (B,L,I)
+    Tensor *V = lin_gelu(tp, Xn, g->dv, tanh_form);    // (B,L,I)
     Tensor *G = s->forward(x, mixp, Xn);                        // (B,L,H)
-    Tensor *Z = op_gelu(tp, lin(tp, G, g->dol), tanh_form);    // (B,L,I)
+    Tensor *Z = lin_gelu(tp, G, g->dol, tanh_form);    // (B,L,I)
     return lin(tp, op_mul(tp, Z, V), g->dout);                  // O (B,L,H)
 }
 

@@ -32,7 +32,7 @@ static Tensor *route(const MixCtx *x, const StackParams *b, const MixerSlot *s, 
 
 static Tensor *ffn(const MixCtx *x, const StackParams *b, Tensor *in) {
     Tape *tp = x->tp;
-    return lin(tp, op_gelu(tp, lin(tp, in, b->inter), x->c->hidden_act == ACT_GELU_TANH), b->ffo);
+    return lin(tp, lin_gelu(tp, in, b->inter, x->c->hidden_act == ACT_GELU_TANH), b->ffo);
 }
 
 static Tensor *stack_forward(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X) {

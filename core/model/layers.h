@@ -34,4 +34,6 @@ extern const ParamRole ROLE_NORM;       // LayerNorm weights
 
 // Forward helpers that read like the reference.
 static inline Tensor *lin(Tape *tp, Tensor *x, Dense d) { return op_linear(tp, x, d.w, d.b); }
+// gelu(lin(x, d)) in one pass over the product
+static inline Tensor *lin_gelu(Tape *tp, Tensor *x, Dense d, int tanh_form) { return op_linear_gelu(tp, x, d.w, d.b, tanh_form); }
 static inline Tensor *norm(Tape *tp, Tensor *x, Norm n, double eps) { return op_layernorm(tp, x, n.w, n.b, (float)eps); }

@@ -48,7 +48,7 @@ static void gated_walk(Walk *w, void *p, const ModelConfig *c, const char *prefi
 
 static Tensor *gated_forward(const MixCtx *x, const void *p, Tensor *Xn) {
     const AttentionMix *a = p;
-    Tensor *U = op_gelu(x->tp, lin(x->tp, Xn, a->du), x->c->block_act == ACT_GELU_TANH);  // (B,L,H)
+    Tensor *U = lin_gelu(x->tp, Xn, a->du, x->c->block_act == ACT_GELU_TANH);  // (B,L,H)
     return lin(x->tp, mha(x, a, U), a->duc);                                            // Cg
 }
 

@@ -138,8 +138,8 @@ static Tensor *gated_forward(const MixCtx *x, const void *p, Tensor *Xn) {
     const SsmMix *s = p;
     Tape *tp = x->tp;
     int tanh_form = x->c->block_act == ACT_GELU_TANH;
-    Tensor *Uf = op_gelu(tp, lin(tp, Xn, s->du_f), tanh_form);               // (B,L,H)
-    Tensor *Ub = op_gelu(tp, lin(tp, op_flip(tp, Xn), s->du_b), tanh_form);  // flipped time
+    Tensor *Uf = lin_gelu(tp, Xn, s->du_f, tanh_form);               // (B,L,H)
+    Tensor *Ub = lin_gelu(tp, op_flip(tp, Xn), s->du_b, tanh_form);  // flipped time
     Tensor *Cf = lin(tp, ssm_apply(tp, Uf, &s->fs4), s->duc_f);
     Tensor *Cb = op_flip(tp, lin(tp, ssm_apply(tp, Ub, &s->bs4), s->duc_b));
     return op_mul(tp, Cf, Cb);

@@ -152,7 +152,7 @@ Tensor *model_mlm(Model *m, Tape *tp, const Batch *b, const int32_t *labels, Ten
     if (count) *count = M;
     // logits only at the masked positions: (M,H) -> (M,V)
     Tensor *h = op_gather(tp, op_view(tp, X, 2, (int[]){BL, H}), idx, M);
-    h = op_gelu(tp, lin(tp, h, m->mlm_dense), c->hidden_act == ACT_GELU_TANH);
+    h = lin_gelu(tp, h, m->mlm_dense, c->hidden_act == ACT_GELU_TANH);
     h = norm(tp, h, m->mlm_ln, c->layer_norm_eps);
     Tensor *lg = op_linear(tp, h, m->decoder ? m->decoder : m->word, m->mlm_bias);  // tied: the word embeddings
     if (logits) *logits = lg;
