@@ -374,7 +374,7 @@ TEST(pretrain_resume_finishes_an_interrupted_rotation) {
 // with 2 threads and resumed with 1 ends bitwise as a run of 1 thread throughout. The model is large
 // enough (H=256) that its products run on both threads. `set` is passed to every run (--set KEY=VALUE,
 // or "").
-static void thread_resume_check(const char *tag, const char *set, char out1[512]) {
+static void thread_resume_check(const char *tag, const char *set, char out1[512], int bitwise) {
     char data[512], cfg[512], out2[512], cmd[4096], log[8192];
     run_setup(tag, 200, data, cfg, out1);
     snprintf(out2, sizeof out2, "%s/%s_run2", test_tmpdir(), tag);
@@ -387,6 +387,7 @@ static void thread_resume_check(const char *tag, const char *set, char out1[512]
     snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --quiet %s", test_bigs_bin(), cfg, data, out1, set);
     int rc = test_run(cmd, log, sizeof log);
     CHECKF(rc == 0, "pretrain failed (%d): %s", rc, log);
+    if (!bitwise) return;
     snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s --output %s --threads 2 --quiet %s", test_bigs_bin(),
              cfg, data, out2, set);
     rc = test_run(cmd, log, sizeof log);
@@ -402,7 +403,7 @@ TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
         return;
     }
     char out[512];
-    thread_resume_check("thr", "", out);
+    thread_resume_check("thr", "", out, 1);
 }
 
 // train.bf16: the same bits for any thread count and across a resume (the checkpoints hold float32), and
@@ -414,8 +415,8 @@ TEST(pretrain_bf16_resumes_bitwise_with_another_thread_count) {
         return;
     }
     char out_bf[512], out_fp[512], a[700], b[700];
-    thread_resume_check("thrbf", "--set train.bf16=true", out_bf);
-    thread_resume_check("thrfp", "", out_fp);
+    thread_resume_check("thrbf", "--set train.bf16=true", out_bf, 1);  // bf16 products are always our kernel
+    thread_resume_check("thrfp", "", out_fp, strcmp(gemm_engine(), "avx512") == 0);  // OpenBLAS: not across thread counts
     snprintf(a, sizeof a, "%s/model.safetensors", out_bf);
     snprintf(b, sizeof b, "%s/model.safetensors", out_fp);
     StFile fa, fb;
