@@ -56,16 +56,17 @@ static int run(int argc, char **argv) {
 
 // OpenMP threads wait for work by sleeping (passive), not by spinning, unless the environment says
 // otherwise: a spinning thread steals its core from whatever else runs there (small models ran 3x, eval 30x
-// slower beside a busy process). libgomp reads OMP_WAIT_POLICY once, when it loads, so the setting takes a
-// re-execution of this program (same pid, same arguments) before anything else runs.
-static void wait_policy(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then the default policy stays
+// slower beside a busy process). libgomp reads OMP_WAIT_POLICY once, in its own initializer, so the value
+// is set from the executable's preinit array, which the dynamic loader runs before the initializer of any
+// shared library (a re-execution would do it too, but not under valgrind or a debugger).
+static void wait_policy(int argc, char **argv, char **envp) {
+    (void)argc, (void)argv, (void)envp;
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "passive", 1);
 }
+__attribute__((section(".preinit_array"), used)) static void (*const wait_policy_at_load)(int, char **, char **) =
+    wait_policy;
 
 int main(int argc, char **argv) {
-    wait_policy(argv);
     // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
     // process mid-write. Ignored, the write fails with EFBIG instead, so the error path runs: the file
     // is named, temporary files are removed and the exit status is 1, as on a full disk.

@@ -30,3 +30,13 @@ TEST(cli_version_names_the_gemm_engine) {
     snprintf(cmd, sizeof cmd, "BIGS_GEMM=openblas %s --version", test_bigs_bin());
     CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "GEMM: openblas"), "%s", log);
 }
+
+// OpenMP waits passively unless the environment chooses: set before libgomp reads it (the preinit array,
+// no re-execution, so valgrind and debuggers run the program itself)
+TEST(cli_openmp_waits_passively_unless_told) {
+    char cmd[4200], log[8192];
+    snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=true %s --version", test_bigs_bin());
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "OMP_WAIT_POLICY = 'PASSIVE'"), "%s", log);
+    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true %s --version", test_bigs_bin());
+    CHECKF(test_run(cmd, log, sizeof log) == 0 && strstr(log, "OMP_WAIT_POLICY = 'ACTIVE'"), "%s", log);
+}
