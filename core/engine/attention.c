@@ -14,27 +14,61 @@
 #include "core/engine/vmath.h"
 
 // probs of one (b,h) block <- masked softmax of its scores, in place; slope > 0: ALiBi's bias
-// -slope * |i - j| is added to row i first (in the row, so no (L,L) bias exists)
+// -slope * |i - j| is added to row i first (in the row, so no (L,L) bias exists). The max and the sum run
+// in 16 lanes of fixed order (the sum in double), so the compiler vectorises them and the result is the
+// same for any thread count.
 static void softmax_rows(float *S, const int32_t *mask, int L, float slope) {
+    int L16 = L / 16 * 16;
     for (int i = 0; i < L; i++) {
         float *s = S + (long)i * L;
         if (slope != 0.0f)
             for (int j = 0; j < L; j++) s[j] -= slope * (float)(i > j ? i - j : j - i);
+        if (mask)  // a masked key's score takes no part in the max; its probability is set to 0 below
+            for (int j = 0; j < L; j++) s[j] = mask[j] ? s[j] : -INFINITY;
+        float mxl[16];
+        for (int k = 0; k < 16; k++) mxl[k] = -INFINITY;
+        for (int j = 0; j < L16; j += 16)
+            for (int k = 0; k < 16; k++) mxl[k] = s[j + k] > mxl[k] ? s[j + k] : mxl[k];
         float mx = -INFINITY;
-        for (int j = 0; j < L; j++)
-            if (!mask || mask[j]) mx = fmaxf(mx, s[j]);
+        for (int k = 0; k < 16; k++) mx = mxl[k] > mx ? mxl[k] : mx;
+        for (int j = L16; j < L; j++) mx = s[j] > mx ? s[j] : mx;
         if (mx == -INFINITY) {  // no key to attend to: uniform, as an additive finfo.min mask gives
             for (int j = 0; j < L; j++) s[j] = 1.0f / (float)L;
             continue;
         }
-        double sum = 0;
-        for (int j = 0; j < L; j++) {
-            float e = (!mask || mask[j]) ? exp_fast(s[j] - mx) : 0.0f;
+        double suml[16] = {0}, sum = 0;
+        for (int j = 0; j < L16; j += 16)
+            for (int k = 0; k < 16; k++) {
+                float x = s[j + k], e = exp_fast(x - mx);
+                e = x == -INFINITY ? 0.0f : e;
+                s[j + k] = e;
+                suml[k] += e;
+            }
+        for (int j = L16; j < L; j++) {
+            float e = s[j] == -INFINITY ? 0.0f : exp_fast(s[j] - mx);
             s[j] = e;
             sum += e;
         }
+        for (int k = 0; k < 16; k++) sum += suml[k];
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < L; j++) s[j] *= inv;
+    }
+}
+
+// g (L,L) <- softmax backward of one (b,h) block, in place: dS = P * (dP - rowsum(dP * P)), the row sums
+// in 16 double lanes of fixed order
+static void softmax_backward_rows(float *dP, const float *P, int L) {
+    int L16 = L / 16 * 16;
+    for (int i = 0; i < L; i++) {
+        const float *pr = P + (long)i * L;
+        float *g = dP + (long)i * L;
+        double sl[16] = {0}, s = 0;
+        for (int j = 0; j < L16; j += 16)
+            for (int k = 0; k < 16; k++) sl[k] += (double)g[j + k] * pr[j + k];
+        for (int j = L16; j < L; j++) s += (double)g[j] * pr[j];
+        for (int k = 0; k < 16; k++) s += sl[k];
+        float sf = (float)s;
+        for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - sf);
     }
 }
 
@@ -106,14 +140,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             dropout_backward(Pd, dP, (long)L * L, p, rng_mix(key, (uint64_t)(b0 + b) * NH + h), 0);
             memcpy(dP, Pd, sizeof(float) * (size_t)L * L);
         }
-        // softmax backward: dS = P * (dP - rowsum(dP * P))
-        for (int i = 0; i < L; i++) {
-            const float *pr = P + (long)i * L;
-            float *g = dP + (long)i * L;
-            double s = 0;
-            for (int j = 0; j < L; j++) s += (double)g[j] * pr[j];
-            for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - (float)s);
-        }
+        softmax_backward_rows(dP, P, L);  // dS = P * (dP - rowsum(dP * P))
         // dQ_bh += scale * dS @ K_bh ; dK_bh += scale * dS^T @ Q_bh
         if (dq) ops_gemm(0, 0, L, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off, H);
         if (dk) ops_gemm(1, 0, L, dh, L, scale, dP, L, q + off, H, 1.0f, dk + off, H);
