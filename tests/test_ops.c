@@ -317,3 +317,89 @@ TEST(gelu_erf_form_accurate_in_the_tail) {
     CHECKF(worst_d <= 1e-6, "gelu'(%g): error %.3g past 2e-5 relative", x[at_d], worst_d);
     free(x); free(y); free(d); free(one);
 }
+
+// Attention works through each (b,h) score matrix in blocks of query rows; at L = 300 there are three
+// blocks, the last one partial, and dK, dV add the blocks' contributions. The kernels against a direct
+// float64 evaluation of the same definition (a padding key, ALiBi slopes, dropout on the probabilities
+// from the documented counters: stream rng_mix(key, b * NH + h), element i * L + j).
+TEST(attention_in_row_blocks_matches_a_direct_evaluation) {
+    const int B = 2, L = 300, NH = 2, dh = 8, H = NH * dh;
+    const float p = 0.1f;
+    const uint64_t key = 77;
+    long n = (long)B * L * H;
+    float *q = xmalloc(sizeof(float) * n), *k = xmalloc(sizeof(float) * n), *v = xmalloc(sizeof(float) * n);
+    float *dout = xmalloc(sizeof(float) * n), *out = xmalloc(sizeof(float) * n);
+    float *dq = xcalloc(n, sizeof(float)), *dk = xcalloc(n, sizeof(float)), *dv = xcalloc(n, sizeof(float));
+    float *probs = xmalloc(sizeof(float) * (size_t)B * NH * L * L);
+    Rng r;
+    rng_init(&r, 5, 0);
+    rng_fill_normal(&r, q, n, 0.0f, 1.0f);
+    rng_fill_normal(&r, k, n, 0.0f, 1.0f);
+    rng_fill_normal(&r, v, n, 0.0f, 1.0f);
+    rng_fill_normal(&r, dout, n, 0.0f, 1.0f);
+    int32_t *mask = xmalloc(sizeof(int32_t) * B * L);
+    for (int i = 0; i < B * L; i++) mask[i] = !(i / L == 1 && i % L >= 250);  // the second sequence: 50 padding keys
+    float slopes[2] = {0.25f, 0.0625f};
+    attention_forward(out, probs, q, k, v, mask, slopes, B, L, H, NH, p, key, 0);
+    attention_backward(dq, dk, dv, dout, probs, q, k, v, B, L, H, NH, p, key, 0);
+    double *P = xmalloc(sizeof(double) * L * L), *dP = xmalloc(sizeof(double) * L * L);
+    double *gq = xmalloc(sizeof(double) * L * dh), *gk = xmalloc(sizeof(double) * L * dh), *gv = xmalloc(sizeof(double) * L * dh);
+    double worst = 0, scale = 1.0 / sqrt((double)dh), keep = 1.0 / (1.0 - p);
+#define AT(x, b, t, h, c) ((double)(x)[((long)(b) * L + (t)) * H + (h) * dh + (c)])
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            uint64_t dkey = rng_mix(key, (uint64_t)b * NH + h);
+            for (int i = 0; i < L; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < L; j++) {
+                    double s = 0;
+                    for (int c = 0; c < dh; c++) s += AT(q, b, i, h, c) * AT(k, b, j, h, c);
+                    s = s * scale - slopes[h] * fabs((double)(i - j));
+                    P[i * L + j] = mask[b * L + j] ? s : -INFINITY;
+                    if (mask[b * L + j] && s > mx) mx = s;
+                }
+                for (int j = 0; j < L; j++) sum += (P[i * L + j] = mask[b * L + j] ? exp(P[i * L + j] - mx) : 0.0);
+                for (int j = 0; j < L; j++) P[i * L + j] /= sum;
+            }
+            memset(gv, 0, sizeof(double) * L * dh);
+            for (int i = 0; i < L; i++) {
+                for (int j = 0; j < L; j++) {
+                    double m = rng_uniform_at(dkey, (uint64_t)i * L + j) >= p ? keep : 0.0;
+                    double a = P[i * L + j] * m, da = 0;
+                    for (int c = 0; c < dh; c++) {
+                        da += AT(dout, b, i, h, c) * AT(v, b, j, h, c);
+                        gv[j * dh + c] += a * AT(dout, b, i, h, c);
+                    }
+                    dP[i * L + j] = da * m;
+                }
+                for (int c = 0; c < dh; c++) {  // the output row
+                    double o = 0;
+                    for (int j = 0; j < L; j++)
+                        o += P[i * L + j] * (rng_uniform_at(dkey, (uint64_t)i * L + j) >= p ? keep : 0.0) * AT(v, b, j, h, c);
+                    double e = fabs(o - AT(out, b, i, h, c));
+                    worst = e > worst ? e : worst;
+                }
+                double rs = 0;
+                for (int j = 0; j < L; j++) rs += dP[i * L + j] * P[i * L + j];
+                for (int j = 0; j < L; j++) dP[i * L + j] = P[i * L + j] * (dP[i * L + j] - rs);
+            }
+            memset(gq, 0, sizeof(double) * L * dh);
+            memset(gk, 0, sizeof(double) * L * dh);
+            for (int i = 0; i < L; i++)
+                for (int j = 0; j < L; j++)
+                    for (int c = 0; c < dh; c++) {
+                        gq[i * dh + c] += scale * dP[i * L + j] * AT(k, b, j, h, c);
+                        gk[j * dh + c] += scale * dP[i * L + j] * AT(q, b, i, h, c);
+                    }
+            for (int t = 0; t < L; t++)
+                for (int c = 0; c < dh; c++) {
+                    double e = fmax(fabs(gq[t * dh + c] - AT(dq, b, t, h, c)),
+                                    fmax(fabs(gk[t * dh + c] - AT(dk, b, t, h, c)), fabs(gv[t * dh + c] - AT(dv, b, t, h, c))));
+                    worst = e > worst ? e : worst;
+                }
+        }
+#undef AT
+    CHECKF(worst < 1e-5, "attention in row blocks is %g from the direct float64 evaluation (measured 1e-6; bound 1e-5)", worst);
+    free(q); free(k); free(v); free(dout); free(out); free(dq); free(dk); free(dv); free(probs); free(mask);
+    free(P); free(dP); free(gq); free(gk); free(gv);
+}

@@ -3,16 +3,6 @@
 
 #include <math.h>
 
-uint64_t rng_mix(uint64_t key, uint64_t counter) {
-    uint64_t z = key + (counter + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    // a second round decorrelates neighbouring keys (key streams are themselves mixed values)
-    z = (z ^ (z >> 32)) * 0xD6E8FEB86659FD93ull;
-    return z ^ (z >> 32);
-}
-
 uint64_t rng_key(uint64_t seed, uint64_t stream) { return rng_mix(rng_mix(seed, 0x5eed), stream); }
 
 static double u53(uint64_t x) { return (double)(x >> 11) * (1.0 / 9007199254740992.0); }

@@ -4,7 +4,16 @@
 #pragma once
 #include <stdint.h>
 
-uint64_t rng_mix(uint64_t key, uint64_t counter);         // 64 well-mixed bits
+// 64 well-mixed bits (inline, so loops over counters vectorise)
+static inline uint64_t rng_mix(uint64_t key, uint64_t counter) {
+    uint64_t z = key + (counter + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    // a second round decorrelates neighbouring keys (key streams are themselves mixed values)
+    z = (z ^ (z >> 32)) * 0xD6E8FEB86659FD93ull;
+    return z ^ (z >> 32);
+}
 uint64_t rng_key(uint64_t seed, uint64_t stream);         // derives an independent stream key
 static inline float rng_uniform_at(uint64_t key, uint64_t i) {  // [0,1), 24 bits
     return (float)(rng_mix(key, i) >> 40) * (1.0f / 16777216.0f);
