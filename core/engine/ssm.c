@@ -1,6 +1,7 @@
 // ssm.c: the diagonal SSM kernel (ZOH, B=1) and the causal FFT convolution that applies it.
 // fftw3.h before complex.h: fftwf_complex stays float[2], indexable as [0]/[1]
 #include <fftw3.h>
+#include <immintrin.h>
 #include <complex.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,56 +13,94 @@
 
 // ----------------------------------------------------------------------------
 // SSM kernel. Everything in double: the kernel is O(N*L) per SSM, cheap next to the GEMMs, and the
-// BiGS authors saw downstream scores move with the kernel arithmetic alone. exp(l*dt*A) is computed
-// directly for each l (repeated multiplication drifts).
+// BiGS authors saw downstream scores move with the kernel arithmetic alone. Powers of exp(dt A) are
+// never built by repeated multiplication (that drifts): with l = b KB + j, exp(l dt A) is the product
+// of the two directly computed values exp(b KB dt A) and exp(j dt A), one rounding from the exact
+// value, and L / KB + KB exponentials per state replace L.
 
 #define A_RE_MAX (-1e-4)  // the clip that keeps Re(A) negative (official: jnp.clip(A_re, None, -1e-4))
+#define KB 64             // lags per block of the factorisation
+
+// the discretised state of mode n: A (clipped), and exp(j dt A) for j < KB into (ur, ui)
+static double complex ssm_mode(const float *A_re, const float *A_im, int idx, double dt, double *ur, double *ui) {
+    double complex A = fmin((double)A_re[idx], A_RE_MAX) + I * (double)A_im[idx];
+    for (int j = 0; j < KB; j++) {
+        double complex z = cexp((double)j * dt * A);
+        ur[j] = creal(z);
+        ui[j] = cimag(z);
+    }
+    return A;
+}
 
 void ssm_kernel_forward(float *K, const float *A_re, const float *A_im, const float *C, const float *log_step,
                         int nk, int N, int L) {
+    int nb = (L + KB - 1) / KB;
+    double *ur = xmalloc(sizeof(double) * (size_t)N * KB * 2), *ui = ur + (size_t)N * KB;
+    double *vr = xmalloc(sizeof(double) * (size_t)N * nb * 2), *vi = vr + (size_t)N * nb;
     for (int k = 0; k < nk; k++) {
         double dt = exp((double)log_step[k]);
-        double complex W[N], A[N];  // W_n = C_n (exp(dt A_n) - 1) / A_n
+        // K[l] = sum_n Re(W_n exp(l dt A_n)), W_n = C_n (exp(dt A_n) - 1) / A_n; V[n][b] = W_n exp(b KB dt A_n)
+#pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
-            double ar = fmin((double)A_re[k * N + n], A_RE_MAX);
-            A[n] = ar + I * (double)A_im[k * N + n];
+            double complex A = ssm_mode(A_re, A_im, k * N + n, dt, ur + (size_t)n * KB, ui + (size_t)n * KB);
             double complex c = (double)C[(k * N + n) * 2] + I * (double)C[(k * N + n) * 2 + 1];
-            W[n] = c * (cexp(dt * A[n]) - 1.0) / A[n];
+            double complex W = c * (cexp(dt * A) - 1.0) / A;
+            for (int b = 0; b < nb; b++) {
+                double complex v = W * cexp((double)b * KB * dt * A);
+                vr[(size_t)n * nb + b] = creal(v);
+                vi[(size_t)n * nb + b] = cimag(v);
+            }
         }
         float *Kk = K + (long)k * L;
 #pragma omp parallel for schedule(static)
-        for (int l = 0; l < L; l++) {
-            double s = 0;
-            for (int n = 0; n < N; n++) s += creal(W[n] * cexp((double)l * dt * A[n]));
-            Kk[l] = (float)s;
+        for (int b = 0; b < nb; b++) {
+            double s[KB] = {0};  // the lags of block b, each summed over n in order
+            for (int n = 0; n < N; n++) {
+                double xr = vr[(size_t)n * nb + b], xi = vi[(size_t)n * nb + b];
+                const double *pr = ur + (size_t)n * KB, *pi = ui + (size_t)n * KB;
+                for (int j = 0; j < KB; j++) s[j] += xr * pr[j] - xi * pi[j];
+            }
+            for (int j = 0; j < KB && b * KB + j < L; j++) Kk[b * KB + j] = (float)s[j];
         }
     }
+    free(ur);
+    free(vr);
 }
 
 void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step, const float *dK,
                          const float *A_re, const float *A_im, const float *C, const float *log_step,
                          int nk, int N, int L) {
+    int nb = (L + KB - 1) / KB;
     for (int k = 0; k < nk; k++) {
         double dt = exp((double)log_step[k]);
         const float *g = dK + (long)k * L;
         double ddt_n[N];  // per-state contributions to dL/d(dt), summed in order below
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
-            double ar = fmin((double)A_re[k * N + n], A_RE_MAX);
-            double complex A = ar + I * (double)A_im[k * N + n];
+            double ur[KB], ui[KB];
+            double complex A = ssm_mode(A_re, A_im, k * N + n, dt, ur, ui);
             double complex c = (double)C[(k * N + n) * 2] + I * (double)C[(k * N + n) * 2 + 1];
             double complex e1 = cexp(dt * A), q = (e1 - 1.0) / A;
-            // f_l(A) = c q exp(l dt A); with z_l = exp(l dt A):
+            // f_l(A) = c q z_l with z_l = exp(l dt A):
             //   dRe(f)/dC_re = Re(q z), dRe(f)/dC_im = -Im(q z)
             //   f'(A) = c z (dt e1 / A - q / A + l dt q);  dRe/dA_re = Re f', dRe/dA_im = -Im f'
             //   df/ddt = c z (e1 + l (e1 - 1))
-            double complex sG = 0, sF = 0, sT = 0;
-            for (int l = 0; l < L; l++) {
-                double complex z = cexp((double)l * dt * A) * (double)g[l];
-                sG += q * z;
-                sF += z * (dt * e1 / A - q / A + (double)l * dt * q);
-                sT += z * (e1 + (double)l * (e1 - 1.0));
+            // so all three are linear in S0 = sum_l z_l g_l and S1 = sum_l l z_l g_l
+            double complex S0 = 0, S1 = 0;
+            for (int b = 0; b < nb; b++) {
+                double p0r = 0, p0i = 0, p1r = 0, p1i = 0;  // sum_j exp(j dt A) g[l] and sum_j j exp(j dt A) g[l]
+                for (int j = 0; j < KB && b * KB + j < L; j++) {
+                    double gl = (double)g[b * KB + j];
+                    p0r += ur[j] * gl;
+                    p0i += ui[j] * gl;
+                    p1r += (double)j * ur[j] * gl;
+                    p1i += (double)j * ui[j] * gl;
+                }
+                double complex T = cexp((double)b * KB * dt * A), P0 = p0r + I * p0i, P1 = p1r + I * p1i;
+                S0 += T * P0;
+                S1 += T * ((double)b * KB * P0 + P1);
             }
+            double complex sG = q * S0, sF = S0 * (dt * e1 / A - q / A) + S1 * (dt * q), sT = S0 * e1 + S1 * (e1 - 1.0);
             dC[(k * N + n) * 2] += (float)creal(sG);
             dC[(k * N + n) * 2 + 1] += (float)(-cimag(sG));
             double complex fa = c * sF;
@@ -77,12 +116,17 @@ void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step
 
 // ----------------------------------------------------------------------------
 // FFT convolution. Transforms of length 2L run along the sequence axis on blocks of CH channels:
-// u[b, :, h0:h0+CH] is copied into a zero-padded (2L, CH) buffer and FFTW transforms its CH columns
-// at once (stride CH). Plans are made once per (2L, CH) and reused; only fftwf_execute_* runs in
+// u[b, :, h0:h0+CH] is transposed into CH contiguous zero-padded rows of 2L (a (CH, 2L) buffer) and
+// FFTW transforms the CH rows at once (unit stride: 2x faster than transforming columns of stride CH). Plans are made once per (2L, CH) and reused; only fftwf_execute_* runs in
 // threads (planning is not thread-safe). FFTW_ESTIMATE keeps the plan, and so the rounding,
 // identical from run to run, which exact resume needs.
 
 typedef struct { int n2, ch; fftwf_plan r2c, c2r; } PlanPair;
+
+// The distance between the real rows of a block: 2L plus one cache line, so that the CH rows (2L floats,
+// a multiple of 4 KB apart at the usual L) do not all fall in the same L1 cache set when the transposes
+// write or read them a column at a time.
+static long row_stride(int n2) { return (long)n2 + 16; }
 static PlanPair g_plans[64];
 static int g_nplans;
 static pthread_mutex_t g_plan_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -93,14 +137,15 @@ static const PlanPair *plans_get(int n2, int ch) {
         if (g_plans[i].n2 == n2 && g_plans[i].ch == ch) { pthread_mutex_unlock(&g_plan_lock); return &g_plans[i]; }
     if (g_nplans == (int)(sizeof g_plans / sizeof g_plans[0])) fatal("too many distinct FFT sizes in one run");
     int nc = n2 / 2 + 1;
-    float *re = fftwf_malloc(sizeof(float) * (size_t)n2 * ch);
+    float *re = fftwf_malloc(sizeof(float) * (size_t)row_stride(n2) * ch);
     fftwf_complex *cx = fftwf_malloc(sizeof(fftwf_complex) * (size_t)nc * ch);
     if (!re || !cx) fatal("out of memory planning an FFT of length %d", n2);
     PlanPair *p = &g_plans[g_nplans];
     p->n2 = n2;
     p->ch = ch;
-    p->r2c = fftwf_plan_many_dft_r2c(1, &n2, ch, re, NULL, ch, 1, cx, NULL, ch, 1, FFTW_ESTIMATE);
-    p->c2r = fftwf_plan_many_dft_c2r(1, &n2, ch, cx, NULL, ch, 1, re, NULL, ch, 1, FFTW_ESTIMATE);
+    int rs = (int)row_stride(n2);
+    p->r2c = fftwf_plan_many_dft_r2c(1, &n2, ch, re, NULL, 1, rs, cx, NULL, 1, nc, FFTW_ESTIMATE);
+    p->c2r = fftwf_plan_many_dft_c2r(1, &n2, ch, cx, NULL, 1, nc, re, NULL, 1, rs, FFTW_ESTIMATE);
     if (!p->r2c || !p->c2r) fatal("FFTW could not plan a transform of length %d x %d", n2, ch);
     fftwf_free(re);
     fftwf_free(cx);
@@ -127,24 +172,37 @@ static Scratch *scratch_get(size_t nre, size_t nc) {
     return s;
 }
 
-// Channels per transform batch: one thread's scratch (about 24 L CH bytes) should stay in L2, so long
-// sequences take fewer channels at a time (measured on BiGS-small: 16 at L=128, 4 at L >= 1024 are
-// 1.2-2x faster than 32).
+// Channels per transform batch: one thread's scratch (about 12 L CH bytes) should stay in L2, so long
+// sequences take fewer channels at a time; 16 channels fill the cache lines the transpose reads.
 static int channel_block(int H, int L) {
-    int want = L <= 256 ? 16 : L <= 512 ? 8 : 4;
+    int want = L <= 1024 ? 16 : 8;
     int ch = H < want ? H : want;
     while (H % ch) ch--;
     return ch;
 }
 
-// pad (2L,CH) <- x[b, :, h0:h0+CH] of a (B,L,H) array, zeros below row L
+// pad (CH, 2L), rows row_stride(2L) apart <- x[b, :, h0:h0+CH] of a (B,L,H) array transposed, zeros in
+// each row from L
 static void load_block(float *pad, const float *x, int b, int h0, int L, int H, int CH) {
     const float *src = x + (long)b * L * H + h0;
-    for (int t = 0; t < L; t++) memcpy(pad + (long)t * CH, src + (long)t * H, sizeof(float) * (size_t)CH);
-    memset(pad + (long)L * CH, 0, sizeof(float) * (size_t)L * CH);
+    long rs = row_stride(2 * L);
+    int t = 0;
+#ifdef __AVX512F__
+    // 16 steps of one channel at a time by a gather: the 16 rows' cache lines serve all CH channels
+    if ((long)16 * H < (1L << 31) / 4) {
+        const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(H));
+        for (; t + 16 <= L; t += 16)
+            for (int j = 0; j < CH; j++)
+                _mm512_storeu_ps(pad + j * rs + t, _mm512_i32gather_ps(idx, src + (long)t * H + j, 4));
+    }
+#endif
+    for (; t < L; t++)
+        for (int j = 0; j < CH; j++) pad[j * rs + t] = src[(long)t * H + j];
+    for (int j = 0; j < CH; j++) memset(pad + j * rs + L, 0, sizeof(float) * (size_t)L);
 }
 
-// The kernel spectrum: FK (L+1) for a shared kernel, (L+1, H) per channel. Unnormalised.
+// The kernel spectrum: FK (L+1) for a shared kernel, (H, L+1) per channel. Unnormalised.
 static fftwf_complex *kernel_spectrum(const float *K, int L, int H, int per_channel) {
     int n2 = 2 * L, nc = L + 1, nk = per_channel ? H : 1, CH = per_channel ? channel_block(H, L) : 1;
     const PlanPair *pp = plans_get(n2, CH);
@@ -152,16 +210,13 @@ static fftwf_complex *kernel_spectrum(const float *K, int L, int H, int per_chan
     if (!FK) fatal("out of memory for an FFT kernel spectrum");
 #pragma omp parallel for schedule(static)
     for (int h0 = 0; h0 < nk; h0 += CH) {
-        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
-        for (int t = 0; t < L; t++)
-            for (int j = 0; j < CH; j++) s->re[(long)t * CH + j] = K[(long)(h0 + j) * L + t];
-        memset(s->re + (long)L * CH, 0, sizeof(float) * (size_t)L * CH);
+        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
+        for (int j = 0; j < CH; j++) {
+            memcpy(s->re + (long)j * row_stride(n2), K + (long)(h0 + j) * L, sizeof(float) * (size_t)L);
+            memset(s->re + (long)j * row_stride(n2) + L, 0, sizeof(float) * (size_t)L);
+        }
         fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
-        for (int k = 0; k < nc; k++)
-            for (int j = 0; j < CH; j++) {
-                FK[(long)k * nk + h0 + j][0] = s->a[(long)k * CH + j][0];
-                FK[(long)k * nk + h0 + j][1] = s->a[(long)k * CH + j][1];
-            }
+        memcpy(FK + (long)h0 * nc, s->a, sizeof(fftwf_complex) * (size_t)nc * CH);
     }
     return FK;
 }
@@ -170,28 +225,28 @@ static void fft_forward(float *y, const float *u, const float *K, const float *D
     int n2 = 2 * L, nc = L + 1, CH = channel_block(H, L), nblk = H / CH;
     const PlanPair *pp = plans_get(n2, CH);
     fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
-    int nk = per_channel ? H : 1;
     float inv = 1.0f / (float)n2;  // FFTW's inverse is unnormalised
 #pragma omp parallel for schedule(static)
     for (int item = 0; item < B * nblk; item++) {
         int b = item / nblk, h0 = (item % nblk) * CH;
-        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
+        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
         load_block(s->re, u, b, h0, L, H, CH);
         fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
-        for (int k = 0; k < nc; k++)
-            for (int j = 0; j < CH; j++) {
-                const float *fk = FK[(long)k * nk + (per_channel ? h0 + j : 0)];
-                float *z = s->a[(long)k * CH + j];
-                float re = z[0] * fk[0] - z[1] * fk[1], im = z[0] * fk[1] + z[1] * fk[0];
-                z[0] = re;
-                z[1] = im;
+        for (int j = 0; j < CH; j++) {
+            const fftwf_complex *fk = FK + (long)(per_channel ? h0 + j : 0) * nc;
+            fftwf_complex *z = s->a + (long)j * nc;
+            for (int k = 0; k < nc; k++) {
+                float re = z[k][0] * fk[k][0] - z[k][1] * fk[k][1], im = z[k][0] * fk[k][1] + z[k][1] * fk[k][0];
+                z[k][0] = re;
+                z[k][1] = im;
             }
+        }
         fftwf_execute_dft_c2r(pp->c2r, s->a, s->re);
         for (int t = 0; t < L; t++) {
             long o = ((long)b * L + t) * H + h0;
             for (int j = 0; j < CH; j++) {
                 float d = D[per_channel ? h0 + j : 0];
-                y[o + j] = s->re[(long)t * CH + j] * inv + d * u[o + j];
+                y[o + j] = s->re[(long)j * row_stride(n2) + t] * inv + d * u[o + j];
             }
         }
     }
@@ -212,32 +267,32 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
         int h0 = blk * CH;
-        Scratch *s = scratch_get((size_t)n2 * CH, (size_t)nc * CH);
+        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
         for (int b = 0; b < B; b++) {
             load_block(s->re, u, b, h0, L, H, CH);
             fftwf_execute_dft_r2c(pp->r2c, s->re, s->b);  // FU
             load_block(s->re, dy, b, h0, L, H, CH);
             fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);  // FdY
-            for (int k = 0; k < nc; k++)
-                for (int j = 0; j < CH; j++) {
-                    float *fy = s->a[(long)k * CH + j], *fu = s->b[(long)k * CH + j];
+            for (int j = 0; j < CH; j++) {
+                fftwf_complex *fy = s->a + (long)j * nc, *fu = s->b + (long)j * nc;
+                const fftwf_complex *fk = FK + (long)(per_channel ? h0 + j : 0) * nc;
+                double *ac = acc + 2 * (per_channel ? (long)(h0 + j) * nc : (long)blk * nc);
+                for (int k = 0; k < nc; k++) {
                     // dK spectrum += conj(FU) * FdY
-                    double re = (double)fu[0] * fy[0] + (double)fu[1] * fy[1], im = (double)fu[0] * fy[1] - (double)fu[1] * fy[0];
-                    long a = per_channel ? (long)k * H + h0 + j : (long)k * nblk + blk;
-                    acc[2 * a] += re;
-                    acc[2 * a + 1] += im;
+                    ac[2 * k] += (double)fu[k][0] * fy[k][0] + (double)fu[k][1] * fy[k][1];
+                    ac[2 * k + 1] += (double)fu[k][0] * fy[k][1] - (double)fu[k][1] * fy[k][0];
                     // du spectrum = conj(FK) * FdY (in place of FdY)
-                    const float *fk = FK[(long)k * nk + (per_channel ? h0 + j : 0)];
-                    float r2 = fk[0] * fy[0] + fk[1] * fy[1], i2 = fk[0] * fy[1] - fk[1] * fy[0];
-                    fy[0] = r2;
-                    fy[1] = i2;
+                    float r2 = fk[k][0] * fy[k][0] + fk[k][1] * fy[k][1], i2 = fk[k][0] * fy[k][1] - fk[k][1] * fy[k][0];
+                    fy[k][0] = r2;
+                    fy[k][1] = i2;
                 }
+            }
             fftwf_execute_dft_c2r(pp->c2r, s->a, s->re);
             for (int t = 0; t < L; t++) {
                 long o = ((long)b * L + t) * H + h0;
                 for (int j = 0; j < CH; j++) {
                     float d = D[per_channel ? h0 + j : 0];
-                    if (du) du[o + j] += s->re[(long)t * CH + j] * inv + d * dy[o + j];
+                    if (du) du[o + j] += s->re[(long)j * row_stride(n2) + t] * inv + d * dy[o + j];
                     dD_part[h0 + j] += (double)u[o + j] * dy[o + j];
                 }
             }
@@ -257,18 +312,18 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
         const PlanPair *pk = plans_get(n2, CHk);
 #pragma omp parallel for schedule(static)
         for (int h0 = 0; h0 < nk; h0 += CHk) {
-            Scratch *s = scratch_get((size_t)n2 * CHk, (size_t)nc * CHk);
-            for (int k = 0; k < nc; k++)
-                for (int j = 0; j < CHk; j++) {
+            Scratch *s = scratch_get((size_t)row_stride(n2) * CHk, (size_t)nc * CHk);
+            for (int j = 0; j < CHk; j++)
+                for (int k = 0; k < nc; k++) {
                     double re = 0, im = 0;
-                    if (per_channel) { re = acc[2 * ((long)k * H + h0 + j)]; im = acc[2 * ((long)k * H + h0 + j) + 1]; }
-                    else for (int q = 0; q < nblk; q++) { re += acc[2 * ((long)k * nblk + q)]; im += acc[2 * ((long)k * nblk + q) + 1]; }
-                    s->a[(long)k * CHk + j][0] = (float)re;
-                    s->a[(long)k * CHk + j][1] = (float)im;
+                    if (per_channel) { re = acc[2 * ((long)(h0 + j) * nc + k)]; im = acc[2 * ((long)(h0 + j) * nc + k) + 1]; }
+                    else for (int q = 0; q < nblk; q++) { re += acc[2 * ((long)q * nc + k)]; im += acc[2 * ((long)q * nc + k) + 1]; }
+                    s->a[(long)j * nc + k][0] = (float)re;
+                    s->a[(long)j * nc + k][1] = (float)im;
                 }
             fftwf_execute_dft_c2r(pk->c2r, s->a, s->re);
             for (int j = 0; j < CHk; j++)
-                for (int t = 0; t < L; t++) dK[(long)(h0 + j) * L + t] += s->re[(long)t * CHk + j] * inv;
+                for (int t = 0; t < L; t++) dK[(long)(h0 + j) * L + t] += s->re[(long)j * row_stride(n2) + t] * inv;
         }
     }
     free(acc);
