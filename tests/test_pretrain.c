@@ -465,3 +465,29 @@ TEST(bf16_refused_on_a_cpu_without_it) {
     rc = test_run(cmd, log, sizeof log);
     CHECKF(rc != 0 && strstr(log, "--bf16: this CPU has no AVX512-BF16"), "eval gave %d: %s", rc, log);
 }
+
+// Where bf16 products are slower than float32 (played by the hook BIGS_TEST_BF16_SPEEDUP), asking for
+// bf16 warns with the measured ratio and what to do, and the command still runs; where bf16 is faster it
+// says nothing. The measurement itself gives a plausible ratio.
+TEST(bf16_warns_where_it_is_slower_than_float32) {
+    if (!gemm_bf16_available()) {
+        printf("     (no AVX512-BF16 here: bf16 is refused; checked by bf16_refused_on_a_cpu_without_it)\n");
+        return;
+    }
+    double x = gemm_bf16_speedup();
+    CHECKF(x > 0.1 && x < 10.0, "gemm_bf16_speedup() = %g: not a plausible ratio of two products' times", x);
+    char data[512], cfg[512], out[512], cmd[4096], log[8192];
+    run_setup("bfwarn", 64, data, cfg, out);
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_BF16_SPEEDUP=0.7 %s pretrain --config %s --data %s --output %s --threads 1 --quiet "
+             "--set train.max_steps=2 --set train.bf16=true", test_bigs_bin(), cfg, data, out);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0 && strstr(log, "warning: train.bf16: bf16 products run at 0.70x the float32 rate") && strstr(log, "drop train.bf16"),
+           "pretrain at a played 0.7x gave %d: %s", rc, log);
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_BF16_SPEEDUP=0.7 %s eval --task mlm --data %s --model %s --bf16", test_bigs_bin(), data, out);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0 && strstr(log, "warning: --bf16: bf16 products run at 0.70x the float32 rate") && strstr(log, "drop --bf16"),
+           "eval at a played 0.7x gave %d: %s", rc, log);
+    snprintf(cmd, sizeof cmd, "BIGS_TEST_BF16_SPEEDUP=1.9 %s eval --task mlm --data %s --model %s --bf16", test_bigs_bin(), data, out);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0 && !strstr(log, "float32 rate"), "eval at a played 1.9x gave %d and warned: %s", rc, log);
+}

@@ -27,6 +27,10 @@ void ops_require_bf16(const char *what) {
         fatal("%s: this CPU has no AVX512-BF16 (the avx512_bf16 flag of /proc/cpuinfo), which bf16 products need; run in float32 "
               "(drop %s)", what, what);
     g_bf16 = 1;
+    double x = gemm_bf16_speedup();
+    if (x < 1.0)
+        log_warn("%s: bf16 products run at %.2fx the float32 rate on this CPU (measured at start), so this run is slower "
+                 "than in float32; drop %s to run faster (docs/internals.md, number formats)", what, x, what);
 }
 
 void ops_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta,
