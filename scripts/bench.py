@@ -212,6 +212,11 @@ def main():
     print("GEMM 2048^3, %d threads: OpenBLAS sgemm %.1f GFLOP/s, bigs float32 %.1f, bigs bf16 %s%s" % (
         peaks[0]["threads"], peak_blas, peak_own, "%.1f" % peak_bf16 if a.bf16 else "- (no AVX512-BF16)",
         " (%.2fx float32)" % (peak_bf16 / peak_own) if a.bf16 else ""), flush=True)
+    tpk = [run_json([sys.executable, "scripts/bench_torch_gemm.py"], torch_env()) for _ in range(a.reps)]
+    pt_fp32, pt_bf16 = med(tpk, "fp32_gflops"), med(tpk, "bf16_gflops")
+    print("PyTorch's torch.mm 2048^3 at its faster thread count: float32 %.1f GFLOP/s, bf16 %.1f; bigs / PyTorch: "
+          "float32 %.2fx, bf16 %s (the ceiling of the ratios where the products are the whole step)" % (
+              pt_fp32, pt_bf16, peak_own / pt_fp32, "%.2fx" % (peak_bf16 / pt_bf16) if a.bf16 else "-"), flush=True)
 
     sides = [s for s in SIDES if a.bf16 or not s.endswith("bf16")]
     rows, runs = model_rows(a, sides, rows_idx)
@@ -270,7 +275,8 @@ def main():
     summary = {"machine": {"cpu": cpu, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
                            "openblas_l2_size": os.environ.get("OPENBLAS_L2_SIZE", "")},
                "reps": a.reps, "steps": a.steps,
-               "gemm_peak_gflops": {"openblas_sgemm": peak_blas, "bigs_fp32": peak_own, "bigs_bf16": peak_bf16},
+               "gemm_peak_gflops": {"openblas_sgemm": peak_blas, "bigs_fp32": peak_own, "bigs_bf16": peak_bf16,
+                                 "torch_fp32": pt_fp32, "torch_bf16": pt_bf16},
                "rows": rows, "pretrain": pre, "targets": checks, "raw": {"%d-%s" % k: v for k, v in runs.items()}}
     if not a.no_mpi and shutil.which("mpirun") and "MPI v" in subprocess.run(
             ["build/bigs", "--version"], cwd=ROOT, stdout=subprocess.PIPE, text=True).stdout:
