@@ -46,15 +46,27 @@ void adamw_step(AdamW *o, ParamTable *pt, double lr, double beta1, double beta2,
     // scalars rounded to float as PyTorch passes them (1 - 0.9 in double is not 1 - 0.9f in float)
     float bc2_sqrt = (float)sqrt(bc2);
     float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps, a1 = (float)(1.0 - beta1), a2 = (float)(1.0 - beta2);
-    for (int i = 0; i < pt->n; i++) {
-        long off = pt->info[i].offset, n = pt->info[i].numel, span = 16384;
+    // the work in spans of at most 16384 parameters of one tensor, all of them under one fork and join
+    // (each update is elementwise, so how the spans are shared out does not change a bit)
+    const long span = 16384;
+    long nspan = 0;
+    for (int i = 0; i < pt->n; i++) nspan += (pt->info[i].numel + span - 1) / span;
+    long *first = xmalloc(sizeof(long) * (size_t)(nspan > 0 ? nspan : 1));
+    int *owner = xmalloc(sizeof(int) * (size_t)(nspan > 0 ? nspan : 1));
+    nspan = 0;
+    for (int i = 0; i < pt->n; i++)
+        for (long j = 0; j < pt->info[i].numel; j += span) first[nspan] = j, owner[nspan++] = i;
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < nspan; t++) {
+        int i = owner[t];
+        long off = pt->info[i].offset + first[t], n = pt->info[i].numel - first[t];
         double lri = lr * o->lr_scale[pt->info[i].role.lr];  // the parameter's group's rate
         float shrink = (float)(1.0 - lri * wd * o->decay[i]), step_size = (float)(lri / bc1);
-        float *p = pt->data + off, *g = pt->grad + off, *m = o->m + off, *v = o->v + off;
-#pragma omp parallel for schedule(static) if (n > 4 * span)
-        for (long j = 0; j < n; j += span)
-            adamw_span(p + j, g + j, m + j, v + j, n - j < span ? n - j : span, shrink, b1, a1, b2, a2, step_size, bc2_sqrt, e);
+        adamw_span(pt->data + off, pt->grad + off, o->m + off, o->v + off, n < span ? n : span, shrink, b1, a1, b2, a2,
+                   step_size, bc2_sqrt, e);
     }
+    free(first);
+    free(owner);
 }
 
 // Sum of squares of the whole gradient block, in double: fixed 16384-float chunks, each summed over 8

@@ -409,6 +409,9 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
     uint32_t *bpack = reserve(&pb->b, &pb->bcap, (size_t)kwords * (size_t)panel);
     uint32_t *apack = reserve(&pb->a, &pb->acap, (size_t)nt * astride);
     int slivers = (M + mr - 1) / mr;
+    // one fork and join for the whole product (a wake-up of a sleeping thread costs tens of microseconds
+    // on some machines), with a barrier between the slices, which share the packed B buffer
+#pragma omp parallel num_threads(nt) if (nt > 1)
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
         int nsl = (nc + nr - 1) / nr;
@@ -416,36 +419,34 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
             int kc = K - k0 < e->kc ? K - k0 : e->kc, kw = (kc + e->kstep - 1) / e->kstep;
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
             const float *bia = k0 == 0 ? bias : NULL;  // and the bias goes in with the first
-#pragma omp parallel num_threads(nt) if (nt > 1)
-            {
 #pragma omp for schedule(static)
+            for (int t = 0; t < nsl; t++) {
+                int cols = nc - t * nr < nr ? nc - t * nr : nr;
+                e->pack_b(bpack + (long)t * kw * nr, B, ldb, tB, j0 + t * nr, cols, k0, kc);
+            }
+#ifdef _OPENMP
+            int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+            int tid = 0, nth = 1;
+#endif
+            // each thread takes an equal run of A slivers, in blocks of at most mc rows
+            uint32_t *ap = apack + (size_t)tid * astride;
+            int s_end = (int)((long)slivers * (tid + 1) / nth);
+            for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += e->mc / mr) {
+                int s1 = s0 + e->mc / mr < s_end ? s0 + e->mc / mr : s_end;
+                int i0 = s0 * mr, rows = (s1 * mr < M ? s1 * mr : M) - i0;
+                e->pack_a(ap, A, lda, tA, i0, rows, k0, kc);
                 for (int t = 0; t < nsl; t++) {
                     int cols = nc - t * nr < nr ? nc - t * nr : nr;
-                    e->pack_b(bpack + (long)t * kw * nr, B, ldb, tB, j0 + t * nr, cols, k0, kc);
+                    const uint32_t *bp = bpack + (long)t * kw * nr;
+                    for (int s = 0; s < rows; s += mr)
+                        e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
+                                  rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
                 }
-#ifdef _OPENMP
-                int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-                int tid = 0, nth = 1;
-#endif
-                // each thread takes an equal run of A slivers, in blocks of at most mc rows
-                uint32_t *ap = apack + (size_t)tid * astride;
-                int s_end = (int)((long)slivers * (tid + 1) / nth);
-                for (int s0 = (int)((long)slivers * tid / nth); s0 < s_end; s0 += e->mc / mr) {
-                    int s1 = s0 + e->mc / mr < s_end ? s0 + e->mc / mr : s_end;
-                    int i0 = s0 * mr, rows = (s1 * mr < M ? s1 * mr : M) - i0;
-                    e->pack_a(ap, A, lda, tA, i0, rows, k0, kc);
-                    for (int t = 0; t < nsl; t++) {
-                        int cols = nc - t * nr < nr ? nc - t * nr : nr;
-                        const uint32_t *bp = bpack + (long)t * kw * nr;
-                        for (int s = 0; s < rows; s += mr)
-                            e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
-                                      rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
-                    }
-                    // the block is final (all of K summed): its epilogue while it is in this core's cache
-                    if (ep && k0 + kc >= K) ep->fn(ep->ctx, C + (long)i0 * ldc + j0, ldc, rows, nc, i0, j0);
-                }
+                // the block is final (all of K summed): its epilogue while it is in this core's cache
+                if (ep && k0 + kc >= K) ep->fn(ep->ctx, C + (long)i0 * ldc + j0, ldc, rows, nc, i0, j0);
             }
+#pragma omp barrier
         }
     }
 }

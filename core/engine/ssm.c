@@ -5,6 +5,9 @@
 #include <complex.h>
 #include <math.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <string.h>
 
 #include "core/base/common.h"
@@ -351,19 +354,34 @@ static void toeplitz(float *T, const float *K, float D, int L) {
     }
 }
 
+static int thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// 1 when a batch of B sequences is split between threads by sequence, each product on one thread
+static int per_sequence(int B) { return B >= 2 * threads_get(); }
+
 static void direct_forward(float *y, const float *u, const float *K, const float *D, int B, int L, int H) {
     float *T = xmalloc(sizeof(float) * (size_t)L * L);
     toeplitz(T, K, D[0], L);
-    for (int b = 0; b < B; b++)  // y_b (L,H) = T (L,L) @ u_b (L,H)
-        gemm(0, 0, L, H, L, 1.0f, T, L, u + (long)b * L * H, H, 0.0f, y + (long)b * L * H, H);
+    // y_b (L,H) = T (L,L) @ u_b (L,H); with enough sequences each thread takes whole products (one fork
+    // and join for all of them; a product's sums do not depend on the threads that compute it)
+#pragma omp parallel for schedule(static) if (per_sequence(B))
+    for (int b = 0; b < B; b++) gemm(0, 0, L, H, L, 1.0f, T, L, u + (long)b * L * H, H, 0.0f, y + (long)b * L * H, H);
     free(T);
 }
 
 static void direct_backward(float *du, float *dK, float *dD, const float *dy, const float *u, const float *K,
                             const float *D, int B, int L, int H) {
+    int par = per_sequence(B);
     if (du) {
         float *T = xmalloc(sizeof(float) * (size_t)L * L);
         toeplitz(T, K, D[0], L);
+#pragma omp parallel for schedule(static) if (par)
         for (int b = 0; b < B; b++)  // du_b += T^T @ dy_b
             gemm(1, 0, L, H, L, 1.0f, T, L, dy + (long)b * L * H, H, 1.0f, du + (long)b * L * H, H);
         free(T);
@@ -372,22 +390,30 @@ static void direct_backward(float *du, float *dK, float *dD, const float *dy, co
         // G_b[t][s] = sum over h of dy[b,t,h] u[b,s,h]; dK[l] sums the l-th lower diagonals (t - s = l)
         // of every G_b and dD their main diagonals, in double (the G entries are large next to their
         // sum, so nothing else is accumulated in float). Rows of G for t < s are not needed, but a full
-        // product is faster than a triangular one here.
-        float *G = xmalloc(sizeof(float) * (size_t)L * L);
-        double *acc = xcalloc((size_t)L, sizeof(double));
+        // product is faster than a triangular one here. Each sequence's diagonal sums are kept apart and
+        // added in sequence order, so the result is the same however the sequences are shared out.
+        int nG = par ? threads_get() : 1;
+        float *G = xmalloc(sizeof(float) * (size_t)L * L * (size_t)nG);
+        double *part = xcalloc((size_t)L * (size_t)B, sizeof(double));
+#pragma omp parallel for schedule(static) if (par)
         for (int b = 0; b < B; b++) {
-            gemm(0, 1, L, L, H, 1.0f, dy + (long)b * L * H, H, u + (long)b * L * H, H, 0.0f, G, L);
-#pragma omp parallel for schedule(static)
+            float *Gb = G + (size_t)L * L * (size_t)(par ? thread_index() : 0);
+            gemm(0, 1, L, L, H, 1.0f, dy + (long)b * L * H, H, u + (long)b * L * H, H, 0.0f, Gb, L);
+#pragma omp parallel for schedule(static) if (!par)
             for (int l = 0; l < L; l++) {
                 double a = 0;
-                for (int t = l; t < L; t++) a += G[(long)t * L + t - l];
-                acc[l] += a;
+                for (int t = l; t < L; t++) a += Gb[(long)t * L + t - l];
+                part[(long)b * L + l] = a;
             }
         }
+        double *acc = xcalloc((size_t)L, sizeof(double));
+        for (int b = 0; b < B; b++)
+            for (int l = 0; l < L; l++) acc[l] += part[(long)b * L + l];
         if (dK)
             for (int l = 0; l < L; l++) dK[l] += (float)acc[l];
         if (dD) dD[0] += (float)acc[0];  // the main diagonal: sum of dy * u
         free(acc);
+        free(part);
         free(G);
     }
 }
