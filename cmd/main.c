@@ -54,17 +54,9 @@ static int run(int argc, char **argv) {
     return 2;
 }
 
-// OpenMP threads wait for work by sleeping (passive), not by spinning, unless the environment says
-// otherwise: a spinning thread steals its core from whatever else runs there (small models ran 3x, eval 30x
-// slower beside a busy process). libgomp reads OMP_WAIT_POLICY once, in its own initializer, so the value
-// is set from the executable's preinit array, which the dynamic loader runs before the initializer of any
-// shared library (a re-execution would do it too, but not under valgrind or a debugger).
-static void wait_policy(int argc, char **argv, char **envp) {
-    (void)argc, (void)argv, (void)envp;
-    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "passive", 1);
-}
+// OpenMP's wait policy is set before libgomp starts (core/base/common.h, omp_wait_policy_default).
 __attribute__((section(".preinit_array"), used)) static void (*const wait_policy_at_load)(int, char **, char **) =
-    wait_policy;
+    omp_wait_policy_default;
 
 int main(int argc, char **argv) {
     // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the

@@ -202,3 +202,14 @@ int errf(char *err, size_t n, const char *fmt, ...) {
     va_end(ap);
     return -1;
 }
+
+// OpenMP threads wait for work by sleeping (passive), not by spinning, unless the environment says
+// otherwise: a spinning thread steals its core from whatever else runs there (small models ran 3x, eval 30x
+// slower beside a busy process; a spin of 10000 turns before sleeping, 6x). libgomp reads OMP_WAIT_POLICY
+// once, in its own initializer, so this runs from an executable's preinit array, which the dynamic loader
+// runs before the initializer of any shared library (a re-execution would do it too, but not under
+// valgrind or a debugger).
+void omp_wait_policy_default(int argc, char **argv, char **envp) {
+    (void)argc, (void)argv, (void)envp;
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "passive", 1);
+}

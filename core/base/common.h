@@ -49,3 +49,7 @@ char *file_read_all(const char *path, size_t *len, const char **err);
 // Writes a file atomically: PATH.tmp, fsync, rename, fsync of the directory. Returns 0 or -1 (errno set).
 int file_write_atomic(const char *path, const void *data, size_t len);
 int fsync_dir_of(const char *path);
+
+// Sets OMP_WAIT_POLICY=passive unless the environment sets it: for an executable's .preinit_array
+// (cmd/main.c, scripts/bench_train.c), so that libgomp reads it at its start.
+void omp_wait_policy_default(int argc, char **argv, char **envp);
