@@ -78,7 +78,7 @@ static void softmax_backward_rows(float *dP, const float *P, int L, int R) {
 // and the softmax: at L=4096 the whole matrix is 64 MB per pair and passes through memory once per
 // direction instead of five to eight times. A block's products give the same sums as the whole matrix's
 // (the rows are independent), except that dK and dV add the blocks' contributions in block order.
-#define QROWS 128
+#define QROWS 256
 
 // x (n) <- x with dropout applied in place (element counter from `first`), or nothing when p = 0. As
 // dropout_forward and dropout_backward (the backward is the same map: the kept elements scaled).

@@ -19,7 +19,8 @@
 // BiGS authors saw downstream scores move with the kernel arithmetic alone. Powers of exp(dt A) are
 // never built by repeated multiplication (that drifts): with l = b KB + j, exp(l dt A) is the product
 // of the two directly computed values exp(b KB dt A) and exp(j dt A), one rounding from the exact
-// value, and L / KB + KB exponentials per state replace L.
+// value, and L / KB + KB exponentials per state replace L. Under L = 1024 the work (well under a
+// millisecond) runs on one thread: waking another costs more.
 
 #define A_RE_MAX (-1e-4)  // the clip that keeps Re(A) negative (official: jnp.clip(A_re, None, -1e-4))
 #define KB 64             // lags per block of the factorisation
@@ -43,7 +44,7 @@ void ssm_kernel_forward(float *K, const float *A_re, const float *A_im, const fl
     for (int k = 0; k < nk; k++) {
         double dt = exp((double)log_step[k]);
         // K[l] = sum_n Re(W_n exp(l dt A_n)), W_n = C_n (exp(dt A_n) - 1) / A_n; V[n][b] = W_n exp(b KB dt A_n)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L >= 1024)
         for (int n = 0; n < N; n++) {
             double complex A = ssm_mode(A_re, A_im, k * N + n, dt, ur + (size_t)n * KB, ui + (size_t)n * KB);
             double complex c = (double)C[(k * N + n) * 2] + I * (double)C[(k * N + n) * 2 + 1];
@@ -55,7 +56,7 @@ void ssm_kernel_forward(float *K, const float *A_re, const float *A_im, const fl
             }
         }
         float *Kk = K + (long)k * L;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L >= 1024)
         for (int b = 0; b < nb; b++) {
             double s[KB] = {0};  // the lags of block b, each summed over n in order
             for (int n = 0; n < N; n++) {
@@ -78,7 +79,7 @@ void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step
         double dt = exp((double)log_step[k]);
         const float *g = dK + (long)k * L;
         double ddt_n[N];  // per-state contributions to dL/d(dt), summed in order below
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L >= 1024)
         for (int n = 0; n < N; n++) {
             double ur[KB], ui[KB];
             double complex A = ssm_mode(A_re, A_im, k * N + n, dt, ur, ui);
@@ -345,7 +346,7 @@ int fftconv_direct_max_len = 512;
 
 // T (L,L) <- the causal Toeplitz matrix of K with D added on the diagonal
 static void toeplitz(float *T, const float *K, float D, int L) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L >= 512)
     for (int t = 0; t < L; t++) {
         float *row = T + (long)t * L;
         for (int s2 = 0; s2 <= t; s2++) row[s2] = K[t - s2];
