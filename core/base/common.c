@@ -127,8 +127,10 @@ void threads_set(int n) {
 
 #ifdef _OPENMP
 int threads_get(void) { return omp_get_max_threads(); }
+int thread_index(void) { return omp_get_thread_num(); }
 #else
 int threads_get(void) { return 1; }
+int thread_index(void) { return 0; }
 #endif
 
 char *file_read_all(const char *path, size_t *len, const char **err) {

@@ -36,6 +36,8 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Threads: set the OpenMP and OpenBLAS thread count (n <= 0: all cores).
 void threads_set(int n);
 int threads_get(void);
+// The calling thread's number in its OpenMP team (0 outside a parallel region).
+int thread_index(void);
 
 // Test hook for fault injection: BIGS_TEST_KILL_IN=PHASE:STEP in the environment kills this process
 // (SIGKILL) when it reaches phase PHASE ("eval", "save", "rotate", "final") of step STEP.

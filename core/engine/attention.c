@@ -3,9 +3,6 @@
 // read in place from (B,L,H) without copies. The (batch, head) pairs run in parallel.
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/base/common.h"
 #include "core/engine/gemm.h"
@@ -80,25 +77,9 @@ static void softmax_backward_rows(float *dP, const float *P, int L, int R) {
 // (the rows are independent), except that dK and dV add the blocks' contributions in block order.
 #define QROWS 256
 
-// x (n) <- x with dropout applied in place (element counter from `first`), or nothing when p = 0. As
-// dropout_forward and dropout_backward (the backward is the same map: the kept elements scaled).
-static void drop_inplace(float *x, long n, float p, uint64_t key, uint64_t first) {
-    if (p <= 0.0f) return;
-    float scale = 1.0f / (1.0f - p);
-    for (long i = 0; i < n; i++) x[i] = rng_uniform_at(key, first + (uint64_t)i) >= p ? x[i] * scale : 0.0f;
-}
-
 // Per-thread (QROWS,L) scratch blocks for the (b,h) loops: nblk blocks for each of the team's threads.
 static float *scratch_blocks(int L, int nblk) {
     return xmalloc(sizeof(float) * (size_t)QROWS * L * (size_t)nblk * (size_t)threads_get());
-}
-
-static int thread_index(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 // The (b,h) pairs are independent: they run in parallel, each thread doing its products alone (gemm
@@ -123,8 +104,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
             const float *A = P;
             if (Pd) {
                 float *d = Pd + (size_t)thread_index() * QROWS * L;
-                memcpy(d, P, sizeof(float) * (size_t)R * L);
-                drop_inplace(d, (long)R * L, p, dkey, (uint64_t)i0 * L);
+                dropout_forward(d, P, (long)R * L, p, dkey, (uint64_t)i0 * L);  // on this thread alone
                 A = d;
             }
             // out_bh[i0:i0+R] (R,dh) = A (R,L) @ V_bh (L,dh)
@@ -151,15 +131,14 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             long ro = (long)i0 * H;  // the block's first row in (B,L,H)
             const float *P = probs + (long)bh * L * L + (long)i0 * L, *A = P;
             if (Pd) {
-                memcpy(Pd, P, sizeof(float) * (size_t)R * L);
-                drop_inplace(Pd, (long)R * L, p, dkey, (uint64_t)i0 * L);
+                dropout_forward(Pd, P, (long)R * L, p, dkey, (uint64_t)i0 * L);
                 A = Pd;
             }
             // dV_bh += A^T (L,R) @ dO_bh[i0:i0+R] (R,dh)
             if (dv) ops_gemm(1, 0, L, dh, R, 1.0f, A, L, dout + off + ro, H, 1.0f, dv + off, H);
             // dA (R,L) = dO_bh[i0:i0+R] @ V_bh^T, then through the dropout (the same mask, the same scale)
             ops_gemm(0, 1, R, L, dh, 1.0f, dout + off + ro, H, v + off, H, 0.0f, dP, L);
-            drop_inplace(dP, (long)R * L, p, dkey, (uint64_t)i0 * L);
+            if (Pd) dropout_forward(dP, dP, (long)R * L, p, dkey, (uint64_t)i0 * L);  // in place: the kept ones scaled
             softmax_backward_rows(dP, P, L, R);  // dS = P * (dP - rowsum(dP * P))
             // dQ_bh[i0:i0+R] += scale * dS @ K_bh ; dK_bh += scale * dS^T (L,R) @ Q_bh[i0:i0+R]
             if (dq) ops_gemm(0, 0, R, dh, L, scale, dP, L, k + off, H, 1.0f, dq + off + ro, H);

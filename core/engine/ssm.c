@@ -5,9 +5,6 @@
 #include <complex.h>
 #include <math.h>
 #include <pthread.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <string.h>
 
 #include "core/base/common.h"
@@ -121,8 +118,9 @@ void ssm_kernel_backward(float *dA_re, float *dA_im, float *dC, float *dlog_step
 // ----------------------------------------------------------------------------
 // FFT convolution. Transforms of length 2L run along the sequence axis on blocks of CH channels:
 // u[b, :, h0:h0+CH] is transposed into CH contiguous zero-padded rows of 2L (a (CH, 2L) buffer) and
-// FFTW transforms the CH rows at once (unit stride: 2x faster than transforming columns of stride CH). Plans are made once per (2L, CH) and reused; only fftwf_execute_* runs in
-// threads (planning is not thread-safe). FFTW_ESTIMATE keeps the plan, and so the rounding,
+// FFTW transforms the CH rows at once (unit stride: 2x faster than transforming columns of stride CH).
+// Plans are made once per (2L, CH) and reused; only fftwf_execute_* runs in threads (planning is not
+// thread-safe). FFTW_ESTIMATE keeps the plan, and so the rounding,
 // identical from run to run, which exact resume needs.
 
 typedef struct { int n2, ch; fftwf_plan r2c, c2r; } PlanPair;
@@ -209,15 +207,16 @@ static void load_block(float *pad, const float *x, int b, int h0, int L, int H, 
 // The kernel spectrum: FK (L+1) for a shared kernel, (H, L+1) per channel. Unnormalised.
 static fftwf_complex *kernel_spectrum(const float *K, int L, int H, int per_channel) {
     int n2 = 2 * L, nc = L + 1, nk = per_channel ? H : 1, CH = per_channel ? channel_block(H, L) : 1;
+    long rs = row_stride(n2);
     const PlanPair *pp = plans_get(n2, CH);
     fftwf_complex *FK = fftwf_malloc(sizeof(fftwf_complex) * (size_t)nc * nk);
     if (!FK) fatal("out of memory for an FFT kernel spectrum");
 #pragma omp parallel for schedule(static)
     for (int h0 = 0; h0 < nk; h0 += CH) {
-        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
+        Scratch *s = scratch_get((size_t)rs * CH, (size_t)nc * CH);
         for (int j = 0; j < CH; j++) {
-            memcpy(s->re + (long)j * row_stride(n2), K + (long)(h0 + j) * L, sizeof(float) * (size_t)L);
-            memset(s->re + (long)j * row_stride(n2) + L, 0, sizeof(float) * (size_t)L);
+            memcpy(s->re + j * rs, K + (long)(h0 + j) * L, sizeof(float) * (size_t)L);
+            memset(s->re + j * rs + L, 0, sizeof(float) * (size_t)L);
         }
         fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
         memcpy(FK + (long)h0 * nc, s->a, sizeof(fftwf_complex) * (size_t)nc * CH);
@@ -230,10 +229,11 @@ static void fft_forward(float *y, const float *u, const float *K, const float *D
     const PlanPair *pp = plans_get(n2, CH);
     fftwf_complex *FK = kernel_spectrum(K, L, H, per_channel);
     float inv = 1.0f / (float)n2;  // FFTW's inverse is unnormalised
+    long rs = row_stride(n2);
 #pragma omp parallel for schedule(static)
     for (int item = 0; item < B * nblk; item++) {
         int b = item / nblk, h0 = (item % nblk) * CH;
-        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
+        Scratch *s = scratch_get((size_t)rs * CH, (size_t)nc * CH);
         load_block(s->re, u, b, h0, L, H, CH);
         fftwf_execute_dft_r2c(pp->r2c, s->re, s->a);
         for (int j = 0; j < CH; j++) {
@@ -250,7 +250,7 @@ static void fft_forward(float *y, const float *u, const float *K, const float *D
             long o = ((long)b * L + t) * H + h0;
             for (int j = 0; j < CH; j++) {
                 float d = D[per_channel ? h0 + j : 0];
-                y[o + j] = s->re[(long)j * row_stride(n2) + t] * inv + d * u[o + j];
+                y[o + j] = s->re[j * rs + t] * inv + d * u[o + j];
             }
         }
     }
@@ -268,10 +268,11 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
     double *acc = xcalloc((size_t)sk * 2, sizeof(double));
     double *dD_part = xcalloc((size_t)H, sizeof(double));
     float inv = 1.0f / (float)n2;
+    long rs = row_stride(n2);
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
         int h0 = blk * CH;
-        Scratch *s = scratch_get((size_t)row_stride(n2) * CH, (size_t)nc * CH);
+        Scratch *s = scratch_get((size_t)rs * CH, (size_t)nc * CH);
         for (int b = 0; b < B; b++) {
             load_block(s->re, u, b, h0, L, H, CH);
             fftwf_execute_dft_r2c(pp->r2c, s->re, s->b);  // FU
@@ -296,7 +297,7 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
                 long o = ((long)b * L + t) * H + h0;
                 for (int j = 0; j < CH; j++) {
                     float d = D[per_channel ? h0 + j : 0];
-                    if (du) du[o + j] += s->re[(long)j * row_stride(n2) + t] * inv + d * dy[o + j];
+                    if (du) du[o + j] += s->re[j * rs + t] * inv + d * dy[o + j];
                     dD_part[h0 + j] += (double)u[o + j] * dy[o + j];
                 }
             }
@@ -316,7 +317,7 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
         const PlanPair *pk = plans_get(n2, CHk);
 #pragma omp parallel for schedule(static)
         for (int h0 = 0; h0 < nk; h0 += CHk) {
-            Scratch *s = scratch_get((size_t)row_stride(n2) * CHk, (size_t)nc * CHk);
+            Scratch *s = scratch_get((size_t)rs * CHk, (size_t)nc * CHk);
             for (int j = 0; j < CHk; j++)
                 for (int k = 0; k < nc; k++) {
                     double re = 0, im = 0;
@@ -327,7 +328,7 @@ static void fft_backward(float *du, float *dK, float *dD, const float *dy, const
                 }
             fftwf_execute_dft_c2r(pk->c2r, s->a, s->re);
             for (int j = 0; j < CHk; j++)
-                for (int t = 0; t < L; t++) dK[(long)(h0 + j) * L + t] += s->re[(long)j * row_stride(n2) + t] * inv;
+                for (int t = 0; t < L; t++) dK[(long)(h0 + j) * L + t] += s->re[j * rs + t] * inv;
         }
     }
     free(acc);
@@ -353,14 +354,6 @@ static void toeplitz(float *T, const float *K, float D, int L) {
         for (int s2 = t + 1; s2 < L; s2++) row[s2] = 0.0f;
         row[t] += D;
     }
-}
-
-static int thread_index(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 // 1 when a batch of B sequences is split between threads by sequence, each product on one thread
