@@ -4,7 +4,9 @@
 // shapes that cross every blocking edge (micro-tile 14x32, k pairs with K odd, slice depth 2048, A block
 // 168 rows, panel 4096 columns), each against two double products: of the bf16-rounded operands (the
 // kernel's exactness) and of the fp32 operands (the format's error); bitwise equality across thread
-// counts and inside a parallel region. Skipped, with a note, where the CPU has no AVX512-BF16.
+// counts and inside a parallel region. Each on both kernels where the CPU has AMX (its tiles and
+// vdpbf16ps round their sums differently: their results differ in the last bits, measured up to 2e-4
+// relative on K = 2100, both inside the bounds). Skipped, with a note, where the CPU has no AVX512-BF16.
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +22,21 @@ static int skip_without_bf16(void) {
     if (gemm_bf16_available()) return 0;
     printf("     (this CPU has no AVX512-BF16: gemm_bf16 is not tested)\n");
     return 1;
+}
+
+// Runs a test on each bf16 kernel this CPU has: vdpbf16ps, and AMX's tiles where there are some.
+static void on_each_kernel(void (*body)(void)) {
+    if (skip_without_bf16()) return;
+    int prev = gemm_bf16_use_amx(0);
+    for (int amx = 0; amx < 2; amx++) {
+        if (amx && !gemm_bf16_amx_available()) {
+            printf("     (this CPU has no AMX: the tile kernel is not tested)\n");
+            break;
+        }
+        gemm_bf16_use_amx(amx);
+        body();
+    }
+    gemm_bf16_use_amx(prev);
 }
 
 // ----------------------------------------------------------------------------
@@ -140,16 +157,18 @@ static void check_packing_bits(int tA, int tB, int side_b) {
     free(C);
 }
 
-TEST(gemm_bf16_packing_rounds_like_bf16_round) {
-    if (skip_without_bf16()) return;
+static void packing_rounds_like_bf16_round_on_one_kernel(void);
+TEST(gemm_bf16_packing_rounds_like_bf16_round) { on_each_kernel(packing_rounds_like_bf16_round_on_one_kernel); }
+static void packing_rounds_like_bf16_round_on_one_kernel(void) {
     for (int t = 0; t < 8; t++) check_packing_bits(t & 1, (t >> 1) & 1, t >> 2);
 }
 
 // A NaN operand stays NaN through the packers (not inf through the round-up sum, not 0 through a carry
 // into the sign): its row of C (in A) or column (in B) is NaN, the rest exact. Inf stays inf. The special
 // value sits at the odd last k, in each transpose and on each side.
-TEST(gemm_bf16_nan_and_inf_pass_through_packing) {
-    if (skip_without_bf16()) return;
+static void nan_and_inf_pass_through_packing_on_one_kernel(void);
+TEST(gemm_bf16_nan_and_inf_pass_through_packing) { on_each_kernel(nan_and_inf_pass_through_packing_on_one_kernel); }
+static void nan_and_inf_pass_through_packing_on_one_kernel(void) {
     static const uint32_t specials[] = {0x7F800001, 0xFFFFFFFF, 0x7FC00000, 0x7F800000};
     int M = 17, N = 35, K = 67, ri = 5, cj = 33, kk = K - 1;
     float *A = xmalloc(sizeof(float) * (size_t)M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
@@ -244,9 +263,9 @@ static int check_product(int tA, int tB, int M, int N, int K, float alpha, float
             double fmt_bound = sum_bound + (0x1p-7 + 0x1p-16) * fabs(alpha) * sa;
             if (!(fabs(c - want_r) <= sum_bound) || !(fabs(c - want) <= fmt_bound)) {
                 test_fail_at(__FILE__, __LINE__,
-                             "gemm_bf16 tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g bias=%d: C[%d,%d] = %.9g; rounded operands "
+                             "gemm_bf16 (%s) tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g bias=%d: C[%d,%d] = %.9g; rounded operands "
                              "%.9g (bound %.3g), fp32 operands %.9g (bound %.3g)",
-                             tA, tB, M, N, K, alpha, beta, with_bias, i, j, c, want_r, sum_bound, want, fmt_bound);
+                             gemm_bf16_engine(), tA, tB, M, N, K, alpha, beta, with_bias, i, j, c, want_r, sum_bound, want, fmt_bound);
                 ok = 0;
             }
         }
@@ -269,10 +288,14 @@ static const int shapes[][3] = {
     {28, 64, 64},  {29, 65, 65},  {57, 96, 31},   {16, 48, 2048}, {15, 33, 2047}, {30, 40, 2049},
     {200, 300, 5}, {700, 20, 40}, {337, 70, 130}, {3, 4100, 40},  {300, 1, 20},  {1, 300, 77},
     {6, 9, 0},
+    // and around AMX's 32x32 tile of 16-row halves, its 32-k tiles, 256-row blocks
+    {16, 16, 32},  {17, 33, 31},  {32, 32, 64},   {33, 31, 65},   {48, 16, 95},  {257, 40, 100},
+    {31, 20, 2050}, {513, 64, 33},
 };
 
-TEST(gemm_bf16_matches_double_products_on_every_edge) {
-    if (skip_without_bf16()) return;
+static void matches_double_products_on_every_edge_on_one_kernel(void);
+TEST(gemm_bf16_matches_double_products_on_every_edge) { on_each_kernel(matches_double_products_on_every_edge_on_one_kernel); }
+static void matches_double_products_on_every_edge_on_one_kernel(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int tA = 0; tA < 2; tA++)
             for (int tB = 0; tB < 2; tB++)
@@ -284,8 +307,9 @@ TEST(gemm_bf16_matches_double_products_on_every_edge) {
 
 // The three products of a linear layer, called as core/engine/dense.c calls gemm (H=40 -> I=72, 130 tokens):
 // forward Y = X W^T + b, dX += dY W, dW += dY^T X.
-TEST(gemm_bf16_serves_the_linear_layer_products) {
-    if (skip_without_bf16()) return;
+static void serves_the_linear_layer_products_on_one_kernel(void);
+TEST(gemm_bf16_serves_the_linear_layer_products) { on_each_kernel(serves_the_linear_layer_products_on_one_kernel); }
+static void serves_the_linear_layer_products_on_one_kernel(void) {
     int T = 130, H = 40, I = 72;
     CHECK(check_product(0, 1, T, I, H, 1.0f, 0.0f, 1));  // Y (T,I) = X (T,H) W^T, W (I,H)
     CHECK(check_product(0, 0, T, H, I, 1.0f, 1.0f, 0));  // dX (T,H) += dY (T,I) W (I,H)
@@ -297,8 +321,9 @@ TEST(gemm_bf16_serves_the_linear_layer_products) {
 
 // The K sum is never split between threads: 1 and 2 threads give the same bits, for every transpose,
 // over two slices of K and two panels of N.
-TEST(gemm_bf16_bitwise_across_thread_counts) {
-    if (skip_without_bf16()) return;
+static void bitwise_across_thread_counts_on_one_kernel(void);
+TEST(gemm_bf16_bitwise_across_thread_counts) { on_each_kernel(bitwise_across_thread_counts_on_one_kernel); }
+static void bitwise_across_thread_counts_on_one_kernel(void) {
     int M = 60, N = 4100, K = 2100;
     float *A = xmalloc(sizeof(float) * (size_t)M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
     float *C1 = xmalloc(sizeof(float) * (size_t)M * N), *C2 = xmalloc(sizeof(float) * (size_t)M * N);
@@ -323,8 +348,9 @@ TEST(gemm_bf16_bitwise_across_thread_counts) {
 
 // Called inside a parallel region, each thread runs its product alone with its own packing buffers: the
 // same bits as the same products called one by one (on the whole team: over the one-thread limit).
-TEST(gemm_bf16_inside_a_parallel_region) {
-    if (skip_without_bf16()) return;
+static void inside_a_parallel_region_on_one_kernel(void);
+TEST(gemm_bf16_inside_a_parallel_region) { on_each_kernel(inside_a_parallel_region_on_one_kernel); }
+static void inside_a_parallel_region_on_one_kernel(void) {
     int P = 12, M = 70, N = 90, K = 701;
     float *A = xmalloc(sizeof(float) * (size_t)P * M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
     float *C1 = xmalloc(sizeof(float) * (size_t)P * M * N), *C2 = xmalloc(sizeof(float) * (size_t)P * M * N);
@@ -344,3 +370,4 @@ TEST(gemm_bf16_inside_a_parallel_region) {
     free(C1);
     free(C2);
 }
+

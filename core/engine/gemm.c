@@ -17,10 +17,13 @@
 #include "core/engine/gemm.h"
 
 #include <cblas.h>
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -54,6 +57,7 @@ _Static_assert(BMR <= 16 && BNR % 16 == 0 && BKC % 2 == 0 && BMC % BMR == 0, "th
 
 #define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 #define AVX512BF16 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,fma")))
+#define AMX __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,fma,amx-tile,amx-bf16")))
 
 static int g_own = -1;  // -1: not decided yet; 1: our kernel; 0: OpenBLAS
 
@@ -80,6 +84,43 @@ int gemm_bf16_available(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 }
+
+// AMX: the CPU's flags (cpuid leaf 7: AMX-BF16 is EDX bit 22, AMX-TILE bit 24), the OS's saving of the
+// tile state (XCR0 bits 17 and 18), and Linux's permission for this process to use the tile data (asked
+// once with arch_prctl: without it the first tile instruction is a fault).
+static int g_amx_ok = -1;   // -1: not checked yet
+static int g_amx_on = -1;   // -1: not decided yet; 1: gemm_bf16 runs on the tiles
+
+int gemm_bf16_amx_available(void) {
+    if (g_amx_ok >= 0) return g_amx_ok;
+    g_amx_ok = 0;
+#if defined(__x86_64__) && defined(__linux__)
+    unsigned a, b, c, d;
+    if (gemm_bf16_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) && (d >> 24 & 1)) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo >> 17 & 3) == 3 && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0)
+            g_amx_ok = 1;
+    }
+#endif
+    return g_amx_ok;
+}
+
+static int amx_wanted(void) {
+    if (g_amx_on < 0) {
+        const char *e = getenv("BIGS_BF16_KERNEL");
+        g_amx_on = gemm_bf16_amx_available() && !(e && strcmp(e, "avx512bf16") == 0);
+    }
+    return g_amx_on;
+}
+
+int gemm_bf16_use_amx(int on) {
+    int prev = amx_wanted();
+    g_amx_on = on && gemm_bf16_amx_available();
+    return prev;
+}
+
+const char *gemm_bf16_engine(void) { return !gemm_bf16_available() ? "none" : amx_wanted() ? "amx" : "avx512bf16"; }
 
 // ----------------------------------------------------------------------------
 // bf16 rounding: the scalar reference, and its 16-lane copy used by the packers
@@ -286,6 +327,66 @@ AVX512BF16 static void pack_b_bf16(void *dstv, const float *B, int ldb, int tB, 
     }
 }
 
+// ---- AMX (Intel's tile unit): the same bf16 words, in the layouts the tile loads read
+//
+// A tile is 16 rows of 64 bytes: a 16 x 16-word block of A (16 rows, 32 k) or of B (16 words of k, 16
+// columns). So A is packed row by row (row r of a block: its words of k, contiguous), B as the bf16
+// engine packs it (row p: the 32 columns' words of k pair p). The depth of both is padded with zero words
+// to a multiple of 16 (whole tiles); A's rows are AROW_PAD words longer still, so that the 16 rows of a
+// tile load do not fall on one cache set when a row is a multiple of 4 KB.
+#define AMR 32        // rows of the micro-tile: two tiles of 16
+#define ANR 32        // columns: two tiles of 16 (the bf16 engine's B sliver, BNR)
+#define AKC 2048      // k per slice
+#define AMC 256       // rows of a packed A block (256 x 1040 words: 1 MB, in L2)
+#define AROW_PAD 16   // words
+_Static_assert(ANR == BNR && AKC % 32 == 0 && AMC % AMR == 0, "the AMX packers' assumptions");
+
+static inline int amx_words(int kc) { return ((kc + 1) / 2 + 15) / 16 * 16; }  // padded words of a slice
+
+// A block rows [i0, i0+mc), depth [k0, k0+kc) -> dst[r][p] with rows of amx_words(kc) + AROW_PAD words,
+// zero past kc and in the rows past mc up to the next multiple of AMR
+AVX512BF16 static void pack_a_amx(void *dstv, const float *A, int lda, int tA, int i0, int mc, int k0, int kc) {
+    uint32_t *dst = dstv;
+    int kp = (kc + 1) / 2, kw = amx_words(kc), rs = kw + AROW_PAD, mpad = (mc + AMR - 1) / AMR * AMR;
+    if (tA) {  // A stored (K,M): rows k and k+1 of 16 rows merged lane by lane, 16 words of k through the transpose
+        __m512 in[16], out[16];
+        for (int r0 = 0; r0 < mc; r0 += 16) {
+            int rows = mc - r0 < 16 ? mc - r0 : 16;
+            __mmask16 live = (__mmask16)((1u << rows) - 1);
+            for (int p0 = 0; p0 < kw; p0 += 16) {
+                for (int q = 0; q < 16; q++) {
+                    int p = p0 + q;
+                    if (p >= kp) { in[q] = _mm512_setzero_ps(); continue; }
+                    const float *src = A + (long)(k0 + 2 * p) * lda + i0 + r0;
+                    __m512 x0 = _mm512_maskz_loadu_ps(live, src);
+                    __m512 x1 = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(live, src + lda) : _mm512_setzero_ps();
+                    in[q] = _mm512_castsi512_ps(bf16_pair_rows(x0, x1));
+                }
+                transpose16(in, out);
+                for (int r = 0; r < rows; r++) _mm512_storeu_ps((float *)(dst + (long)(r0 + r) * rs + p0), out[r]);
+            }
+        }
+    } else {  // A stored (M,K): a row's 32 k at a time -> 16 words
+        for (int r = 0; r < mc; r++) {
+            const float *src = A + (long)(i0 + r) * lda + k0;
+            uint32_t *d = dst + (long)r * rs;
+            int k = 0;
+            for (; k + 32 <= kc; k += 32)
+                _mm512_storeu_si512(d + k / 2, bf16_pair_run(_mm512_loadu_ps(src + k), _mm512_loadu_ps(src + k + 16)));
+            for (; k < kc; k += 2) d[k / 2] = bf16_pair(src[k], k + 1 < kc ? src[k + 1] : 0.0f);
+            for (int p = kp; p < kw; p++) d[p] = 0;
+        }
+    }
+    for (int r = mc; r < mpad; r++) memset(dst + (long)r * rs, 0, sizeof(uint32_t) * (size_t)kw);
+}
+
+// B sliver: pack_b_bf16's layout, with zero word rows from (kc+1)/2 up to amx_words(kc)
+AVX512BF16 static void pack_b_amx(void *dstv, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc) {
+    pack_b_bf16(dstv, B, ldb, tB, j0, cols, k0, kc);
+    int kp = (kc + 1) / 2, kw = amx_words(kc);
+    memset((uint32_t *)dstv + (long)kp * ANR, 0, sizeof(uint32_t) * (size_t)(kw - kp) * ANR);
+}
+
 // ----------------------------------------------------------------------------
 // the micro-kernels: C[0:m, 0:n] = alpha * Ap (mr,k) @ Bp (k,nr) + bias + beta * C (m <= mr, n <= nr;
 // bias (n) added to every row, or NULL)
@@ -356,6 +457,64 @@ AVX512BF16 static void kernel_bf16(int kp, const void *Apv, const void *Bpv, flo
     tile_store(acc, BMR, BNV, C, ldc, m, n, alpha, beta, bias);
 }
 
+// The AMX micro-kernel: a 32 x 32 tile of C in four accumulator tiles (tmm0-3), two tiles of A (tmm4-5)
+// and two of B (tmm6-7) per 32 k; tdpbf16ps adds both products of a word's pair into one fp32 element,
+// as vdpbf16ps does, with the same flushing of subnormal inputs and sums. kw: padded words (amx_words).
+// The accumulators go through a buffer on the stack to the write-back the other kernels share.
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) TileConfig;
+
+static __thread int t_tiles_ready;  // the tile configuration is per thread
+
+AMX static void amx_configure(void) {
+    TileConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    t_tiles_ready = 1;
+}
+
+AMX static void kernel_amx(int kw, const void *Apv, const void *Bpv, float *C, long ldc, int m, int n, float alpha,
+                           float beta, const float *bias) {
+    if (!t_tiles_ready) amx_configure();
+    const uint32_t *Ap = Apv, *Bp = Bpv;
+    const long as = (long)(kw + AROW_PAD) * 4;  // bytes between rows of A
+    float acc[AMR * ANR] __attribute__((aligned(64)));
+    _tile_zero(0);
+    _tile_zero(1);
+    if (m > 16) {
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int p = 0; p < kw; p += 16) {
+            _tile_loadd(4, Ap + p, as);
+            _tile_loadd(6, Bp + (long)p * ANR, ANR * 4);
+            _tile_loadd(7, Bp + (long)p * ANR + 16, ANR * 4);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_loadd(5, Ap + 16 * (kw + AROW_PAD) + p, as);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_stored(2, acc + 16 * ANR, ANR * 4);
+        _tile_stored(3, acc + 16 * ANR + 16, ANR * 4);
+    } else {  // the top tile row only
+        for (int p = 0; p < kw; p += 16) {
+            _tile_loadd(4, Ap + p, as);
+            _tile_loadd(6, Bp + (long)p * ANR, ANR * 4);
+            _tile_loadd(7, Bp + (long)p * ANR + 16, ANR * 4);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+        }
+    }
+    _tile_stored(0, acc, ANR * 4);
+    _tile_stored(1, acc + 16, ANR * 4);
+    tile_store((const __m512 *)acc, AMR, 2, C, ldc, m, n, alpha, beta, bias);
+}
+
 // ----------------------------------------------------------------------------
 // the five loops
 
@@ -365,14 +524,17 @@ typedef struct {
     int kc;      // depth of a packed slice, in k (even when words hold pairs)
     int kstep;   // k per packed 32-bit word: 1 (fp32) or 2 (a bf16 pair)
     int mc;      // rows of a packed A block, a multiple of mr
+    int wquant;  // a slice's words are padded to a multiple of this (whole AMX tiles; 1 elsewhere)
+    int arow;    // 0: A slivers as dst[p][r]; else A rows of the padded words plus this many (AMX)
     void (*pack_a)(void *dst, const float *A, int lda, int tA, int i0, int mc, int k0, int kc);
     void (*pack_b)(void *dst, const float *B, int ldb, int tB, int j0, int cols, int k0, int kc);
     void (*kernel)(int words, const void *Ap, const void *Bp, float *C, long ldc, int m, int n, float alpha,
                    float beta, const float *bias);
 } Engine;
 
-static const Engine engine_fp32 = {MR, NR, KC, 1, MC_MAX, pack_a, pack_b_sliver, kernel_14x32};
-static const Engine engine_bf16 = {BMR, BNR, BKC, 2, BMC, pack_a_bf16, pack_b_bf16, kernel_bf16};
+static const Engine engine_fp32 = {MR, NR, KC, 1, MC_MAX, 1, 0, pack_a, pack_b_sliver, kernel_14x32};
+static const Engine engine_bf16 = {BMR, BNR, BKC, 2, BMC, 1, 0, pack_a_bf16, pack_b_bf16, kernel_bf16};
+static const Engine engine_amx = {AMR, ANR, AKC, 2, AMC, 16, AROW_PAD, pack_a_amx, pack_b_amx, kernel_amx};
 
 // Packing buffers of 32-bit words, grown on demand and kept: the B panel and the per-thread A blocks of
 // a product that runs on the whole team, and a thread's own pair for a product it runs alone (a small
@@ -404,8 +566,9 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
     PackBufs *pb = nt == 1 ? &t_alone : &g_team;
     const int mr = e->mr, nr = e->nr;
     int panel = ((N < NC ? N : NC) + nr - 1) / nr * nr, kwords = ((K < e->kc ? K : e->kc) + e->kstep - 1) / e->kstep;
+    kwords = (kwords + e->wquant - 1) / e->wquant * e->wquant;
     int mmax = (M + mr - 1) / mr * mr < e->mc ? (M + mr - 1) / mr * mr : e->mc;
-    size_t astride = (size_t)mmax * (size_t)kwords;  // words per thread
+    size_t astride = (size_t)mmax * (size_t)(kwords + e->arow);  // words per thread
     uint32_t *bpack = reserve(&pb->b, &pb->bcap, (size_t)kwords * (size_t)panel);
     uint32_t *apack = reserve(&pb->a, &pb->acap, (size_t)nt * astride);
     int slivers = (M + mr - 1) / mr;
@@ -417,6 +580,8 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
         int nsl = (nc + nr - 1) / nr;
         for (int k0 = 0; k0 < K; k0 += e->kc) {
             int kc = K - k0 < e->kc ? K - k0 : e->kc, kw = (kc + e->kstep - 1) / e->kstep;
+            kw = (kw + e->wquant - 1) / e->wquant * e->wquant;
+            long arow = e->arow ? kw + e->arow : kw;  // words from one A row to the next (sliver layouts: s * kw)
             float bet = k0 == 0 ? beta : 1.0f;  // later slices add onto the first one's result
             const float *bia = k0 == 0 ? bias : NULL;  // and the bias goes in with the first
 #pragma omp for schedule(static)
@@ -440,7 +605,7 @@ static void gemm_packed(const Engine *e, int tA, int tB, int M, int N, int K, fl
                     int cols = nc - t * nr < nr ? nc - t * nr : nr;
                     const uint32_t *bp = bpack + (long)t * kw * nr;
                     for (int s = 0; s < rows; s += mr)
-                        e->kernel(kw, ap + (long)s * kw, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
+                        e->kernel(kw, ap + (long)s * arow, bp, C + (long)(i0 + s) * ldc + j0 + t * nr, ldc,
                                   rows - s < mr ? rows - s : mr, cols, alpha, bet, bia ? bia + j0 + t * nr : NULL);
                 }
                 // the block is final (all of K summed): its epilogue while it is in this core's cache
@@ -514,7 +679,8 @@ static void gemm_bf16_dispatch(int tA, int tB, int M, int N, int K, float alpha,
         epilogue_rows(ep, C, ldc, M, N, in_parallel());
         return;
     }
-    gemm_packed(&engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, in_parallel(), ep);
+    gemm_packed(amx_wanted() ? &engine_amx : &engine_bf16, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias,
+                in_parallel(), ep);
 }
 
 void gemm_bf16(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,

@@ -55,6 +55,16 @@ void gemm_bf16_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int 
                        const float *bias, float *C, int ldc, const GemmEpilogue *ep);
 // 1 when this CPU (and OS) runs gemm_bf16: AVX-512 F, BW, VL and BF16.
 int gemm_bf16_available(void);
+// 1 when gemm_bf16 can run on AMX tiles here (AMX-TILE and AMX-BF16, the OS saving the tile state, and
+// Linux's permission, asked for on the first call): tdpbf16ps, the same bf16 words and fp32 sums as
+// vdpbf16ps, 16 rows x 16 columns x 32 k an instruction. gemm_bf16 then runs there, unless
+// BIGS_BF16_KERNEL=avx512bf16 is set in the environment or gemm_bf16_use_amx(0) was called.
+int gemm_bf16_amx_available(void);
+// Chooses gemm_bf16's kernel (tests, benchmarks): 1 = AMX (only where available), 0 = vdpbf16ps.
+// Returns the previous choice.
+int gemm_bf16_use_amx(int on);
+// gemm_bf16's kernel here: "amx", "avx512bf16", or "none" (no AVX512-BF16).
+const char *gemm_bf16_engine(void);
 // How many times faster gemm_bf16 is than gemm here: a 256x512x512 product timed in each format (the
 // faster of five runs each, about 5 ms in all); 0 without AVX512-BF16. BIGS_TEST_BF16_SPEEDUP=x (a test
 // hook) makes it return x.
