@@ -14,6 +14,8 @@
 // formats; each format is one Engine row (tile, slice depth, packers, micro-kernel). The packed buffers
 // hold 32-bit words: one float per row and k (fp32), or one pair of bf16 of consecutive k, the layout
 // vdpbf16ps multiplies (bf16). The bf16 packers round fp32 operands to bf16 as they pack them.
+// Where the CPU has AMX, the bf16 products run on its tile unit instead: a third Engine row, with A
+// packed row by row and both operands padded to whole tiles (the section on AMX below).
 #include "core/engine/gemm.h"
 
 #include <cblas.h>
