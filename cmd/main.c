@@ -37,8 +37,8 @@ static void usage(FILE *f) {
 static int run(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
-    if (!strcmp(argv[1], "--version")) {  // the build's MPI and the GEMM engine this CPU gets (BIGS_GEMM)
-        printf("bigs %s (%s; GEMM: %s)\n", BIGS_VERSION, dist_build(), gemm_engine());
+    if (!strcmp(argv[1], "--version")) {  // the build's MPI, the GEMM engine this CPU gets (BIGS_GEMM), the bf16 kernel
+        printf("bigs %s (%s; GEMM: %s; bf16: %s)\n", BIGS_VERSION, dist_build(), gemm_engine(), gemm_bf16_engine());
         return 0;
     }
     for (const Command *c = g_commands; c->name; c++) {

@@ -475,7 +475,9 @@ TEST(bf16_warns_where_it_is_slower_than_float32) {
         return;
     }
     double x = gemm_bf16_speedup();
-    CHECKF(x > 0.1 && x < 10.0, "gemm_bf16_speedup() = %g: not a plausible ratio of two products' times", x);
+    // AMX's tiles do up to 16x the multiply-adds per cycle of the fp32 FMAs, and under the sanitizers the
+    // fp32 kernel's instrumented loads slow it further (measured 32x in make test-debug on an AMX Xeon)
+    CHECKF(x > 0.1 && x < 100.0, "gemm_bf16_speedup() = %g: not a plausible ratio of two products' times", x);
     char data[512], cfg[512], out[512], cmd[4096], log[8192];
     run_setup("bfwarn", 64, data, cfg, out);
     snprintf(cmd, sizeof cmd, "BIGS_TEST_BF16_SPEEDUP=0.7 %s pretrain --config %s --data %s --output %s --threads 1 --quiet "
