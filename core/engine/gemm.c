@@ -486,31 +486,26 @@ AMX static void kernel_amx(int kw, const void *Apv, const void *Bpv, float *C, l
     const uint32_t *Ap = Apv, *Bp = Bpv;
     const long as = (long)(kw + AROW_PAD) * 4;  // bytes between rows of A
     float acc[AMR * ANR] __attribute__((aligned(64)));
+    const int two = m > 16;  // both rows of tiles, or only the top one (a last sliver of at most 16 rows)
     _tile_zero(0);
     _tile_zero(1);
-    if (m > 16) {
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int p = 0; p < kw; p += 16) {
-            _tile_loadd(4, Ap + p, as);
-            _tile_loadd(6, Bp + (long)p * ANR, ANR * 4);
-            _tile_loadd(7, Bp + (long)p * ANR + 16, ANR * 4);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int p = 0; p < kw; p += 16) {
+        _tile_loadd(4, Ap + p, as);
+        _tile_loadd(6, Bp + (long)p * ANR, ANR * 4);
+        _tile_loadd(7, Bp + (long)p * ANR + 16, ANR * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (two) {
             _tile_loadd(5, Ap + 16 * (kw + AROW_PAD) + p, as);
             _tile_dpbf16ps(2, 5, 6);
             _tile_dpbf16ps(3, 5, 7);
         }
+    }
+    if (two) {
         _tile_stored(2, acc + 16 * ANR, ANR * 4);
         _tile_stored(3, acc + 16 * ANR + 16, ANR * 4);
-    } else {  // the top tile row only
-        for (int p = 0; p < kw; p += 16) {
-            _tile_loadd(4, Ap + p, as);
-            _tile_loadd(6, Bp + (long)p * ANR, ANR * 4);
-            _tile_loadd(7, Bp + (long)p * ANR + 16, ANR * 4);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-        }
     }
     _tile_stored(0, acc, ANR * 4);
     _tile_stored(1, acc + 16, ANR * 4);
