@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/base/common.h"
+#include "core/base/jsonio.h"
 #include "core/engine/gemm.h"
 #include "core/formats/safetensors.h"
 #include "data/shard.h"
@@ -448,6 +449,48 @@ TEST(pretrain_bf16_resumes_bitwise_with_another_thread_count) {
     CHECKF(fabs(lb - lf) < 1e-3 * lf, "validation loss bf16 %g, float32 %g", lb, lf);
     st_close(&fa);
     st_close(&fb);
+}
+
+// Each checkpoint's trainer_state.json names the products' kernels ("gemm": fp32, and bf16 in a bf16 run),
+// and a resume on other kernels (another machine, or BIGS_GEMM / BIGS_BF16_KERNEL) warns that it is no
+// longer bitwise the uninterrupted run, naming both kernels; a resume on the same kernels does not warn.
+TEST(resume_names_the_kernels_and_warns_when_they_differ) {
+    int bf = gemm_bf16_available(), amx = gemm_bf16_amx_available();
+    const char *fp = gemm_engine();
+    char data[512], cfg[512], out[512], cmd[4096], log[8192], path[700];
+    run_setup("kern", 64, data, cfg, out);
+    const char *set = bf ? "--set train.bf16=true" : "";
+    // the first leg on OpenBLAS (and vdpbf16ps), stopped after step 3
+    snprintf(cmd, sizeof cmd, "BIGS_GEMM=openblas BIGS_BF16_KERNEL=avx512bf16 BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s "
+             "--output %s --threads 1 --quiet --set train.max_steps=8 --set train.save_steps=4 %s", test_bigs_bin(), cfg, data, out, set);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 143, "the stop after step 3 gave %d: %s", rc, log);
+    snprintf(path, sizeof path, "%s/checkpoint-3/trainer_state.json", out);
+    cJSON *st = json_read_file(path);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(st, "gemm");
+    const cJSON *g32 = cJSON_GetObjectItemCaseSensitive(g, "fp32"), *g16 = cJSON_GetObjectItemCaseSensitive(g, "bf16");
+    CHECKF(cJSON_IsString(g32) && !strcmp(g32->valuestring, "openblas"), "%s: gemm.fp32 is not \"openblas\"", path);
+    if (bf) CHECKF(cJSON_IsString(g16) && !strcmp(g16->valuestring, "avx512bf16"), "%s: gemm.bf16 is not \"avx512bf16\"", path);
+    else CHECKF(!g16, "%s: gemm.bf16 is recorded in a float32 run", path);
+    cJSON_Delete(st);
+    // a second leg on the same kernels: no warning
+    snprintf(cmd, sizeof cmd, "BIGS_GEMM=openblas BIGS_BF16_KERNEL=avx512bf16 BIGS_STOP_AFTER_STEP=5 %s pretrain --config %s --data %s "
+             "--output %s --threads 1 --set train.max_steps=8 --set train.save_steps=4 --resume %s", test_bigs_bin(), cfg, data, out, set);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 143 && strstr(log, "resuming from") && !strstr(log, "kernel"), "the resume on the same kernels gave %d: %s", rc, log);
+    // the last leg on this machine's own kernels
+    snprintf(cmd, sizeof cmd, "%s pretrain --config %s --data %s --output %s --threads 1 --set train.max_steps=8 --set train.save_steps=4 "
+             "--resume %s", test_bigs_bin(), cfg, data, out, set);
+    rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 0, "the resume on this machine's kernels gave %d: %s", rc, log);
+    int want32 = strcmp(fp, "openblas") != 0, want16 = bf && amx;
+    char w32[200], w16[200];
+    snprintf(w32, sizeof w32, "fp32 products on the openblas kernel, and this run has the %s kernel (BIGS_GEMM chooses)", fp);
+    snprintf(w16, sizeof w16, "bf16 products on the avx512bf16 kernel, and this run has the amx kernel (BIGS_BF16_KERNEL chooses)");
+    CHECKF(!!strstr(log, w32) == want32, "fp32 kernels openblas -> %s: the warning is %s: %s", fp, want32 ? "missing" : "unexpected", log);
+    CHECKF(!!strstr(log, w16) == want16, "bf16 kernels avx512bf16 -> %s: the warning is %s: %s", gemm_bf16_engine(), want16 ? "missing" : "unexpected",
+           log);
+    CHECKF(!(want32 || want16) || strstr(log, "no longer bitwise the uninterrupted one"), "the warning does not say what it means: %s", log);
 }
 
 // On a CPU without AVX512-BF16 (played by the hook BIGS_TEST_NO_BF16), train.bf16 and --bf16 are errors

@@ -11,6 +11,7 @@
 #include "core/base/common.h"
 #include "core/base/dist.h"
 #include "core/base/jsonio.h"
+#include "core/engine/gemm.h"
 #include "core/engine/ops.h"
 #include "train/checkpoint.h"
 
@@ -121,6 +122,31 @@ static void resume_check_config(const TrainRun *r, const cJSON *state, const cha
     log_warn("--resume --force: continuing %s with changed settings (%s); the run is no longer an exact continuation", r->resume_dir, diff);
 }
 
+// The products' kernels a checkpoint was written with: a resume is bitwise only on the same kernels, since
+// each sums its products in its own order (the run record names them; see docs/formats.md).
+static cJSON *kernels_json(const TrainRun *r) {
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "fp32", gemm_engine());
+    if (r->tc.bf16) cJSON_AddStringToObject(g, "bf16", gemm_bf16_engine());
+    return g;
+}
+
+// Warns when the checkpoint's kernels are not this run's: the run goes on, but its bits are no longer
+// those of the uninterrupted run (another machine, or BIGS_GEMM / BIGS_BF16_KERNEL set differently).
+static void resume_check_kernels(const TrainRun *r, const cJSON *state, const char *path) {
+    const cJSON *saved = cJSON_GetObjectItemCaseSensitive(state, "gemm");
+    if (!cJSON_IsObject(saved)) return;  // written before the record named them
+    cJSON *now = kernels_json(r);
+    for (const cJSON *k = now->child; k; k = k->next) {
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(saved, k->string);
+        if (!cJSON_IsString(was) || !strcmp(was->valuestring, k->valuestring)) continue;
+        log_warn("--resume: %s was written with the %s products on the %s kernel, and this run has the %s kernel (%s chooses): "
+                 "they sum in another order, so the run goes on but is no longer bitwise the uninterrupted one",
+                 path, k->string, was->valuestring, k->valuestring, strcmp(k->string, "bf16") ? "BIGS_GEMM" : "BIGS_BF16_KERNEL");
+    }
+    cJSON_Delete(now);
+}
+
 // Resumes from r->resume_dir (the AdamW moments, the step, the task's state) or starts afresh.
 static void loop_resume(TrainRun *r, const TrainTask *task) {
     char err[4600];
@@ -139,6 +165,7 @@ static void loop_resume(TrainRun *r, const TrainTask *task) {
         fatal("%s belongs to another run (run id %s; %s/run.json says %s): --resume takes only this run's checkpoints", r->resume_dir,
               id->valuestring, r->output_dir, r->run_id);
     resume_check_config(r, state, path);
+    resume_check_kernels(r, state, path);
     r->step = (long)gs->valuedouble;
     if (cJSON_IsNumber(ls)) r->last_loss = ls->valuedouble;
     if (task->state_load) task->state_load(task->ctx, r, state, path);
@@ -217,6 +244,7 @@ static void loop_checkpoint(TrainRun *r, const TrainTask *task) {
     cJSON_AddNumberToObject(state, "world_size", dist_world());
     if (r->run_id[0]) cJSON_AddStringToObject(state, "run_id", r->run_id);
     cJSON_AddItemToObject(state, "train_config", train_config_to_json(&r->tc));
+    cJSON_AddItemToObject(state, "gemm", kernels_json(r));
     if (task->state_save) task->state_save(task->ctx, r, state);
     params_check_same(r->m, r->step);
     if (dist_lead() && ckpt_save(r->output_dir, r->step, r->m, &r->opt, state, r->vocab_src, r->tc.save_total_limit, err, sizeof err)) {
