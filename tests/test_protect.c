@@ -180,6 +180,50 @@ TEST(memory_estimate_is_the_real_step) {
     }
 }
 
+// Evaluation keeps no attention probabilities: a BERT pass without a tape holds O(L) per thread where
+// a training pass holds (B,NH,L,L) per layer, and both give the same logits, bit for bit.
+TEST(evaluation_keeps_no_attention_probabilities) {
+    ModelConfig c;
+    config_defaults(&c);
+    c.vocab_size = 300, c.hidden_size = 32, c.num_hidden_layers = 2, c.intermediate_size = 48, c.num_attention_heads = 4;
+    c.max_position_embeddings = 300, c.hidden_dropout_prob = 0, c.attention_probs_dropout_prob = 0;
+    c.block = block_index("stack"), c.routing = mixer_index("attention");
+    enum { B = 2, L = 300 };
+    Model m;
+    model_build(&m, &c, HEAD_MLM);
+    model_init_weights(&m, 4);
+    params_alloc_grad(&m.pt);
+    int32_t *ids = xmalloc(sizeof(int32_t) * B * L), *mask = xmalloc(sizeof(int32_t) * B * L), *labels = xmalloc(sizeof(int32_t) * B * L);
+    for (int i = 0; i < B * L; i++) {
+        mask[i] = !(i / L == 1 && i % L >= 260);
+        ids[i] = mask[i] ? 1 + (i * 7) % 290 : 0;
+        labels[i] = mask[i] && i % 5 == 2 ? (i * 3) % 300 : -100;
+    }
+    Batch b = {B, L, ids, NULL, mask};
+    size_t peak[2];
+    float *lg[2];
+    long n = 0;
+    for (int ng = 0; ng < 2; ng++) {
+        Tape tp;
+        tape_init(&tp, 0);
+        tp.no_grad = ng;
+        Tensor *logits;
+        model_mlm(&m, &tp, &b, labels, &logits, NULL);
+        n = logits->numel;
+        lg[ng] = xmalloc(sizeof(float) * (size_t)n);
+        memcpy(lg[ng], logits->data, sizeof(float) * (size_t)n);
+        peak[ng] = tp.arena.peak;
+        tape_free(&tp);
+    }
+    size_t probs = sizeof(float) * (size_t)c.num_hidden_layers * B * c.num_attention_heads * L * L;  // 5.8 MB
+    CHECKF(peak[1] + probs <= peak[0], "the evaluation pass holds %zu bytes, the training pass %zu: the probabilities (%zu) are still kept",
+           peak[1], peak[0], probs);
+    CHECKF(peak[1] < probs / 2, "the evaluation pass holds %zu bytes (the probabilities would be %zu)", peak[1], probs);
+    CHECK(n > 0 && !memcmp(lg[0], lg[1], sizeof(float) * (size_t)n));
+    free(lg[0]), free(lg[1]), free(ids), free(mask), free(labels);
+    model_free(&m);
+}
+
 TEST(a_step_that_cannot_fit_is_refused) {
     char data[600], cfg[600], out[600], cmd[4096], log[8192];
     snprintf(data, sizeof data, "%s/mem_data", test_tmpdir());

@@ -90,6 +90,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
     int dh = H / NH;
     float scale = 1.0f / sqrtf((float)dh);
     float *Pd = p > 0.0f ? scratch_blocks(L, 1) : NULL;
+    float *Pb = probs ? NULL : scratch_blocks(L, 1);  // no probabilities kept: a block of them per thread
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -97,7 +98,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
         uint64_t dkey = rng_mix(key, (uint64_t)(b0 + b) * NH + h);
         for (int i0 = 0; i0 < L; i0 += QROWS) {
             int R = L - i0 < QROWS ? L - i0 : QROWS;
-            float *P = probs + (long)bh * L * L + (long)i0 * L;
+            float *P = probs ? probs + (long)bh * L * L + (long)i0 * L : Pb + (size_t)thread_index() * QROWS * L;
             // scores (R,L) = scale * Q_bh[i0:i0+R] (R,dh) @ K_bh^T
             ops_gemm(0, 1, R, L, dh, scale, q + off + (long)i0 * H, H, k + off, H, 0.0f, P, L);
             softmax_rows(P, key_mask ? key_mask + (long)b * L : NULL, L, R, i0, slopes ? slopes[h] : 0.0f);
@@ -112,6 +113,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
         }
     }
     free(Pd);
+    free(Pb);
 }
 
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,

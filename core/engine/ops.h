@@ -93,7 +93,8 @@ void fftconv_reference(float *y, const float *u, const float *K, const float *D,
 // key_mask (B,L): 1 = attend, 0 = padding key (never attended; a row with no valid key attends
 // uniformly). slopes (NH) or NULL: ALiBi, the score of query i and key j gets -slopes[h] * |i - j| added
 // inside the softmax (no (L,L) bias is stored; the bias is constant, so the backward is unchanged).
-// probs (B,NH,L,L) saved softmax. Dropout p on the probabilities with key `key`.
+// probs (B,NH,L,L) saved softmax, or NULL: none kept (no backward follows; each thread works in a block of rows).
+// Dropout p on the probabilities with key `key`.
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const int32_t *key_mask, const float *slopes, int B, int L, int H, int NH, float p, uint64_t key,
                        long b0);

@@ -310,7 +310,10 @@ Tensor *op_attention(Tape *tp, Tensor *q, Tensor *k, Tensor *v, const int32_t *k
     if (!tp->training) p = 0.0f;
     uint64_t key = p > 0.0f ? rng_mix(tp->dropout_key, tp->dropout_count++) : 0;
     Tensor *y = like(tp, q, H, "attention");
-    float *probs = arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L);
+    // the (B,NH,L,L) probabilities are kept only for a backward pass; without one (evaluation, prediction)
+    // each thread works in one block of rows, so memory stays linear in L and the scores stay in the cache
+    int keep = !tp->no_grad && (q->requires_grad || k->requires_grad || v->requires_grad);
+    float *probs = keep ? arena_alloc(&tp->arena, sizeof(float) * (size_t)B * NH * L * L) : NULL;
     long b0 = tp->rows > 0 ? tp->row0 * (B / tp->rows) : 0;
     if (!tp->dry) attention_forward(y->data, probs, q->data, k->data, v->data, key_mask, slopes, B, L, H, NH, p, key, b0);
     TapeEntry *e = RECORD(tp, OP_ATTENTION, y, q, k, v);
