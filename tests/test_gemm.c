@@ -1,6 +1,7 @@
 // test_gemm.c: the GEMM of core/engine/gemm.c against a double-precision product, on shapes that cross
-// every blocking edge (micro-tile 14x32, slice depth 512, panel width 4096), every transpose, alpha,
-// beta and the fused bias; bitwise equality across thread counts; the OpenBLAS fallback under the same checks.
+// every blocking edge (micro-tiles 14x32 and the AVX2 form's 6x16, slice depth 512, panel width 4096),
+// every transpose, alpha, beta and the fused bias; bitwise equality across thread counts and between the
+// AVX-512 and AVX2 forms; the OpenBLAS fallback under the same checks.
 #include <math.h>
 #include <string.h>
 
@@ -79,6 +80,64 @@ TEST(gemm_matches_double_product_on_every_edge) {
     gemm_use_own(prev);
 }
 
+// The AVX2 form (a CPU without AVX-512; BIGS_GEMM=avx2 on one with it) under the same checks
+TEST(gemm_avx2_form_on_every_edge) {
+    int prev_own = gemm_use_own(1), prev = gemm_use_avx2(1);
+    if (strcmp(gemm_engine(), "avx2") == 0) all_products();
+    else printf("     (this CPU has no AVX2 and FMA: the AVX2 form is not tested)\n");
+    gemm_use_avx2(prev);
+    gemm_use_own(prev_own);
+}
+
+// The two forms sum each element in the same order: the same bits on every edge shape, transpose, alpha,
+// beta and bias, and on a product over several slices and panels run on two threads.
+static void product_bits(int avx2, int tA, int tB, int M, int N, int K, float alpha, float beta, int with_bias, float *C) {
+    int lda = tA ? M : K, ldb = tB ? K : N;
+    float *A = xmalloc(sizeof(float) * (size_t)M * K), *B = xmalloc(sizeof(float) * (size_t)K * N), *bias = xmalloc(sizeof(float) * (size_t)N);
+    Rng r;
+    rng_init(&r, (uint64_t)(M * 31 + N * 17 + K), 0);
+    rng_fill_normal(&r, A, (long)M * K, 0.0f, 1.0f);
+    rng_fill_normal(&r, B, (long)K * N, 0.0f, 1.0f);
+    rng_fill_normal(&r, bias, N, 0.0f, 1.0f);
+    rng_fill_normal(&r, C, (long)M * N, 0.0f, 1.0f);
+    int prev = gemm_use_avx2(avx2);
+    if (with_bias) gemm_bias(tA, tB, M, N, K, A, lda, B, ldb, bias, C, N);
+    else gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+    gemm_use_avx2(prev);
+    free(A);
+    free(B);
+    free(bias);
+}
+
+TEST(gemm_avx2_and_avx512_forms_give_the_same_bits) {
+    int prev = gemm_use_own(1);
+    if (strcmp(gemm_engine(), "avx512") != 0) {
+        printf("     (only the %s form runs here: the two are compared by the pinned pipeline hashes of test_bitwise.c)\n", gemm_engine());
+        gemm_use_own(prev);
+        return;
+    }
+    static const int big[][3] = {{333, 4200, 1100}, {1030, 96, 2100}};
+    threads_set(2);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes + 2; s++) {
+        const int *sh = s < sizeof shapes / sizeof *shapes ? shapes[s] : big[s - sizeof shapes / sizeof *shapes];
+        size_t n = (size_t)sh[0] * sh[1];
+        float *c1 = xmalloc(sizeof(float) * n), *c2 = xmalloc(sizeof(float) * n);
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (int v = 0; v < 3; v++) {
+                    float alpha = v == 1 ? -0.37f : 1.0f, beta = v == 1 ? 0.7f : 0.0f;
+                    product_bits(0, tA, tB, sh[0], sh[1], sh[2], alpha, beta, v == 2, c1);
+                    product_bits(1, tA, tB, sh[0], sh[1], sh[2], alpha, beta, v == 2, c2);
+                    CHECKF(memcmp(c1, c2, sizeof(float) * n) == 0, "M=%d N=%d K=%d tA=%d tB=%d variant %d: the AVX2 and AVX-512 forms differ",
+                           sh[0], sh[1], sh[2], tA, tB, v);
+                }
+        free(c1);
+        free(c2);
+    }
+    threads_set(0);
+    gemm_use_own(prev);
+}
+
 TEST(gemm_openblas_fallback_same_contract) {
     int prev = gemm_use_own(0);
     CHECK(strcmp(gemm_engine(), "openblas") == 0);
@@ -89,8 +148,8 @@ TEST(gemm_openblas_fallback_same_contract) {
 // Our kernel never splits a dot product between threads: 1 and 2 threads give the same bits.
 TEST(gemm_bitwise_across_thread_counts) {
     int prev = gemm_use_own(1);
-    if (strcmp(gemm_engine(), "avx512") != 0) {
-        printf("     (this CPU has no AVX-512: gemm uses OpenBLAS, which is not bitwise across thread counts)\n");
+    if (!gemm_is_own()) {
+        printf("     (this CPU has neither AVX-512 nor AVX2: gemm uses OpenBLAS, which is not bitwise across thread counts)\n");
         gemm_use_own(prev);
         return;
     }

@@ -399,8 +399,8 @@ static void thread_resume_check(const char *tag, const char *set, char out1[512]
 }
 
 TEST(pretrain_resume_with_another_thread_count_is_bitwise) {
-    if (strcmp(gemm_engine(), "avx512") != 0) {
-        printf("     (no AVX-512 here: OpenBLAS's sums depend on the thread count; not checked)\n");
+    if (!gemm_is_own()) {
+        printf("     (GEMM engine %s: OpenBLAS's sums depend on the thread count; not checked)\n", gemm_engine());
         return;
     }
     char out[512];
@@ -417,7 +417,7 @@ TEST(pretrain_bf16_resumes_bitwise_with_another_thread_count) {
     }
     char out_bf[512], out_fp[512], a[700], b[700];
     thread_resume_check("thrbf", "--set train.bf16=true", out_bf, 1);  // bf16 products are always our kernel
-    thread_resume_check("thrfp", "", out_fp, strcmp(gemm_engine(), "avx512") == 0);  // OpenBLAS: not across thread counts
+    thread_resume_check("thrfp", "", out_fp, gemm_is_own());  // OpenBLAS: not across thread counts
     snprintf(a, sizeof a, "%s/model.safetensors", out_bf);
     snprintf(b, sizeof b, "%s/model.safetensors", out_fp);
     StFile fa, fb;
@@ -491,6 +491,44 @@ TEST(resume_names_the_kernels_and_warns_when_they_differ) {
     CHECKF(!!strstr(log, w16) == want16, "bf16 kernels avx512bf16 -> %s: the warning is %s: %s", gemm_bf16_engine(), want16 ? "missing" : "unexpected",
            log);
     CHECKF(!(want32 || want16) || strstr(log, "no longer bitwise the uninterrupted one"), "the warning does not say what it means: %s", log);
+}
+
+// The fp32 kernel's AVX-512 and AVX2 forms give the same bits, so a checkpoint written on one resumes on
+// the other without the warning (the record is edited to name the other form); OpenBLAS still warns.
+TEST(resume_across_the_two_forms_of_our_kernel_does_not_warn) {
+    if (!gemm_is_own()) {
+        printf("     (GEMM engine %s here: not checked)\n", gemm_engine());
+        return;
+    }
+    const char *other = strcmp(gemm_engine(), "avx2") ? "avx2" : "avx512";
+    char data[512], cfg[512], out[512], cmd[4096], log[8192], path[700];
+    run_setup("form", 64, data, cfg, out);
+    snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=3 %s pretrain --config %s --data %s --output %s --threads 1 --quiet "
+             "--set train.max_steps=8 --set train.save_steps=4", test_bigs_bin(), cfg, data, out);
+    int rc = test_run(cmd, log, sizeof log);
+    CHECKF(rc == 143, "the stop after step 3 gave %d: %s", rc, log);
+    // each leg: the newest checkpoint (the stop's) is edited to name another kernel, then resumed
+    for (int leg = 0; leg < 2; leg++) {
+        const char *name = leg == 0 ? other : "openblas";
+        snprintf(path, sizeof path, "%s/checkpoint-%d/trainer_state.json", out, 3 + leg);
+        cJSON *st = json_read_file(path);
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(st, "gemm");
+        const cJSON *g32 = cJSON_GetObjectItemCaseSensitive(g, "fp32");
+        CHECKF(cJSON_IsString(g32) && !strcmp(g32->valuestring, gemm_engine()), "%s: gemm.fp32 is not \"%s\"", path, gemm_engine());
+        if (!g) { cJSON_Delete(st); return; }
+        cJSON_ReplaceItemInObjectCaseSensitive(g, "fp32", cJSON_CreateString(name));
+        char *txt = cJSON_Print(st);
+        FILE *f = fopen(path, "w");
+        CHECKF(f && fputs(txt, f) >= 0 && fclose(f) == 0, "cannot rewrite %s", path);
+        free(txt);
+        cJSON_Delete(st);
+        snprintf(cmd, sizeof cmd, "BIGS_STOP_AFTER_STEP=%d %s pretrain --config %s --data %s --output %s --threads 1 "
+                 "--set train.max_steps=8 --set train.save_steps=4 --resume", 4 + leg, test_bigs_bin(), cfg, data, out);
+        rc = test_run(cmd, log, sizeof log);
+        int warned = strstr(log, "no longer bitwise the uninterrupted one") != NULL;
+        CHECKF(rc == 143 && strstr(log, "resuming from") && warned == (leg == 1), "a checkpoint of the %s kernel resumed on %s: rc %d, %s: %s",
+               name, gemm_engine(), rc, leg ? "the warning is missing" : "an unexpected warning", log);
+    }
 }
 
 // On a CPU without AVX512-BF16 (played by the hook BIGS_TEST_NO_BF16), train.bf16 and --bf16 are errors

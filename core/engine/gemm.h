@@ -3,10 +3,12 @@
 //
 //   C (M,N) = alpha * op(A) (M,K) @ op(B) (K,N) + beta * C,   row-major, op(X) = X^T when tX is set
 //
-// The same contract as cblas_sgemm(CblasRowMajor, ...). On a CPU with AVX-512 the product runs in our
-// own packed kernel (core/engine/gemm.c); elsewhere, or with BIGS_GEMM=openblas in the environment, it goes
-// to OpenBLAS. Our kernel never splits the K sum between threads, so its results are bitwise the same
-// for any thread count. With beta == 0, C is not read (it may hold NaN).
+// The same contract as cblas_sgemm(CblasRowMajor, ...). On a CPU with AVX-512, or with AVX2 and FMA, the
+// product runs in our own packed kernel (core/engine/gemm.c; its AVX2 form gives the same bits as the
+// AVX-512 one); elsewhere, or with BIGS_GEMM=openblas in the environment, it goes to OpenBLAS
+// (BIGS_GEMM=avx2 runs the AVX2 form on an AVX-512 CPU). Our kernel never splits the K sum between
+// threads, so its results are bitwise the same for any thread count. With beta == 0, C is not read (it
+// may hold NaN).
 #pragma once
 
 void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
@@ -29,11 +31,16 @@ typedef struct {
 void gemm_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, const float *bias,
                   float *C, int ldc, const GemmEpilogue *ep);
 
-// The name of the engine gemm() uses here: "avx512" or "openblas".
+// The name of the engine gemm() uses here: "avx512", "avx2" (both ours) or "openblas".
 const char *gemm_engine(void);
-// Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512), 0 = OpenBLAS.
-// Returns the previous setting.
+// 1 when gemm() runs our kernel (in either form): its results are bitwise the same for any thread count.
+int gemm_is_own(void);
+// Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512 or AVX2 and FMA),
+// 0 = OpenBLAS. Returns the previous setting.
 int gemm_use_own(int on);
+// Which form our kernel takes (tests, benchmarks): 1 = AVX2 even on an AVX-512 CPU, 0 = the CPU's best.
+// It applies while our kernel is the engine (gemm_use_own). Returns the previous choice.
+int gemm_use_avx2(int on);
 
 // ---- bf16 inputs, fp32 sums (AVX512-BF16 CPUs)
 //
