@@ -236,8 +236,10 @@ def main():
             rss_pt = [r["torch%d" % r["torch_%s_best_threads" % m]]["peak_rss_mib"]]
             if a.bf16:
                 rss_pt.append(r["torch%d_bf16" % r["torch_bf16_%s_best_threads" % m]]["peak_rss_mib"])
-            print("%-10s %5d %5d | %9.0f %9.0f %9.0f %9.0f | %7.2fx %7.2fx %7.2fx | %s, %s" % (
-                r["model"], r["L"], r["batch"], b, bb, pt, ptb, b / pt, bb / b, bb / ptb,
+            num = lambda x: "%9.0f" % x if a.bf16 else "%9s" % "-"  # noqa: E731 (no bf16 here: no figure)
+            rat = lambda x: "%7.2fx" % x if a.bf16 else "%8s" % "-"  # noqa: E731
+            print("%-10s %5d %5d | %9.0f %s %9.0f %s | %7.2fx %s %s | %s, %s" % (
+                r["model"], r["L"], r["batch"], b, num(bb), pt, num(ptb), b / pt, rat(bb / b), rat(bb / ptb),
                 "/".join("%.0f" % x for x in rss), "/".join("%.0f" % x for x in rss_pt)))
     r0 = rows[0]
     mfu = r0["bigs"]["model_gflops_per_sec"] / peak_own
