@@ -544,7 +544,9 @@ AMX static void kernel_amx(int kw, const void *Apv, const void *Bpv, float *C, l
 // across these CPUs as well as across thread counts (tests/test_gemm.c compares them where both run).
 // Measured on an AMD EPYC of family 25 model 1 (Zen 3, AVX2), one thread, median GFLOP/s of 2048^3 and
 // the BiGS-small forward, dX, dW against OpenBLAS 0.3.21's Zen kernel: 84-87/85-87/83-85/72-77 against
-// 88-91/86/87-88/80-83; the micro-kernel alone, in L1, 97-100 (the FMA peak at this clock).
+// 88-91/86/87-88/80-83; the micro-kernel alone, in L1, 97-100 (the FMA peak at this clock). The other tiles
+// that fit 16 ymm did worse there, the same four products: 12x8 (a 16 KB B sliver, 12 broadcasts per B
+// load) 61-79/59-79/74-76/50-65, 4x24 56-64/58-60/56-60/59-61.
 #define XMR 6      // rows of the micro-tile
 #define XNR 16     // columns: two ymm
 #define XMC 144    // rows of a packed A block (24 slivers, 288 KB at KC = 512): in a 512 KB L2
