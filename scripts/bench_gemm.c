@@ -69,7 +69,7 @@ static void measure(const Shape *s, const int use[ENG_COUNT], int reps, double g
 
 // The CPU's "model name" and which of the flags that matter here it has, from /proc/cpuinfo
 static void cpu_describe(char *model, size_t nm, char *flags, size_t nf) {
-    static const char *want[] = {"fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16"};
+    static const char *want[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16"};
     snprintf(model, nm, "unknown");
     snprintf(flags, nf, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
