@@ -131,11 +131,6 @@ static cJSON *kernels_json(const TrainRun *r) {
     return g;
 }
 
-// Our fp32 kernel's two forms sum every element in the same order (core/engine/gemm.c): the same bits.
-static int same_fp32_bits(const char *a, const char *b) {
-    return (!strcmp(a, "avx512") || !strcmp(a, "avx2")) && (!strcmp(b, "avx512") || !strcmp(b, "avx2"));
-}
-
 // Warns when the checkpoint's kernels are not this run's: the run goes on, but its bits are no longer
 // those of the uninterrupted run (another machine, or BIGS_GEMM / BIGS_BF16_KERNEL set differently).
 static void resume_check_kernels(const TrainRun *r, const cJSON *state, const char *path) {
@@ -145,7 +140,7 @@ static void resume_check_kernels(const TrainRun *r, const cJSON *state, const ch
     for (const cJSON *k = now->child; k; k = k->next) {
         const cJSON *was = cJSON_GetObjectItemCaseSensitive(saved, k->string);
         if (!cJSON_IsString(was) || !strcmp(was->valuestring, k->valuestring)) continue;
-        if (!strcmp(k->string, "fp32") && same_fp32_bits(was->valuestring, k->valuestring)) continue;
+        if (!strcmp(k->string, "fp32") && gemm_engines_agree(was->valuestring, k->valuestring)) continue;
         log_warn("--resume: %s was written with the %s products on the %s kernel, and this run has the %s kernel (%s chooses): "
                  "they sum in another order, so the run goes on but is no longer bitwise the uninterrupted one",
                  path, k->string, was->valuestring, k->valuestring, strcmp(k->string, "bf16") ? "BIGS_GEMM" : "BIGS_BF16_KERNEL");

@@ -105,6 +105,11 @@ int gemm_use_avx2(int on) {
 const char *gemm_engine(void) { return !own_wanted() ? "openblas" : g_avx2 ? "avx2" : "avx512"; }
 int gemm_is_own(void) { return own_wanted(); }
 
+int gemm_engines_agree(const char *a, const char *b) {
+    int own_a = !strcmp(a, "avx512") || !strcmp(a, "avx2"), own_b = !strcmp(b, "avx512") || !strcmp(b, "avx2");
+    return !strcmp(a, b) || (own_a && own_b);
+}
+
 int gemm_bf16_available(void) {
     __builtin_cpu_init();  // the compiler's cpuid reading also checks that the OS saves the zmm state
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

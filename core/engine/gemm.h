@@ -35,6 +35,9 @@ void gemm_bias_ep(int tA, int tB, int M, int N, int K, const float *A, int lda, 
 const char *gemm_engine(void);
 // 1 when gemm() runs our kernel (in either form): its results are bitwise the same for any thread count.
 int gemm_is_own(void);
+// 1 when the engines named a and b (gemm_engine() names) give the same bits: the same name, or the two
+// forms of our kernel, which sum every element in the same order.
+int gemm_engines_agree(const char *a, const char *b);
 // Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512 or AVX2 and FMA),
 // 0 = OpenBLAS. Returns the previous setting.
 int gemm_use_own(int on);
