@@ -1,6 +1,7 @@
 // test_pretrain.c: `bigs pretrain` end to end on synthetic shards: the loss falls, the output folder is
 // complete, and a run stopped and resumed ends with bitwise the same parameters.
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -275,6 +276,19 @@ TEST(pretrain_profile_lists_the_ops) {
     CHECKF(rc == 0, "pretrain --profile failed (%d): %s", rc, log);
     CHECKF(strstr(log, "3 passes") && strstr(log, " linear ") && strstr(log, " fftconv ") && strstr(log, " cross_entropy ") &&
                strstr(log, " total "), "profile table missing or incomplete: %s", log);
+    // and the whole step, the first one left out: its parts add up to it, none negative
+    const char *sp = strstr(log, "profile step (per step, 2 steps after the first): ");
+    CHECKF(sp != NULL, "no step line in the profile: %s", log);
+    double all = -1, model = -1, batch = -1, update = -1, logging = -1, rest = -1;
+    int got = sp ? sscanf(sp, "profile step (per step, 2 steps after the first): %lf ms in all: model forward and backward %lf, "
+                              "batch and task outside the model %lf, gradient sum, clipping and AdamW %lf, logging %lf, the rest %lf",
+                          &all, &model, &batch, &update, &logging, &rest) : 0;
+    CHECKF(got == 6, "step line not as documented (%d fields): %s", got, sp ? sp : "");
+    CHECKF(model > 0 && update > 0 && batch >= 0 && logging >= 0 && rest >= -0.02, "step parts %g %g %g %g %g", model, batch, update,
+           logging, rest);
+    CHECKF(fabs(model + batch + update + logging + rest - all) < 0.05, "step parts %g+%g+%g+%g+%g do not add up to %g", model, batch,
+           update, logging, rest, all);
+    CHECKF(model > 0.5 * all, "the model's passes are %g of a %g ms step", model, all);
 }
 
 // A run killed between checkpoints redoes the steps after its last checkpoint on --resume: their

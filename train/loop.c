@@ -178,13 +178,30 @@ static void loop_resume(TrainRun *r, const TrainTask *task) {
     log_info("resuming from %s (step %ld of %ld)", r->resume_dir, r->step, r->total);
 }
 
+// --profile: where the training steps' time goes, beyond the per-op table of the model (tape.h). The
+// first step of the process is left out (plans, first-touch of the arena).
+static struct { long steps; double wall, micro, model, update, log; } g_sp;
+
+static void step_profile_print(void) {
+    if (!tape_profile_on() || g_sp.steps < 1) return;
+    double n = (double)g_sp.steps, rest = g_sp.wall - g_sp.micro - g_sp.update - g_sp.log;
+    fprintf(stderr, "profile step (per step, %ld steps after the first): %.2f ms in all: model forward and backward %.2f, "
+            "batch and task outside the model %.2f, gradient sum, clipping and AdamW %.2f, logging %.2f, the rest %.2f\n",
+            g_sp.steps, 1e3 * g_sp.wall / n, 1e3 * g_sp.model / n, 1e3 * (g_sp.micro - g_sp.model) / n, 1e3 * g_sp.update / n,
+            1e3 * g_sp.log / n, 1e3 * rest / n);
+}
+
 // One optimiser step; returns the step's loss and sets *gnorm and *lr; *stop when a stop was requested
 // of any process, *tokens the job's non-pad tokens.
 static double loop_step(TrainRun *r, const TrainTask *task, const Hooks *h, double *gnorm, double *lr, int *stop, double *tokens) {
     const TrainConfig *tc = &r->tc;
     params_zero_grad(&r->m->pt);
     double red[3] = {0, 0, 0};  // summed over the job at the end of the step: loss, tokens, stop request
+    int timed = tape_profile_on() && r->step > r->start_step;
+    double t0 = timed ? now_seconds() : 0, m0 = timed ? tape_profile_seconds() : 0;
     for (int k = 0; k < tc->gradient_accumulation_steps; k++) task->micro(task->ctx, r, r->step, k, red);
+    double t1 = timed ? now_seconds() : 0;
+    if (timed) g_sp.micro += t1 - t0, g_sp.model += tape_profile_seconds() - m0;
     red[2] = stop_signal_received();
     if (r->step + 1 == h->kill_at) raise(SIGKILL);
     dist_sum_f32(r->m->pt.grad, (size_t)r->m->pt.size);
@@ -202,6 +219,7 @@ static double loop_step(TrainRun *r, const TrainTask *task, const Hooks *h, doub
               r->output_dir);
     *lr = tc->learning_rate * lr_factor(tc->lr_scheduler_type, r->step, r->warmup, r->total, tc->min_lr_ratio);
     adamw_step(&r->opt, &r->m->pt, *lr, tc->adam_beta1, tc->adam_beta2, tc->adam_epsilon, tc->weight_decay);
+    if (timed) g_sp.update += now_seconds() - t1;
     r->step++;
     return loss;
 }
@@ -311,16 +329,20 @@ int train_loop(TrainRun *r, const TrainTask *task) {
     r->t_start = now_seconds();
     Window w = {r->t_start, 0, 0, 0};
     if (task->eval_at_start && r->step == 0) loop_evaluate(r, task, 0);
+    memset(&g_sp, 0, sizeof g_sp);
     while (r->step < r->total) {
         double gnorm, lr, tokens;
-        int stop;
+        int stop, timed = tape_profile_on() && r->step > r->start_step;
+        double t_in = now_seconds();
         double loss = loop_step(r, task, &h, &gnorm, &lr, &stop, &tokens);
         r->last_loss = loss;
         w.loss += loss;
         w.tokens += tokens;
         w.steps++;
+        double t_log = now_seconds();
         if (r->step % tc->logging_steps == 0 || r->step == r->total) loop_log(r, task, &w, gnorm, lr, tty);
         double t_off = now_seconds();  // evaluations and checkpoints do not count in the logged tokens/s
+        if (timed) g_sp.steps++, g_sp.wall += t_off - t_in, g_sp.log += t_off - t_log;
         if ((task->eval_due && task->eval_due(task->ctx, r, r->step)) || r->step == r->total) loop_evaluate(r, task, tty);
         if (r->step == h.stop_after) {
             stop = 1;
@@ -337,6 +359,7 @@ int train_loop(TrainRun *r, const TrainTask *task) {
         }
     }
     if (tty && !g_quiet && !r->stopped) fputc('\n', stderr);
+    step_profile_print();
     // resumed from the final checkpoint (a run killed before it wrote its results): nothing to train,
     // but the results still get the last loss (from the checkpoint) and a final evaluation
     if (!r->stopped && r->last_eval_step != r->step) loop_evaluate(r, task, 0);

@@ -36,6 +36,14 @@ static void prof_forward(OpType op) {
     g_prof.last = t;
 }
 
+int tape_profile_on(void) { return g_prof.on; }
+
+double tape_profile_seconds(void) {
+    double t = 0;
+    for (int i = 0; i < OP_COUNT; i++) t += g_prof.fwd[i] + g_prof.bwd[i];
+    return t;
+}
+
 void tape_profile_print(void) {
     if (g_prof.on == 2 && g_prof.pending) g_prof.passes++, g_prof.pending = 0;
     if (!g_prof.on || !g_prof.passes) return;

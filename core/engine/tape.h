@@ -86,6 +86,10 @@ void tape_profile_enable(int on);
 // Prints one line per op type (calls, forward and backward ms per backward pass) and the totals, to
 // stderr. Nothing when no backward pass was timed.
 void tape_profile_print(void);
+// Whether the per-op timers are on, and the seconds they have timed so far (forward and backward of
+// every op; 0 when off): a caller subtracts two readings to time the model's part of its own step.
+int tape_profile_on(void);
+double tape_profile_seconds(void);
 
 // A new tensor in the arena, data uninitialised: tape_new(tp, "name", 3, B, L, H).
 Tensor *tape_new(Tape *tp, const char *name, int ndim, ...);
