@@ -13,13 +13,14 @@ Measures, on the same machine, interleaved so that all sides see the same load:
      (they would pin its OpenBLAS below its best kernels); peak resident memory of each process;
   3. the pretraining command itself: `bigs pretrain` on real text (State of the Union addresses packed
      into 128-token sequences; fetched once by scripts/fetch_data.sh into BIGS_CACHE) against
-     build/bench_train on the same model and batch, in float32 and bf16: its steady-state tokens/s
-     (the median of its logged windows after the first, evaluation and checkpoints excluded);
+     build/bench_train on the same model and batch, in float32 and bf16, both measured the same way: the
+     median over the steps after the first of one step's tokens/s (the pretraining run logs every step;
+     evaluation and checkpoints are excluded), with the same number of steps on both sides;
   4. with an MPI build, data-parallel layouts (scripts/bench_mpi.sh).
 Each figure is the median over repetitions of each run's median step. Prints tables and the targets of
 issue 18, and writes a JSON summary (default build/bench.json).
 
-  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 4] [--out build/bench.json] [--no-mpi] [--quick]
+  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 4] [--pretrain-steps 16] [--out build/bench.json] [--no-mpi] [--quick]
                                     [--rows 0,1,...] [--no-pretrain]
 """
 import argparse
@@ -130,8 +131,10 @@ def pretrain_side(a, shards, bf16, tmp):
     """Steady-state tokens/s of bigs pretrain (padded-token count, as bench_train's) and bench_train's."""
     out = os.path.join(tmp, "run-bf16" if bf16 else "run-fp32")
     shutil.rmtree(out, ignore_errors=True)
-    sets = ["--set", "model.hidden_dropout_prob=0", "--set", "train.max_steps=%d" % (6 * a.window),
-            "--set", "train.logging_steps=%d" % a.window, "--set", "train.eval_steps=0", "--set", "train.save_steps=0",
+    # every step logged: the median of single steps, the statistic bench_train reports (a median of
+    # several-step windows would average the machine's slow steps in, and read a few percent low)
+    sets = ["--set", "model.hidden_dropout_prob=0", "--set", "train.max_steps=%d" % (a.pretrain_steps + 1),
+            "--set", "train.logging_steps=1", "--set", "train.eval_steps=0", "--set", "train.save_steps=0",
             "--set", "train.eval_batches=1", "--set", "train.warmup_steps=2"]
     if bf16:
         sets += ["--set", "train.bf16=true"]
@@ -165,15 +168,22 @@ def pretrain_row(a, tmp):
     for rep in range(a.reps):
         print("rep %d/%d: bigs pretrain against bench_train" % (rep + 1, a.reps), file=sys.stderr, flush=True)
         for bf in sides:
-            # the pretraining log counts non-pad tokens; divided by the fill it counts as bench_train does
-            runs[("pretrain", bf)].append(pretrain_side(a, shards, bf, tmp) / fill)
-            cmd = ["build/bench_train", "configs/bigs-small.json", "128", "16", str(a.steps)] + (["--bf16"] if bf else [])
-            runs[("bench", bf)].append(run_json(cmd)["train_tokens_per_sec"])
+            cmd = ["build/bench_train", "configs/bigs-small.json", "128", "16", str(a.pretrain_steps)] + (["--bf16"] if bf else [])
+            # the two sides in turn, and in the other order at every other repetition, so that a drift of the
+            # machine's speed over a repetition favours neither
+            for side in (("pretrain", "bench") if rep % 2 == 0 else ("bench", "pretrain")):
+                if side == "pretrain":  # the pretraining log counts non-pad tokens; divided by the fill it counts as bench_train does
+                    runs[("pretrain", bf)].append(pretrain_side(a, shards, bf, tmp) / fill)
+                else:
+                    runs[("bench", bf)].append(run_json(cmd)["train_tokens_per_sec"])
+            print("  %s: pretrain %.0f tokens/s, bench_train %.0f" % ("bf16" if bf else "fp32", runs[("pretrain", bf)][-1],
+                                                                   runs[("bench", bf)][-1]), file=sys.stderr, flush=True)
     r = {"fill": fill}
     for bf in sides:
         tag = "bf16" if bf else "fp32"
         pt, be = statistics.median(runs[("pretrain", bf)]), statistics.median(runs[("bench", bf)])
-        r[tag] = {"pretrain_tokens_per_sec": pt, "bench_train_tokens_per_sec": be, "ratio": pt / be}
+        r[tag] = {"pretrain_tokens_per_sec": pt, "bench_train_tokens_per_sec": be, "ratio": pt / be,
+                  "runs": {"pretrain": runs[("pretrain", bf)], "bench_train": runs[("bench", bf)]}}
     return r
 
 
@@ -181,7 +191,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3, help="repetitions of every measurement (default 3)")
     ap.add_argument("--steps", type=int, default=4, help="timed steps per run, after one warm-up step (default 4)")
-    ap.add_argument("--window", type=int, default=5, help="steps per logged window of the pretraining row (default 5)")
+    ap.add_argument("--pretrain-steps", type=int, default=16,
+                    help="timed steps of the pretraining row, on both sides, after one warm-up step (default 16)")
     ap.add_argument("--out", default="build/bench.json", help="JSON summary (default build/bench.json)")
     ap.add_argument("--rows", default=None, help="model rows to run, by index (default all: %s)" % ", ".join(
         "%d=%s L=%d" % (i, r[0], r[2]) for i, r in enumerate(ROWS)))
@@ -190,7 +201,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one repetition of 2 steps (a smoke run, not for figures)")
     a = ap.parse_args()
     if a.quick:
-        a.reps, a.steps, a.window = 1, 2, 2
+        a.reps, a.steps, a.pretrain_steps = 1, 2, 2
     for exe in ("build/bench_train", "build/bench_gemm", "build/bigs"):
         if not os.access(os.path.join(ROOT, exe), os.X_OK):
             sys.exit("bench.py: %s is missing: run `make build/bench_train build/bench_gemm build/bigs` (or `make bench`)" % exe)
@@ -198,7 +209,14 @@ def main():
         import torch  # noqa: F401
     except ImportError:
         sys.exit("bench.py: PyTorch is not installed for %s: apt-get install python3-torch python3-numpy" % sys.executable)
-    rows_idx = list(range(len(ROWS))) if a.rows is None else [int(x) for x in a.rows.split(",")]
+    try:
+        rows_idx = list(range(len(ROWS))) if a.rows is None else [int(x) for x in a.rows.split(",") if x.strip()]
+    except ValueError:
+        sys.exit("bench.py: --rows takes row numbers separated by commas (0 to %d), or \"\" for none; got %r" % (len(ROWS) - 1, a.rows))
+    if any(not 0 <= i < len(ROWS) for i in rows_idx):
+        sys.exit("bench.py: --rows: there are rows 0 to %d; got %r" % (len(ROWS) - 1, a.rows))
+    if not 1 <= a.pretrain_steps <= 64:
+        sys.exit("bench.py: --pretrain-steps must be 1 to 64 (bench_train's limit); got %d" % a.pretrain_steps)
 
     cpu = cpu_info()
     print("CPU: %s (family %s model %s), %d cores, flags: %s" % (cpu["model_name"], cpu["family"], cpu["model"], cpu["cores"],
@@ -224,7 +242,7 @@ def main():
     pre = None if a.no_pretrain else pretrain_row(a, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
 
-    for m, title in (("train", "training"), ("infer", "inference")):
+    for m, title in (("train", "training"), ("infer", "inference")) if rows else ():
         key = m + "_tokens_per_sec"
         print("\n%s tokens/s (PyTorch at its faster thread count; bf16: torch.autocast)" % title)
         print("%-10s %5s %5s | %9s %9s %9s %9s | %8s %8s %8s | %s" % (
@@ -241,11 +259,12 @@ def main():
             print("%-10s %5d %5d | %9.0f %s %9.0f %s | %7.2fx %s %s | %s, %s" % (
                 r["model"], r["L"], r["batch"], b, num(bb), pt, num(ptb), b / pt, rat(bb / b), rat(bb / ptb),
                 "/".join("%.0f" % x for x in rss), "/".join("%.0f" % x for x in rss_pt)))
-    r0 = rows[0]
-    mfu = r0["bigs"]["model_gflops_per_sec"] / peak_own
-    print("\nmodel FLOP utilisation, %s L=%d training, float32: %.0f%% of bigs's GEMM peak%s" % (
-        r0["model"], r0["L"], 100 * mfu, ", bf16: %.0f%% of the bf16 peak" % (100 * r0["bigs_bf16"]["model_gflops_per_sec"] / peak_bf16)
-        if a.bf16 else ""))
+    if rows:
+        r0 = rows[0]
+        mfu = r0["bigs"]["model_gflops_per_sec"] / peak_own
+        print("\nmodel FLOP utilisation, %s L=%d training, float32: %.0f%% of bigs's GEMM peak%s" % (
+            r0["model"], r0["L"], 100 * mfu, ", bf16: %.0f%% of the bf16 peak" % (100 * r0["bigs_bf16"]["model_gflops_per_sec"] / peak_bf16)
+            if a.bf16 else ""))
     if pre:
         print("\nbigs pretrain (real text, BiGS-small L=128 batch 16, fill %.1f%%) against build/bench_train:" % (100 * pre["fill"]))
         for tag in ("fp32", "bf16"):
