@@ -15,13 +15,16 @@ Measures, on the same machine, interleaved so that all sides see the same load:
      into 128-token sequences; fetched once by scripts/fetch_data.sh into BIGS_CACHE) against
      build/bench_train on the same model and batch, in float32 and bf16, both measured the same way: the
      median over the steps after the first of one step's tokens/s (the pretraining run logs every step;
-     evaluation and checkpoints are excluded), with the same number of steps on both sides;
+     evaluation and checkpoints are excluded), with the same number of steps on both sides; the two
+     sides run in pairs, one right after the other (in alternating order), and the row's ratio is the
+     median over the pairs of each pair's ratio, since the machine's speed drifts by 10-20% between
+     runs a minute apart on some VMs (--pretrain-reps pairs, default 7);
   4. with an MPI build, data-parallel layouts (scripts/bench_mpi.sh).
 Each figure is the median over repetitions of each run's median step. Prints tables and the targets of
 issue 18, and writes a JSON summary (default build/bench.json).
 
-  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 4] [--pretrain-steps 16] [--out build/bench.json] [--no-mpi] [--quick]
-                                    [--rows 0,1,...] [--no-pretrain]
+  /usr/bin/python3 scripts/bench.py [--reps 3] [--steps 4] [--pretrain-steps 16] [--pretrain-reps 7] [--out build/bench.json]
+                                    [--no-mpi] [--quick] [--rows 0,1,...] [--no-pretrain]
 """
 import argparse
 import json
@@ -165,8 +168,8 @@ def pretrain_row(a, tmp):
     fill = info["train"]["tokens"] / (info["train"]["sequences"] * 128.0)
     sides = [False, True] if a.bf16 else [False]
     runs = {(k, bf): [] for k in ("pretrain", "bench") for bf in sides}
-    for rep in range(a.reps):
-        print("rep %d/%d: bigs pretrain against bench_train" % (rep + 1, a.reps), file=sys.stderr, flush=True)
+    for rep in range(a.pretrain_reps):
+        print("pair %d/%d: bigs pretrain against bench_train" % (rep + 1, a.pretrain_reps), file=sys.stderr, flush=True)
         for bf in sides:
             cmd = ["build/bench_train", "configs/bigs-small.json", "128", "16", str(a.pretrain_steps)] + (["--bf16"] if bf else [])
             # the two sides in turn, and in the other order at every other repetition, so that a drift of the
@@ -182,7 +185,9 @@ def pretrain_row(a, tmp):
     for bf in sides:
         tag = "bf16" if bf else "fp32"
         pt, be = statistics.median(runs[("pretrain", bf)]), statistics.median(runs[("bench", bf)])
-        r[tag] = {"pretrain_tokens_per_sec": pt, "bench_train_tokens_per_sec": be, "ratio": pt / be,
+        pairs = [x / y for x, y in zip(runs[("pretrain", bf)], runs[("bench", bf)])]
+        r[tag] = {"pretrain_tokens_per_sec": pt, "bench_train_tokens_per_sec": be, "ratio": statistics.median(pairs),
+                  "ratio_of_medians": pt / be, "pair_ratios": pairs,
                   "runs": {"pretrain": runs[("pretrain", bf)], "bench_train": runs[("bench", bf)]}}
     return r
 
@@ -193,6 +198,8 @@ def main():
     ap.add_argument("--steps", type=int, default=4, help="timed steps per run, after one warm-up step (default 4)")
     ap.add_argument("--pretrain-steps", type=int, default=16,
                     help="timed steps of the pretraining row, on both sides, after one warm-up step (default 16)")
+    ap.add_argument("--pretrain-reps", type=int, default=7,
+                    help="pairs of runs (pretrain, bench_train) of the pretraining row (default 7; 1..50)")
     ap.add_argument("--out", default="build/bench.json", help="JSON summary (default build/bench.json)")
     ap.add_argument("--rows", default=None, help="model rows to run, by index (default all: %s)" % ", ".join(
         "%d=%s L=%d" % (i, r[0], r[2]) for i, r in enumerate(ROWS)))
@@ -201,7 +208,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one repetition of 2 steps (a smoke run, not for figures)")
     a = ap.parse_args()
     if a.quick:
-        a.reps, a.steps, a.pretrain_steps = 1, 2, 2
+        a.reps, a.steps, a.pretrain_steps, a.pretrain_reps = 1, 2, 2, 1
     for exe in ("build/bench_train", "build/bench_gemm", "build/bigs"):
         if not os.access(os.path.join(ROOT, exe), os.X_OK):
             sys.exit("bench.py: %s is missing: run `make build/bench_train build/bench_gemm build/bigs` (or `make bench`)" % exe)
@@ -215,6 +222,8 @@ def main():
         sys.exit("bench.py: --rows takes row numbers separated by commas (0 to %d), or \"\" for none; got %r" % (len(ROWS) - 1, a.rows))
     if any(not 0 <= i < len(ROWS) for i in rows_idx):
         sys.exit("bench.py: --rows: there are rows 0 to %d; got %r" % (len(ROWS) - 1, a.rows))
+    if not 1 <= a.pretrain_reps <= 50:
+        sys.exit("bench.py: --pretrain-reps must be 1 to 50; got %d" % a.pretrain_reps)
     if not 1 <= a.pretrain_steps <= 64:
         sys.exit("bench.py: --pretrain-steps must be 1 to 64 (bench_train's limit); got %d" % a.pretrain_steps)
 
@@ -270,8 +279,10 @@ def main():
         for tag in ("fp32", "bf16"):
             if tag in pre:
                 p = pre[tag]
-                print("  %s: pretrain %.0f tokens/s, bench_train %.0f, ratio %.3f" % (tag, p["pretrain_tokens_per_sec"],
-                                                                                 p["bench_train_tokens_per_sec"], p["ratio"]))
+                print("  %s: pretrain %.0f tokens/s, bench_train %.0f (medians of %d runs each); median of the %d pairs' ratios %.3f"
+                      " (pairs %.3f to %.3f)" % (tag, p["pretrain_tokens_per_sec"], p["bench_train_tokens_per_sec"],
+                                                 len(p["pair_ratios"]), len(p["pair_ratios"]), p["ratio"],
+                                                 min(p["pair_ratios"]), max(p["pair_ratios"])))
 
     checks = []
     for r in rows:
