@@ -11,20 +11,7 @@ out=${BIGS_DEMO_OUT:-demo-output}
 say() { printf '\n== %s\n' "$*" >&2; }
 
 say "1/7 Debian packages"
-pkgs="build-essential libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev gnuplot-nox"
-missing=""
-for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-# node and npm may come from elsewhere than Debian (a node install of its own): only the commands matter
-command -v node >/dev/null || missing="$missing nodejs"
-command -v npm >/dev/null || missing="$missing npm"
-if [ -n "$missing" ]; then
-    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "installing:$missing" >&2
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null ||
-        { echo "demo: apt-get could not install:$missing" >&2; exit 1; }
-else
-    echo "all installed" >&2
-fi
+scripts/install_deps.sh
 
 say "2/7 build"
 make -s -j"$(nproc)" all
