@@ -86,12 +86,7 @@ bench-scaling: $(BUILD)/bench_scaling
 	scripts/plot_scaling.sh $(BUILD)/scaling.jsonl $(BUILD)/scaling.png
 
 deps:
-	@pkgs="libopenblas-openmp-dev libfftw3-dev libcjson-dev zlib1g-dev$(if $(filter 1,$(MPI)), openmpi-bin libopenmpi-dev)"; missing=""; \
-	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
-	else echo "all build dependencies are installed"; fi
+	@scripts/install_deps.sh$(if $(filter 1,$(MPI)), openmpi-bin libopenmpi-dev)
 
 demo:
 	scripts/demo.sh

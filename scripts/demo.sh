@@ -11,7 +11,7 @@ out=${BIGS_DEMO_OUT:-demo-output}
 say() { printf '\n== %s\n' "$*" >&2; }
 
 say "1/7 Debian packages"
-scripts/install_deps.sh
+scripts/install_deps.sh --demo
 
 say "2/7 build"
 make -s -j"$(nproc)" all

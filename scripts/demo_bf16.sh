@@ -27,7 +27,7 @@ fi
 out=${BIGS_DEMO_OUT:-demo-output}/bf16-compare
 say() { printf '\n== %s\n' "$*" >&2; }
 grep -qw avx512_bf16 /proc/cpuinfo || { echo "demo_bf16: this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo): nothing to compare" >&2; exit 1; }
-scripts/install_deps.sh  # gnuplot for the plot, and what the build and the data need
+scripts/install_deps.sh --demo  # gnuplot for the plot, and what the build and the data need
 make -s -j"$(nproc)" all
 scripts/fetch_data.sh "$cache"
 mkdir -p "$out"
