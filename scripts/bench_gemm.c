@@ -3,14 +3,16 @@
 // (core/engine/gemm.c); then the three products of a BiGS-small linear layer (H=512 -> I=1536) at
 // batch 16 x L=128 (M=2048 tokens), fp32 against bf16, called as core/engine/dense.c calls gemm. Medians
 // of 7 (square) or 15 (layer) runs after a warm-up, the engines interleaved run by run so that load from
-// elsewhere hits them alike. The CPU and its flags, a table, then one JSON line (the last line;
-// scripts/bench.py reads it).
+// elsewhere hits them alike; then the cores' arithmetic peak in each format (chains of multiply-adds in
+// registers). The CPU and its flags, a table, then one JSON line (the last line; scripts/bench.py reads it).
 // Usage: build/bench_gemm [SIZE]   (Example: build/bench_gemm 2048)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
+#include <immintrin.h>
+#include <omp.h>
 
 #include "core/base/common.h"
 #include "core/engine/gemm.h"
@@ -97,6 +99,77 @@ static void cpu_describe(char *model, size_t nm, char *flags, size_t nf) {
     fclose(f);
 }
 
+// ---- the cores' arithmetic peak: every thread runs 12 independent chains of fused multiply-adds (more than
+// latency x issue rate on current cores) in registers; the GFLOP/s of all threads together, the best of 5.
+// It bounds any product: scripts/bench.py divides a step's model FLOPs by it (the fastest the step could
+// run if its products ran at this rate and nothing else took time).
+#define CHAINS 12
+static volatile float g_sink;
+#define ZEN512 __attribute__((target("avx512f")))
+#define BF512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16")))
+#define AVX2FMA __attribute__((target("avx2,fma")))
+ZEN512 static void chains_fp32_zmm(long n) {
+    volatile float one = 1.0f, zero = 0.0f;
+    __m512 b = _mm512_set1_ps(one), c = _mm512_set1_ps(zero), a[CHAINS];
+    for (int i = 0; i < CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    float t = 0;
+    for (int i = 0; i < CHAINS; i++) t += _mm512_reduce_add_ps(a[i]);
+    g_sink = t;
+}
+AVX2FMA static void chains_fp32_ymm(long n) {
+    volatile float one = 1.0f, zero = 0.0f;
+    __m256 b = _mm256_set1_ps(one), c = _mm256_set1_ps(zero), a[CHAINS];
+    for (int i = 0; i < CHAINS; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    float t[8], u = 0;
+    for (int i = 0; i < CHAINS; i++) {
+        _mm256_storeu_ps(t, a[i]);
+        u += t[0];
+    }
+    g_sink = u;
+}
+BF512 static void chains_bf16(long n) {  // vdpbf16ps: 16 lanes x 2 multiply-adds
+    volatile int w = 0;
+    __m512bh b = (__m512bh)_mm512_set1_epi32(w), c = b;
+    __m512 a[CHAINS];
+    for (int i = 0; i < CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++) a[i] = _mm512_dpbf16_ps(a[i], b, c);
+    float t = 0;
+    for (int i = 0; i < CHAINS; i++) t += _mm512_reduce_add_ps(a[i]);
+    g_sink = t;
+}
+// which: 0 fp32 (zmm where the CPU has AVX-512, else ymm), 1 bf16 (vdpbf16ps); GFLOP/s, 0 where absent
+static double arith_peak(int which) {
+    __builtin_cpu_init();
+    int z = __builtin_cpu_supports("avx512f"), y = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (which == 1 && !gemm_bf16_available()) return 0.0;
+    if (which == 0 && !z && !y) return 0.0;
+    const long n = 4000000;
+    double flop_per_iter = CHAINS * (which == 1 ? 64.0 : z ? 32.0 : 16.0), best = 0.0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_seconds();
+        int nt = 1;
+#pragma omp parallel
+        {
+#pragma omp single
+            nt = omp_get_num_threads();
+            if (which == 1) chains_bf16(n);
+            else if (z) chains_fp32_zmm(n);
+            else chains_fp32_ymm(n);
+        }
+        double g = flop_per_iter * (double)n * nt / (now_seconds() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+
 int main(int argc, char **argv) {
     int S = argc > 1 ? atoi(argv[1]) : 2048;
     if (S < 64 || S > 16384) { fprintf(stderr, "usage: %s [SIZE 64..16384]\nExample: %s 2048\n", argv[0], argv[0]); return 2; }
@@ -129,6 +202,13 @@ int main(int argc, char **argv) {
                gf[i][ENG_FP32], b16, ratio);
     }
     printf("(GFLOP/s = 2 M N K / median time)\n");
+    // bf16 on AMX tiles is not bounded by vdpbf16ps's rate: no bf16 peak there
+    int amx = !strcmp(gemm_bf16_engine(), "amx");
+    double pk32 = arith_peak(0), pk16 = amx ? 0.0 : arith_peak(1);
+    char p16[32] = "null";
+    if (pk16 > 0) snprintf(p16, sizeof p16, "%.1f", pk16);
+    printf("arithmetic peak of the cores (%d threads of independent multiply-adds): fp32 FMA %.1f GFLOP/s, bf16 %s%s\n",
+           threads_get(), pk32, pk16 > 0 ? p16 : "-", pk16 > 0 ? " (vdpbf16ps)" : amx ? " (AMX: not measured)" : " (no AVX512-BF16)");
     // the JSON line; without AVX512-BF16 the bf16 rates are null. Layer rates: forward, dX, dW.
     char bsq[32] = "null", blin[96] = "null";
     if (bf) {
@@ -136,8 +216,9 @@ int main(int argc, char **argv) {
         snprintf(blin, sizeof blin, "[%.1f, %.1f, %.1f]", gf[1][ENG_BF16], gf[2][ENG_BF16], gf[3][ENG_BF16]);
     }
     printf("{\"size\": %d, \"threads\": %d, \"openblas_gflops\": %.1f, \"bigs_gemm_gflops\": %.1f, \"bigs_gemm_engine\": \"%s\", "
-           "\"bigs_gemm_bf16_gflops\": %s, \"linear_fp32_gflops\": [%.1f, %.1f, %.1f], \"linear_bf16_gflops\": %s}\n",
+           "\"bigs_gemm_bf16_gflops\": %s, \"linear_fp32_gflops\": [%.1f, %.1f, %.1f], \"linear_bf16_gflops\": %s, "
+           "\"arith_peak_fp32_gflops\": %.1f, \"arith_peak_bf16_gflops\": %s}\n",
            S, threads_get(), gf[0][ENG_OPENBLAS], gf[0][ENG_FP32], gemm_engine(), bsq, gf[1][ENG_FP32], gf[2][ENG_FP32],
-           gf[3][ENG_FP32], blin);
+           gf[3][ENG_FP32], blin, pk32, p16);
     return 0;
 }

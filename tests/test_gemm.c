@@ -201,3 +201,38 @@ TEST(gemm_inside_a_parallel_region) {
     free(C2);
     gemm_use_own(prev);
 }
+
+// gemm_mac_count: M N K per call, for either format and engine, and exact when the calls run on many
+// threads at once (the benchmarks divide a step's product FLOPs by it)
+TEST(gemm_mac_count_counts_every_call) {
+    int M = 37, N = 45, K = 300, P = 16;
+    float *A = xmalloc(sizeof(float) * (size_t)M * K), *B = xmalloc(sizeof(float) * (size_t)K * N);
+    float *C = xmalloc(sizeof(float) * (size_t)P * M * N);
+    for (int i = 0; i < M * K; i++) A[i] = (float)(i % 13) * 0.1f;
+    for (int i = 0; i < K * N; i++) B[i] = (float)(i % 7) * 0.1f;
+    uint64_t mnk = (uint64_t)M * N * K, c0 = gemm_mac_count();
+    int prev = gemm_use_own(0);  // OpenBLAS
+    gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    gemm_use_own(1);  // ours
+    gemm_bias(0, 0, M, N, K, A, K, B, N, B, C, N);
+    gemm(0, 0, M, N, 0, 1.0f, A, K, B, N, 0.0f, C, N);  // an empty sum: no multiply-adds
+    gemm(0, 0, 0, N, K, 1.0f, A, K, B, N, 0.0f, C, N);  // no rows
+    CHECKF(gemm_mac_count() - c0 == 2 * mnk, "counted %llu multiply-adds, expected %llu",
+           (unsigned long long)(gemm_mac_count() - c0), (unsigned long long)(2 * mnk));
+    threads_set(2);
+    c0 = gemm_mac_count();
+#pragma omp parallel for schedule(dynamic)
+    for (int p = 0; p < P; p++) gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C + (long)p * M * N, N);
+    threads_set(0);
+    CHECKF(gemm_mac_count() - c0 == P * mnk, "counted %llu multiply-adds on two threads, expected %llu",
+           (unsigned long long)(gemm_mac_count() - c0), (unsigned long long)(P * mnk));
+    if (gemm_bf16_available()) {
+        c0 = gemm_mac_count();
+        gemm_bf16(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        CHECK(gemm_mac_count() - c0 == mnk);
+    }
+    gemm_use_own(prev);
+    free(A);
+    free(B);
+    free(C);
+}

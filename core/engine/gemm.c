@@ -822,9 +822,17 @@ static void epilogue_rows(const GemmEpilogue *ep, float *C, int ldc, int M, int 
 }
 
 // OpenBLAS, or ours; bias (N, or NULL) is added to every row of the product
+// multiply-adds asked of gemm() and gemm_bf16() since the start (benchmarks: the products' share of a step)
+static uint64_t g_macs;
+uint64_t gemm_mac_count(void) { return __atomic_load_n(&g_macs, __ATOMIC_RELAXED); }
+static void count_macs(int M, int N, int K) {
+    if (K > 0) __atomic_fetch_add(&g_macs, (uint64_t)M * (uint64_t)N * (uint64_t)K, __ATOMIC_RELAXED);
+}
+
 static void gemm_dispatch(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                           int ldb, float beta, float *C, int ldc, const float *bias, const GemmEpilogue *ep) {
     if (M <= 0 || N <= 0) return;
+    count_macs(M, N, K);
     int inpar = in_parallel();
     if (K > 0 && own_wanted()) {
         gemm_packed(g_avx2 ? &engine_avx2 : &engine_fp32, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, inpar, ep);
@@ -860,6 +868,7 @@ static void gemm_bf16_dispatch(int tA, int tB, int M, int N, int K, float alpha,
                                const float *B, int ldb, float beta, float *C, int ldc, const float *bias,
                                const GemmEpilogue *ep) {
     if (M <= 0 || N <= 0) return;
+    count_macs(M, N, K);
     if (!gemm_bf16_available()) fatal("gemm_bf16: this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo); check gemm_bf16_available() and use gemm() without it");
     if (K <= 0) {  // an empty sum: C = bias + beta C
         for (int i = 0; i < M; i++)

@@ -11,6 +11,8 @@
 // may hold NaN).
 #pragma once
 
+#include <stdint.h>
+
 void gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
           float beta, float *C, int ldc);
 
@@ -38,6 +40,9 @@ int gemm_is_own(void);
 // 1 when the engines named a and b (gemm_engine() names) give the same bits: the same name, or the two
 // forms of our kernel, which sum every element in the same order.
 int gemm_engines_agree(const char *a, const char *b);
+// The multiply-adds (M N K per call) asked of gemm*() and gemm_bf16*() since the program started, in every
+// thread and engine: benchmarks take the difference over a step to know the FLOPs its products need.
+uint64_t gemm_mac_count(void);
 // Forces an engine (tests and benchmarks): 1 = ours (only where the CPU has AVX-512 or AVX2 and FMA),
 // 0 = OpenBLAS. Returns the previous setting.
 int gemm_use_own(int on);
