@@ -257,3 +257,81 @@ TEST(model_position_table_grows_cyclically) {
     model_free(&m);
     model_free(&m2);
 }
+
+// model_mlm runs the last layer at the masked rows only (Block.forward_rows): its loss, logits and every
+// gradient are those of the whole last layer followed by the rows (the same bits while each weight
+// gradient's sum over the rows is one slice of our GEMM, as here), for both blocks, both norm placements,
+// and in training with dropout (the rows get the masks they have in the whole)
+static double mlm_full_then_rows(Model *m, Tape *tp, const Batch *b, const int32_t *labels, float *logit0) {
+    int BL = b->B * b->L, H = m->cfg.hidden_size, M = 0;
+    int32_t *idx = tape_ints_new(tp, BL), *tgt = tape_ints_new(tp, BL);
+    for (int i = 0; i < BL; i++)
+        if (labels[i] != -100) { idx[M] = i; tgt[M++] = labels[i]; }
+    Tensor *X = model_encode(m, tp, b);
+    Tensor *h = op_gather(tp, op_view(tp, X, 2, (int[]){BL, H}), idx, M);
+    h = op_linear_gelu(tp, h, m->mlm_dense.w, m->mlm_dense.b, m->cfg.hidden_act == ACT_GELU_TANH);
+    h = op_layernorm(tp, h, m->mlm_ln.w, m->mlm_ln.b, (float)m->cfg.layer_norm_eps);
+    Tensor *lg = op_linear(tp, h, m->decoder ? m->decoder : m->word, m->mlm_bias);
+    *logit0 = lg->data[lg->numel - 1];
+    Tensor *loss = op_cross_entropy(tp, lg, tgt, -100, NULL);
+    tape_backward(tp, loss, NULL);
+    return loss->data[0];
+}
+
+TEST(model_mlm_last_layer_at_the_masked_rows_only) {
+    const char *variants[][2] = {{"gated", "ssm"}, {"stack", "attention"}, {"stack", "ssm"}};
+    for (int v = 0; v < 3; v++)
+        for (int post = 0; post < 2; post++)
+            for (int train = 0; train < 2; train++) {
+                ModelConfig c = tiny(block_index(variants[v][0]), mixer_index(variants[v][1]));
+                c.pre_norm = !post;
+                c.hidden_dropout_prob = c.attention_probs_dropout_prob = train ? 0.1 : 0.0;
+                Model m;
+                model_build(&m, &c, HEAD_MLM);
+                params_alloc_grad(&m.pt);
+                model_init_weights(&m, 11 + v);
+                enum { B = 3, L = 12 };
+                int32_t ids[B * L], labels[B * L];
+                for (int i = 0; i < B * L; i++) {
+                    ids[i] = 5 + (i * 7) % 40;
+                    labels[i] = i % 5 == 2 && i / L != 1 ? (i * 3) % 50 : -100;  // the second sequence has none
+                }
+                Batch b = {B, L, ids, NULL, NULL};
+                Tape tp;
+                tape_init(&tp, 0);
+                float lg_p = 0, lg_f = 0;
+                double lp = 0, lf = 0;
+                float *gp = xmalloc(sizeof(float) * (size_t)m.pt.size);
+                for (int pass = 0; pass < 2; pass++) {  // 0: model_mlm, 1: the whole last layer, then the rows
+                    tape_reset(&tp);
+                    tp.training = train;
+                    tp.dropout_key = 77;
+                    params_zero_grad(&m.pt);
+                    if (pass == 0) {
+                        Tensor *lg = NULL;
+                        Tensor *loss = model_mlm(&m, &tp, &b, labels, &lg, NULL);
+                        tape_backward(&tp, loss, NULL);
+                        lp = loss->data[0];
+                        lg_p = lg->data[lg->numel - 1];
+                        memcpy(gp, m.pt.grad, sizeof(float) * (size_t)m.pt.size);
+                    } else {
+                        lf = mlm_full_then_rows(&m, &tp, &b, labels, &lg_f);
+                    }
+                }
+                char tag[64];
+                snprintf(tag, sizeof tag, "%s+%s, %s-norm%s", variants[v][0], variants[v][1], post ? "post" : "pre",
+                         train ? ", training with dropout" : "");
+                CHECKF(lp == lf && lg_p == lg_f, "%s: loss %.9g against %.9g, a logit %.9g against %.9g", tag, lp, lf, lg_p, lg_f);
+                int bad = -1;
+                for (int i = 0; i < m.pt.n && bad < 0; i++)
+                    if (memcmp(gp + m.pt.info[i].offset, m.pt.grad + m.pt.info[i].offset, sizeof(float) * (size_t)m.pt.info[i].numel))
+                        bad = i;
+                CHECKF(bad < 0, "%s: the gradient of %s differs", tag, bad >= 0 ? m.pt.info[bad].name : "");
+                double gsum = 0;
+                for (long i = 0; i < m.pt.size; i++) gsum += fabs(gp[i]);
+                CHECK(gsum > 0 && isfinite(lp));  // the gradients are there
+                free(gp);
+                tape_free(&tp);
+                model_free(&m);
+            }
+}

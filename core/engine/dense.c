@@ -306,6 +306,32 @@ void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key
     for (long i = 0; i < n; i++) out[i] = rng_uniform_at(key, first + (uint64_t)i) >= p ? inp[i] * scale : 0.0f;
 }
 
+void dropout_rows_forward(float *out, const float *inp, int n, int C, const int32_t *rows, float p, uint64_t key,
+                          uint64_t first) {
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) {
+        uint64_t f = first + (uint64_t)rows[i] * (uint64_t)C;
+        for (int j = 0; j < C; j++) {
+            long e = (long)i * C + j;
+            out[e] = rng_uniform_at(key, f + (uint64_t)j) >= p ? inp[e] * scale : 0.0f;
+        }
+    }
+}
+
+void dropout_rows_backward(float *dinp, const float *dout, int n, int C, const int32_t *rows, float p, uint64_t key,
+                           uint64_t first) {
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) {
+        uint64_t f = first + (uint64_t)rows[i] * (uint64_t)C;
+        for (int j = 0; j < C; j++) {
+            long e = (long)i * C + j;
+            if (rng_uniform_at(key, f + (uint64_t)j) >= p) dinp[e] += dout[e] * scale;
+        }
+    }
+}
+
 void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key, uint64_t first) {
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)

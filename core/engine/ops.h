@@ -66,6 +66,11 @@ void gather_backward(float *dtable, const float *dout, const int32_t *idx, int n
 // elements as in the whole global batch when this process holds a slice of it (data parallelism).
 void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key, uint64_t first);
 void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key, uint64_t first);
+// The same on n rows (n,C) of a larger (R,C) tensor: element j of row i is element rows[i] * C + j of it.
+void dropout_rows_forward(float *out, const float *inp, int n, int C, const int32_t *rows, float p, uint64_t key,
+                          uint64_t first);
+void dropout_rows_backward(float *dinp, const float *dout, int n, int C, const int32_t *rows, float p, uint64_t key,
+                           uint64_t first);
 
 // ---- SSM (ssm.c)
 // Diagonal ZOH kernel, B=1: K[l] = Re(sum_n C_n (exp(dt A_n)-1)/A_n exp(l dt A_n)), A_n = min(A_re,-1e-4) + i A_im,

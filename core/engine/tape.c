@@ -284,7 +284,21 @@ Tensor *op_dropout(Tape *tp, Tensor *x, float p) {
     long first = tp->rows > 0 ? tp->row0 * (x->numel / tp->rows) : 0;
     if (!tp->dry) dropout_forward(y->data, x->data, x->numel, p, key, (uint64_t)first);
     TapeEntry *e = RECORD(tp, OP_DROPOUT, y, x);
-    if (e) e->a.dropout = (__typeof__(e->a.dropout)){p, key, (uint64_t)first};
+    if (e) e->a.dropout = (__typeof__(e->a.dropout)){p, key, (uint64_t)first, NULL, 0};
+    return y;
+}
+
+Tensor *op_dropout_rows(Tape *tp, Tensor *x, float p, const int32_t *rows, long whole) {
+    if (!tp->training || p <= 0.0f) return x;
+    BIGS_ASSERT(p < 1.0f && x->ndim == 2);
+    uint64_t key = rng_mix(tp->dropout_key, tp->dropout_count++);
+    Tensor *y = like(tp, x, tensor_dim(x, -1), "dropout");
+    long first = tp->rows > 0 ? tp->row0 * (whole / tp->rows) : 0;
+    int n = x->shape[0], C = x->shape[1];
+    const int32_t *r = tape_ints(tp, rows, n);
+    if (!tp->dry) dropout_rows_forward(y->data, x->data, n, C, r, p, key, (uint64_t)first);
+    TapeEntry *e = RECORD(tp, OP_DROPOUT, y, x);
+    if (e) e->a.dropout = (__typeof__(e->a.dropout)){p, key, (uint64_t)first, r, C};
     return y;
 }
 
@@ -471,7 +485,14 @@ static void bw_view(Tape *tp, const TapeEntry *e, const float *dy) {
     if (G(tp, IN(0))) acc_forward(IN(0)->grad, dy, IN(0)->numel);
 }
 static void bw_dropout(Tape *tp, const TapeEntry *e, const float *dy) {
-    if (G(tp, IN(0))) dropout_backward(IN(0)->grad, dy, IN(0)->numel, e->a.dropout.p, e->a.dropout.key, e->a.dropout.first);
+    if (!G(tp, IN(0))) return;
+    if (!e->a.dropout.rows) {
+        dropout_backward(IN(0)->grad, dy, IN(0)->numel, e->a.dropout.p, e->a.dropout.key, e->a.dropout.first);
+        return;
+    }
+    int C = e->a.dropout.C;  // op_dropout_rows: each row's elements numbered as in the whole
+    dropout_rows_backward(IN(0)->grad, dy, (int)(IN(0)->numel / C), C, e->a.dropout.rows, e->a.dropout.p,
+                          e->a.dropout.key, e->a.dropout.first);
 }
 static void bw_ssm_kernel(Tape *tp, const TapeEntry *e, const float *dy) {
     // the kernel computes all four gradients at once; a frozen input gets a throwaway buffer

@@ -30,7 +30,8 @@ typedef struct {
         struct { int tanh_form; } gelu;
         struct { int Ha, Hb; } concat;
         struct { const int32_t *idx; int n, H; } gather;                 // idx (n): rows taken
-        struct { float p; uint64_t key, first; } dropout;                // stream and first element number
+        struct { float p; uint64_t key, first; const int32_t *rows; int C; } dropout;  // stream and first element
+                                                                         // number; rows (or NULL): op_dropout_rows
         struct { int nk, N, L; } ssm_kernel;
         struct { int B, L, H, per_channel; } fftconv;
         struct { int B, L, H, NH; float p; uint64_t key; long b0; const float *probs; } attention;  // probs (B,NH,L,L)
@@ -110,6 +111,9 @@ Tensor *op_concat(Tape *tp, Tensor *a, Tensor *b);                    // along t
 Tensor *op_flip(Tape *tp, Tensor *x);                                 // (B,L,H), along L
 Tensor *op_gather(Tape *tp, Tensor *table, const int32_t *idx, int n); // table (R,H) -> (n,H)
 Tensor *op_view(Tape *tp, Tensor *x, int ndim, const int *shape);     // same data, new shape
+// x (n,C) holds rows `rows` of a (R,C) tensor of `whole` elements: the dropout that op_dropout gives
+// those rows of it (the same mask, from the same draw of the stream)
+Tensor *op_dropout_rows(Tape *tp, Tensor *x, float p, const int32_t *rows, long whole);
 Tensor *op_dropout(Tape *tp, Tensor *x, float p);                     // identity unless tp->training
 Tensor *op_ssm_kernel(Tape *tp, Tensor *A_re, Tensor *A_im, Tensor *C, Tensor *log_step, int L); // -> (nk,L)
 Tensor *op_fftconv(Tape *tp, Tensor *u, Tensor *K, Tensor *D);        // u (B,L,H), K (1 or H, L), D (1 or H)

@@ -40,4 +40,36 @@ static Tensor *gated_forward(const MixCtx *x, const void *p, const MixerSlot *s,
     return norm(tp, op_add(tp, X, gated_f(x, g, s, mixp, X)), g->ln, eps);
 }
 
-const Block block_gated = {"gated", sizeof(GatedParams), gated_slot, gated_walk, gated_forward};
+// (B,L,C) -> its rows (n,C) of (B*L,C)
+static Tensor *rows_of(Tape *tp, Tensor *X, const int32_t *rows, int n) {
+    int C = X->shape[X->ndim - 1];
+    return op_gather(tp, op_view(tp, X, 2, (int[]){(int)(X->numel / C), C}), rows, n);
+}
+
+// gated_f at the rows only: every op after the mixer's sequence mixing is per token, so it runs on the
+// rows alone (in gated_f's order, which keeps the order in which Xn's gradient is summed)
+static Tensor *gated_f_rows(const MixCtx *x, const GatedParams *g, const MixerSlot *s, const void *mixp, Tensor *Xn,
+                            const int32_t *rows, int n) {
+    Tape *tp = x->tp;
+    int tanh_form = x->c->block_act == ACT_GELU_TANH;
+    Tensor *V = lin_gelu(tp, rows_of(tp, Xn, rows, n), g->dv, tanh_form);  // (n,I)
+    Tensor *G = s->forward_rows(x, mixp, Xn, rows, n);                     // (n,H)
+    Tensor *Z = lin_gelu(tp, G, g->dol, tanh_form);
+    return lin(tp, op_mul(tp, Z, V), g->dout);  // (n,H)
+}
+
+static Tensor *gated_forward_rows(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X,
+                                  const int32_t *rows, int n) {
+    const GatedParams *g = p;
+    Tape *tp = x->tp;
+    double eps = x->c->layer_norm_eps;
+    if (!s->forward_rows) return rows_of(tp, gated_forward(x, p, s, mixp, X), rows, n);
+    if (x->c->pre_norm) {
+        Tensor *O = gated_f_rows(x, g, s, mixp, norm(tp, X, g->ln, eps), rows, n);
+        return op_add(tp, rows_of(tp, X, rows, n), O);
+    }
+    Tensor *O = gated_f_rows(x, g, s, mixp, X, rows, n);
+    return norm(tp, op_add(tp, rows_of(tp, X, rows, n), O), g->ln, eps);
+}
+
+const Block block_gated = {"gated", sizeof(GatedParams), gated_slot, gated_walk, gated_forward, gated_forward_rows};

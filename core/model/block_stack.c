@@ -48,4 +48,29 @@ static Tensor *stack_forward(const MixCtx *x, const void *p, const MixerSlot *s,
     return norm(tp, op_add(tp, X1, op_dropout(tp, ffn(x, b, X1), drop)), b->ln2, eps);
 }
 
-const Block block_stack = {"stack", sizeof(StackParams), stack_slot, stack_walk, stack_forward};
+// (B,L,C) -> its rows (n,C) of (B*L,C)
+static Tensor *rows_of(Tape *tp, Tensor *X, const int32_t *rows, int n) {
+    int C = X->shape[X->ndim - 1];
+    return op_gather(tp, op_view(tp, X, 2, (int[]){(int)(X->numel / C), C}), rows, n);
+}
+
+// stack_forward at the rows only: the mixer at every position, then its output dense, the residuals,
+// dropouts (the masks of those rows of the whole), norms and the feed-forward sub-block at the rows
+static Tensor *stack_forward_rows(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X,
+                                  const int32_t *rows, int n) {
+    const StackParams *b = p;
+    Tape *tp = x->tp;
+    double eps = x->c->layer_norm_eps;
+    float drop = (float)x->c->hidden_dropout_prob;
+    long whole = X->numel;  // the route's and the feed-forward's outputs are (B,L,H), as X
+    if (x->c->pre_norm) {
+        Tensor *R = lin(tp, rows_of(tp, s->forward(x, mixp, norm(tp, X, b->ln, eps)), rows, n), b->out);
+        Tensor *X1 = op_add(tp, rows_of(tp, X, rows, n), op_dropout_rows(tp, R, drop, rows, whole));
+        return op_add(tp, X1, op_dropout_rows(tp, ffn(x, b, norm(tp, X1, b->ln2, eps)), drop, rows, whole));
+    }
+    Tensor *R = lin(tp, rows_of(tp, s->forward(x, mixp, X), rows, n), b->out);
+    Tensor *X1 = norm(tp, op_add(tp, rows_of(tp, X, rows, n), op_dropout_rows(tp, R, drop, rows, whole)), b->ln, eps);
+    return norm(tp, op_add(tp, X1, op_dropout_rows(tp, ffn(x, b, X1), drop, rows, whole)), b->ln2, eps);
+}
+
+const Block block_stack = {"stack", sizeof(StackParams), stack_slot, stack_walk, stack_forward, stack_forward_rows};

@@ -50,6 +50,11 @@ typedef struct {
     const char *family;  // the Hugging Face family of this block + mixer ("bert": bert.* names and Bert*
                          // architectures), or NULL: BiGS (bigs.*, BiGS*)
     const char *nickname;  // shown after the variant's name ("BiGS", "BERT"), or NULL
+    // GATED, optional: the routed branch at n rows only (rows index Xn viewed as (B*L,H), ascending): the
+    // rows of forward's output, the same bits with our GEMM, doing the per-token work after the sequence
+    // mixing at those rows alone (the masked-LM head reads only the masked positions of the last layer).
+    // NULL: the block runs forward and takes the rows.
+    Tensor *(*forward_rows)(const MixCtx *x, const void *p, Tensor *Xn, const int32_t *rows, int n);
 } MixerSlot;
 
 typedef struct {
@@ -69,6 +74,10 @@ typedef struct Block {
     void (*walk)(Walk *w, void *p, const MixerSlot *s, void *mixp, const ModelConfig *c, const char *prefix);
     // One layer: X (B,L,H) -> (B,L,H).
     Tensor *(*forward)(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X);
+    // Optional: the last layer at n rows of its output only (rows of (B*L,H), ascending) -> (n,H), the same
+    // bits as those rows of forward's output. NULL (or a slot without forward_rows): forward, then the rows.
+    Tensor *(*forward_rows)(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X,
+                            const int32_t *rows, int n);
 } Block;
 
 // The tables (registry.c): NULL-terminated, and their names as the config's enum values.

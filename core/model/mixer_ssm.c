@@ -145,6 +145,33 @@ static Tensor *gated_forward(const MixCtx *x, const void *p, Tensor *Xn) {
     return op_mul(tp, Cf, Cb);
 }
 
+// gated_forward's rows (n,H) of (B*L,H): the convolutions at every position, the output projections at
+// the rows alone. The backward branch's row t is its flipped-time row L-1-t: its rows are taken in
+// ascending flipped-time order (each sequence's rows reversed), so that duc_backward's weight gradient
+// sums them in the order the whole layer does, and then put back in the order of rows.
+static Tensor *gated_forward_rows(const MixCtx *x, const void *p, Tensor *Xn, const int32_t *rows, int n) {
+    const SsmMix *s = p;
+    Tape *tp = x->tp;
+    int tanh_form = x->c->block_act == ACT_GELU_TANH, L = Xn->shape[1], H = Xn->shape[2];
+    long BL = Xn->numel / H;
+    int32_t *flipped = tape_ints_new(tp, n), *back = tape_ints_new(tp, n);
+    for (int i0 = 0, i1; i0 < n; i0 = i1) {  // one sequence's rows: [i0, i1)
+        for (i1 = i0; i1 < n && rows[i1] / L == rows[i0] / L; i1++) {}
+        for (int i = i0; i < i1; i++) {
+            int j = i0 + (i1 - 1 - i);  // its place in flipped-time order
+            flipped[j] = rows[i] - rows[i] % L + (L - 1 - rows[i] % L);
+            back[i] = j;
+        }
+    }
+    Tensor *Uf = lin_gelu(tp, Xn, s->du_f, tanh_form);
+    Tensor *Ub = lin_gelu(tp, op_flip(tp, Xn), s->du_b, tanh_form);
+    Tensor *Sf = op_view(tp, ssm_apply(tp, Uf, &s->fs4), 2, (int[]){(int)BL, H});
+    Tensor *Cf = lin(tp, op_gather(tp, Sf, rows, n), s->duc_f);
+    Tensor *Sb = op_view(tp, ssm_apply(tp, Ub, &s->bs4), 2, (int[]){(int)BL, H});
+    Tensor *Cb = op_gather(tp, lin(tp, op_gather(tp, Sb, flipped, n), s->duc_b), back, n);
+    return op_mul(tp, Cf, Cb);
+}
+
 // ----------------------------------------------------------------------------
 // in a STACK block: Xn -> [SSM_f(Xn) ; flip(SSM_b(flip(Xn)))] (B,L,2H)
 
@@ -174,6 +201,6 @@ const Mixer mixer_ssm = {
     .needs = MIX_ANY_LENGTH | MIX_ORDERED,
     .params_size = sizeof(SsmMix),
     .validate = ssm_validate,
-    .gated = {gated_walk, gated_forward, NULL, 0, NULL, "BiGS"},
+    .gated = {gated_walk, gated_forward, NULL, 0, NULL, "BiGS", gated_forward_rows},
     .stack = {stack_walk, stack_forward, "ssm", 2, NULL, NULL},
 };

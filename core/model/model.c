@@ -115,7 +115,9 @@ void model_free(Model *m) {
 // ----------------------------------------------------------------------------
 // forward
 
-Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
+// The encoder; with rows, its output at those rows of (B*L,H) only, (n,H): the last layer computes only
+// what they need where its block can (Block.forward_rows), else all of it and then the rows.
+static Tensor *encode(Model *m, Tape *tp, const Batch *b, const int32_t *rows, int n) {
     const ModelConfig *c = &m->cfg;
     int B = b->B, L = b->L, H = c->hidden_size;
     if (m->pos && L > c->max_position_embeddings)
@@ -137,21 +139,27 @@ Tensor *model_encode(Model *m, Tape *tp, const Batch *b) {
     X = op_dropout(tp, norm(tp, X, m->emb_ln, c->layer_norm_eps), (float)c->hidden_dropout_prob);
     // a mixer without a key mask lets pads flow through every layer (the official SSM model)
     MixCtx x = {c, tp, m->mixer->needs & MIX_KEY_MASK ? b->attention_mask : NULL, pos};
-    for (int i = 0; i < c->num_hidden_layers; i++) X = m->block->forward(&x, m->layer[i].block, m->slot, m->layer[i].mix, X);
-    return X;
+    int NL = c->num_hidden_layers;
+    for (int i = 0; i < NL - (rows ? 1 : 0); i++) X = m->block->forward(&x, m->layer[i].block, m->slot, m->layer[i].mix, X);
+    if (!rows) return X;
+    if (NL > 0 && m->block->forward_rows)
+        return m->block->forward_rows(&x, m->layer[NL - 1].block, m->slot, m->layer[NL - 1].mix, X, rows, n);
+    if (NL > 0) X = m->block->forward(&x, m->layer[NL - 1].block, m->slot, m->layer[NL - 1].mix, X);
+    return op_gather(tp, op_view(tp, X, 2, (int[]){B * L, H}), rows, n);
 }
+
+Tensor *model_encode(Model *m, Tape *tp, const Batch *b) { return encode(m, tp, b, NULL, 0); }
 
 Tensor *model_mlm(Model *m, Tape *tp, const Batch *b, const int32_t *labels, Tensor **logits, int *count) {
     BIGS_ASSERT(m->head == HEAD_MLM);
     const ModelConfig *c = &m->cfg;
-    int BL = b->B * b->L, H = c->hidden_size, M = 0;
-    Tensor *X = model_encode(m, tp, b);
+    int BL = b->B * b->L, M = 0;
     int32_t *idx = tape_ints_new(tp, BL), *tgt = tape_ints_new(tp, BL);
     for (int i = 0; i < BL; i++)
         if (labels[i] != -100) { idx[M] = i; tgt[M++] = labels[i]; }
     if (count) *count = M;
-    // logits only at the masked positions: (M,H) -> (M,V)
-    Tensor *h = op_gather(tp, op_view(tp, X, 2, (int[]){BL, H}), idx, M);
+    // the encoder's output and the logits only at the masked positions: (M,H) -> (M,V)
+    Tensor *h = encode(m, tp, b, idx, M);
     h = lin_gelu(tp, h, m->mlm_dense, c->hidden_act == ACT_GELU_TANH);
     h = norm(tp, h, m->mlm_ln, c->layer_norm_eps);
     Tensor *lg = op_linear(tp, h, m->decoder ? m->decoder : m->word, m->mlm_bias);  // tied: the word embeddings
