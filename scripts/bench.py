@@ -8,7 +8,8 @@ Measures, on the same machine, interleaved so that all sides see the same load:
      also at L=1024 batch 2): training-step tokens/s (forward, backward, clipping, AdamW) and inference
      tokens/s of bigs in float32 and in bf16 (build/bench_train [--bf16]) and of PyTorch in float32 and
      under torch.autocast("cpu", dtype=torch.bfloat16) (scripts/bench_torch.py, the reference model of
-     scripts/ref_bigs.py, SSM by FFT, logits only at the masked positions), PyTorch at 1 and 2 threads and
+     scripts/ref_bigs.py, SSM by FFT, the last layer and the logits only at the masked positions, as
+     bigs computes them), PyTorch at 1 and 2 threads and
      compared at its faster one, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment
      (they would pin its OpenBLAS below its best kernels); peak resident memory of each process;
   3. the pretraining command itself: `bigs pretrain` on real text (State of the Union addresses packed
@@ -21,7 +22,7 @@ Measures, on the same machine, interleaved so that all sides see the same load:
      runs a minute apart on some VMs (--pretrain-reps pairs, default 7);
   4. with an MPI build, data-parallel layouts (scripts/bench_mpi.sh).
 Each figure is the median over repetitions of each run's median step. Prints tables and the targets of
-issue 18, each missed one with its ceiling on this CPU (the ratio if the model's products, counted by
+issue 18, each missed one with its ceiling on this CPU (the ratio if bigs's products, counted by
 build/bench_train, ran at the cores' arithmetic peak, measured by build/bench_gemm, and nothing else
 took time), and writes a JSON summary (default build/bench.json).
 
@@ -119,8 +120,7 @@ def model_rows(a, sides, rows_idx):
         r = {"model": name, "config": cfg, "L": L, "batch": B}
         for s in sides:
             keys = ("train_tokens_per_sec", "infer_tokens_per_sec", "peak_rss_mib") + ((
-                "model_gflops_per_sec", "train_model_gflop", "infer_model_gflop", "train_product_gflop",
-                "infer_product_gflop") if s.startswith("bigs") else ())
+                "model_gflops_per_sec", "train_product_gflop", "infer_product_gflop") if s.startswith("bigs") else ())
             r[s] = {k: med(runs[(i, s)], k) for k in keys}
         for fmt in ("", "_bf16"):
             if "torch1" + fmt not in sides:
@@ -282,13 +282,14 @@ def main():
         print("\nmodel FLOP utilisation, %s L=%d training, float32: %.0f%% of bigs's GEMM peak%s" % (
             r0["model"], r0["L"], 100 * mfu, ", bf16: %.0f%% of the bf16 peak" % (100 * r0["bigs_bf16"]["model_gflops_per_sec"] / peak_bf16)
             if a.bf16 else ""))
-    # the ceilings: tokens/s if the model's products ran at the cores' peak and nothing else took time
+    # the ceilings: tokens/s if the products of bigs's step ran at the cores' peak and nothing else took time
     def ceiling(r, m, bf):
         pk = arith16 if bf else arith32
-        return r["batch"] * r["L"] / (r["bigs"][m + "_model_gflop"] / pk) if pk else None
+        return r["batch"] * r["L"] / (r["bigs"][m + "_product_gflop"] / pk) if pk else None
     if rows:
-        print("\nmodel FLOPs (the products any implementation does: dense layers, MLM head at the predicted positions,")
-        print("attention's score and value products) against the cores' arithmetic peak")
+        print("\nthe products of a step as bigs does them (counted by its GEMM: dense layers, the last layer and the MLM")
+        print("head at the predicted positions, attention's products, BiGS's Toeplitz convolutions at L <= 512)")
+        print("against the cores' arithmetic peak")
         print("%-10s %5s %5s | %12s %12s | %s" % ("model", "L", "batch", "train GFLOP", "infer GFLOP",
                                                "share of the peak reached: train f32/bf16, infer f32/bf16"))
         for r in rows:
@@ -297,8 +298,8 @@ def main():
                 for bf in ((0, 1) if a.bf16 else (0,)):
                     c = ceiling(r, m, bf)
                     sh.append("%.0f%%" % (100 * r["bigs_bf16" if bf else "bigs"][m + "_tokens_per_sec"] / c) if c else "-")
-            print("%-10s %5d %5d | %12.1f %12.1f | %s" % (r["model"], r["L"], r["batch"], r["bigs"]["train_model_gflop"],
-                                                       r["bigs"]["infer_model_gflop"], ", ".join(sh)))
+            print("%-10s %5d %5d | %12.1f %12.1f | %s" % (r["model"], r["L"], r["batch"], r["bigs"]["train_product_gflop"],
+                                                       r["bigs"]["infer_product_gflop"], ", ".join(sh)))
     if pre:
         print("\nbigs pretrain (real text, BiGS-small L=128 batch 16, fill %.1f%%) against build/bench_train:" % (100 * pre["fill"]))
         for tag in ("fp32", "bf16"):
@@ -331,8 +332,8 @@ def main():
             if tag in pre:
                 v = pre[tag]["ratio"]
                 checks.append({"target": "bigs pretrain within 3%% of bench_train, %s" % tag, "value": v, "ok": v >= 0.97})
-    print("\n(ceiling: the ratio if the model's products ran at the cores' arithmetic peak and nothing else took time;"
-          " \"beyond this CPU\": the target is above it)")
+    print("\n(ceiling: the ratio if bigs's products ran at the cores' arithmetic peak and nothing else took time;"
+          " \"beyond this CPU\": the target is above it, out of reach without fewer products)")
     for c in checks:
         note = ""
         if not c["ok"] and c.get("ceiling"):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench_torch.py CONFIG L BATCH THREADS [steps] [bf16]: the PyTorch side of the speed comparison: tokens/s of a
 masked-LM training step (forward + backward + torch.optim.AdamW) and of inference, with the reference
-model of scripts/ref_bigs.py in float32 (SSM by FFT, logits only at the masked positions, as bigs),
+model of scripts/ref_bigs.py in float32 (SSM by FFT, the last layer and the logits only at the masked
+positions, as bigs),
 medians of several steps, and the peak resident memory. With `bf16` the forward passes run under
 torch.autocast("cpu", dtype=torch.bfloat16) (float32 master weights, as bigs's train.bf16). Prints one
 JSON line."""
@@ -25,6 +26,7 @@ if bf16:  # PyTorch 1.13's CPU autocast leaves LayerNorm with a bf16 input and f
     torch.nn.LayerNorm.forward = lambda self, x: _ln(self, x.float())
 torch.set_num_threads(threads)
 ref_bigs.USE_FFT = True
+ref_bigs.LAST_LAYER_ROWS = True
 c = {"vocab_size": 30522, "hidden_size": 1024, "num_hidden_layers": 23, "intermediate_size": 3072, "num_ssm": 64,
      "num_attention_heads": 16, "max_position_embeddings": 128, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
      "block": "gated", "routing": "ssm", "pre_norm": True, "block_act": "gelu_tanh", "hidden_act": "gelu",

@@ -4,8 +4,8 @@
 // --bf16 runs the products in bf16 (train.bf16); --profile prints the time per op type (forward and
 // backward) and of the optimizer, per training step; --profile-infer the time per op type of the
 // inference passes (training is then not timed). The JSON line also gives the GFLOP of the products
-// (gemm_mac_count) in one training step (forward and backward) and in one inference pass, and the model
-// FLOPs of each (the products any implementation of the model must do: a lower bound of its time).
+// (gemm_mac_count) in one training step (forward and backward) and in one inference pass: scripts/bench.py
+// divides them by the cores' arithmetic peak for the fastest each could run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,6 @@
 
 #include "core/base/common.h"
 #include "core/engine/gemm.h"
-#include "core/model/mixer.h"
 #include "core/model/model.h"
 #include "core/engine/ops.h"
 #include "core/engine/tape.h"
@@ -101,25 +100,18 @@ int main(int argc, char **argv) {
     qsort(tt, (size_t)steps, sizeof(double), cmp_d);
     qsort(ti, (size_t)steps, sizeof(double), cmp_d);
     // model FLOPs of a training step: 6 per weight per token for the encoder's dense layers, plus the
-    // MLM head at the predicted positions (6 * (H*H + H*V) each); an inference pass does a third of them
+    // MLM head at the predicted positions (6 * (H*H + H*V) each)
     long enc = 0;
     for (int i = 0; i < m.pt.n; i++)
         if (strstr(m.pt.info[i].name, ".encoder.layer.") && m.pt.info[i].ndim == 2 && !strstr(m.pt.info[i].name, "kernel.C")) enc += m.pt.info[i].numel;
     double H = c.hidden_size, V = c.vocab_size;
     double flops = 6.0 * enc * B * L + 6.0 * npred * (H * H + H * V);
-    // the products no implementation avoids: the model FLOPs, and with attention its score and value
-    // products (2 L^2 H multiply-adds per sequence and layer in the forward pass, twice that backward); an
-    // SSM's convolutions are not counted (by FFT they are O(L log L))
-    double attn = !strcmp(g_mixer_names[c.routing], "attention") ? 2.0 * 2.0 * (double)L * L * H * B * c.num_hidden_layers : 0.0;
-    double need_infer = flops / 3.0 + attn, need_train = flops + 3.0 * attn;
     double med_t = tt[steps / 2], med_i = ti[steps / 2];
     double infer_tps = profile ? 0.0 : B * L / med_i;  // --profile times training only: 0, not measured
     printf("{\"config\": \"%s\", \"L\": %d, \"batch\": %d, \"threads\": %d, \"train_tokens_per_sec\": %.1f, \"infer_tokens_per_sec\": %.1f, "
            "\"train_step_ms\": %.1f, \"model_gflops_per_sec\": %.2f, \"arena_peak_mib\": %.1f, \"peak_rss_mib\": %.1f, "
-           "\"gemm\": \"%s\", \"bf16\": %s, \"train_product_gflop\": %.4f, \"infer_product_gflop\": %.4f, "
-           "\"train_model_gflop\": %.4f, \"infer_model_gflop\": %.4f}\n",
+           "\"gemm\": \"%s\", \"bf16\": %s, \"train_product_gflop\": %.4f, \"infer_product_gflop\": %.4f}\n",
            argv[1], L, B, threads_get(), B * L / med_t, infer_tps, med_t * 1e3, flops / med_t / 1e9, tp.arena.peak / 1048576.0, peak_rss_mib(), gemm_engine(),
-           bf16 ? "true" : "false", 2e-9 * (double)macs_train, profile ? 0.0 : 2e-9 * (double)macs_infer,
-           1e-9 * need_train, 1e-9 * need_infer);
+           bf16 ? "true" : "false", 2e-9 * (double)macs_train, profile ? 0.0 : 2e-9 * (double)macs_infer);
     return 0;
 }

@@ -14,6 +14,10 @@ import torch.nn.functional as F
 # Convolution algorithm of the SSM: the direct Toeplitz sum (exact, for golden values) or, for speed
 # comparisons, the FFT as the authors' PyTorch port computes it.
 USE_FFT = False
+# The masked-LM head's last layer at the labelled positions only (as bigs computes it: the sequence mixing
+# at every position, the per-token work after it at those rows), for speed comparisons; the whole layer
+# when False (golden values).
+LAST_LAYER_ROWS = False
 
 
 def act(x, name):
@@ -131,6 +135,45 @@ class Layer(nn.Module):
         Z = act(self.dol(G), a)
         return getattr(self, "do")(Z * V)
 
+    def gated_rows(self, x, mask, idx):
+        # gated() at the flat rows idx of (B*L,H) only
+        c = self.c
+        a = c["block_act"]
+        rows = lambda t: t.reshape(-1, t.shape[-1])[idx]  # noqa: E731
+        V = act(self.dv(rows(x)), a)
+        if c["routing"] == "ssm":
+            Uf = act(self.du_forward(x), a)
+            Ub = act(self.du_backward(torch.flip(x, [1])), a)
+            Cf = self.duc_forward(rows(self.fs4(Uf)))
+            Cb = self.duc_backward(rows(torch.flip(self.bs4(Ub), [1])))
+            G = Cf * Cb
+        else:
+            G = self.duc(rows(self.attention(act(self.du(x), a), mask)))
+        Z = act(self.dol(G), a)
+        return getattr(self, "do")(Z * V)
+
+    def route_rows(self, x, mask, idx):
+        rows = lambda t: t.reshape(-1, t.shape[-1])[idx]  # noqa: E731
+        if self.c["routing"] == "ssm":
+            Yf = self.ssm.fs4(x)
+            Yb = torch.flip(self.ssm.bs4(torch.flip(x, [1])), [1])
+            return self.ssm.output.dense(rows(torch.cat([Yf, Yb], -1)))
+        return self.attention.output.dense(rows(self.attention.self(x, mask)))
+
+    def forward_rows(self, X, mask, idx):
+        # forward() at the flat rows idx only: (n, H)
+        c = self.c
+        Xr = X.reshape(-1, X.shape[-1])[idx]
+        if c["block"] == "gated":
+            if c["pre_norm"]:
+                return Xr + self.gated_rows(self.LayerNorm(X), mask, idx)
+            return self.LayerNorm(Xr + self.gated_rows(X, mask, idx))
+        if c["pre_norm"]:
+            X1 = Xr + self.route_rows(self.route_norm()(X), mask, idx)
+            return X1 + self.ffn(self.output.LayerNorm(X1))
+        X1 = self.route_norm()(Xr + self.route_rows(X, mask, idx))
+        return self.output.LayerNorm(X1 + self.ffn(X1))
+
     def route(self, x, mask):
         if self.c["routing"] == "ssm":
             Yf = self.ssm.fs4(x)
@@ -173,16 +216,18 @@ class Encoder(nn.Module):
             self.pooler = nn.Module()
             self.pooler.dense = nn.Linear(H, H)
 
-    def forward(self, ids, types, mask):
+    def forward(self, ids, types, mask, idx=None):
+        # idx (flat row indices): the last layer's output at those rows only, (n, H)
         B, L = ids.shape
         e = self.embeddings
         pos = torch.arange(L)[None, :].expand(B, L)
         X = e.LayerNorm(e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings(types))
         # SSM routing does not mask pads inside the encoder (the official model); attention masks pad keys
         amask = mask if self.c["routing"] == "attention" else None
-        for layer in self.encoder.layer:
+        layers = list(self.encoder.layer)
+        for layer in layers if idx is None else layers[:-1]:
             X = layer(X, amask)
-        return X
+        return X if idx is None else layers[-1].forward_rows(X, amask, idx)
 
     def pool(self, X, mask):
         p = self.c["pooler_type"]
@@ -220,9 +265,11 @@ class Model(nn.Module):
     def forward(self, ids, types, mask, labels):
         """Returns (logits, loss). mlm: logits (M, V) at labelled positions in row-major order."""
         if self.head == "mlm":
-            X = self.enc()(ids, types, mask)
             sel = labels.reshape(-1) != -100
-            h = X.reshape(-1, X.shape[-1])[sel]
+            if LAST_LAYER_ROWS:
+                h = self.enc()(ids, types, mask, idx=sel.nonzero().squeeze(1))
+            else:
+                h = self.enc()(ids, types, mask).reshape(-1, self.c["hidden_size"])[sel]
             t = self.cls.predictions.transform
             h = t.LayerNorm(act(t.dense(h), self.c["hidden_act"]))
             logits = h @ self.enc().embeddings.word_embeddings.weight.T + self.cls.predictions.bias

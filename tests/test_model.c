@@ -279,8 +279,9 @@ static double mlm_full_then_rows(Model *m, Tape *tp, const Batch *b, const int32
 }
 
 TEST(model_mlm_last_layer_at_the_masked_rows_only) {
-    const char *variants[][2] = {{"gated", "ssm"}, {"stack", "attention"}, {"stack", "ssm"}};
-    for (int v = 0; v < 3; v++)
+    // gated+attention: a slot without forward_rows (the whole layer, then the rows)
+    const char *variants[][2] = {{"gated", "ssm"}, {"stack", "attention"}, {"stack", "ssm"}, {"gated", "attention"}};
+    for (int v = 0; v < 4; v++)
         for (int post = 0; post < 2; post++)
             for (int train = 0; train < 2; train++) {
                 ModelConfig c = tiny(block_index(variants[v][0]), mixer_index(variants[v][1]));
