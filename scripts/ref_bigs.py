@@ -4,6 +4,7 @@
 Variants: block "gated" | "stack" x routing "ssm" | "attention". Heads: "mlm" (logits at labelled
 positions only), "seqcls" (classification, or regression when num_labels == 1), "mc" (multiple choice).
 Module names reproduce the Hugging Face parameter names bigs uses (state_dict keys).
+Run as a script, it checks its LAST_LAYER_ROWS path (used by the speed comparison) against the whole layer.
 """
 import math
 
@@ -285,3 +286,44 @@ class Model(nn.Module):
         X = self.enc()(flat(ids), flat(types), flat(mask))
         logits = self.classifier(self.enc().pool(X, flat(mask))).view(B, C)
         return logits, F.cross_entropy(logits, labels)
+
+
+def check_last_layer_rows():
+    """The masked-LM loss, logits and gradients with LAST_LAYER_ROWS against the whole last layer, in
+    float64, for every block, routing and norm placement (`python3 scripts/ref_bigs.py`)."""
+    global LAST_LAYER_ROWS
+    torch.manual_seed(0)
+    worst = 0.0
+    for block in ("gated", "stack"):
+        for routing in ("ssm", "attention"):
+            for pre in (True, False):
+                c = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "intermediate_size": 24, "num_ssm": 4,
+                     "max_position_embeddings": 16, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+                     "num_attention_heads": 2, "block": block, "routing": routing, "pre_norm": pre,
+                     "block_act": "gelu_tanh", "hidden_act": "gelu", "pooler_type": "cls", "num_labels": 2}
+                m = Model(c, "mlm").double()
+                for p in m.parameters():
+                    with torch.no_grad():
+                        p.normal_(0, 0.3)
+                ids = torch.randint(5, 50, (3, 12))
+                mask = torch.ones_like(ids)
+                mask[2, 9:] = 0
+                labels = torch.where(torch.rand(3, 12) < 0.3, ids, torch.full_like(ids, -100))
+                out = []
+                for flag in (False, True):
+                    LAST_LAYER_ROWS = flag
+                    m.zero_grad()
+                    logits, loss = m(ids, torch.zeros_like(ids), mask, labels)
+                    loss.backward()
+                    out.append([logits.detach()] + [p.grad.clone() for p in m.parameters()])
+                LAST_LAYER_ROWS = False
+                d = max((a - b).abs().max().item() / (1e-30 + a.abs().max().item()) for a, b in zip(out[0], out[1]))
+                print("%s + %s, %s-norm: largest relative difference %.1e" % (block, routing, "pre" if pre else "post", d))
+                worst = max(worst, d)
+    if worst > 1e-12:
+        raise SystemExit("ref_bigs.py: LAST_LAYER_ROWS differs from the whole layer (%.1e)" % worst)
+    print("ok: LAST_LAYER_ROWS gives the whole layer's results at the masked positions")
+
+
+if __name__ == "__main__":
+    check_last_layer_rows()
