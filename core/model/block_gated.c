@@ -40,12 +40,6 @@ static Tensor *gated_forward(const MixCtx *x, const void *p, const MixerSlot *s,
     return norm(tp, op_add(tp, X, gated_f(x, g, s, mixp, X)), g->ln, eps);
 }
 
-// (B,L,C) -> its rows (n,C) of (B*L,C)
-static Tensor *rows_of(Tape *tp, Tensor *X, const int32_t *rows, int n) {
-    int C = X->shape[X->ndim - 1];
-    return op_gather(tp, op_view(tp, X, 2, (int[]){(int)(X->numel / C), C}), rows, n);
-}
-
 // gated_f at the rows only: every op after the mixer's sequence mixing is per token, so it runs on the
 // rows alone (in gated_f's order, which keeps the order in which Xn's gradient is summed)
 static Tensor *gated_f_rows(const MixCtx *x, const GatedParams *g, const MixerSlot *s, const void *mixp, Tensor *Xn,

@@ -48,12 +48,6 @@ static Tensor *stack_forward(const MixCtx *x, const void *p, const MixerSlot *s,
     return norm(tp, op_add(tp, X1, op_dropout(tp, ffn(x, b, X1), drop)), b->ln2, eps);
 }
 
-// (B,L,C) -> its rows (n,C) of (B*L,C)
-static Tensor *rows_of(Tape *tp, Tensor *X, const int32_t *rows, int n) {
-    int C = X->shape[X->ndim - 1];
-    return op_gather(tp, op_view(tp, X, 2, (int[]){(int)(X->numel / C), C}), rows, n);
-}
-
 // stack_forward at the rows only: the mixer at every position, then its output dense, the residuals,
 // dropouts (the masks of those rows of the whole), norms and the feed-forward sub-block at the rows
 static Tensor *stack_forward_rows(const MixCtx *x, const void *p, const MixerSlot *s, const void *mixp, Tensor *X,

@@ -37,3 +37,8 @@ static inline Tensor *lin(Tape *tp, Tensor *x, Dense d) { return op_linear(tp, x
 // gelu(lin(x, d)) in one pass over the product
 static inline Tensor *lin_gelu(Tape *tp, Tensor *x, Dense d, int tanh_form) { return op_linear_gelu(tp, x, d.w, d.b, tanh_form); }
 static inline Tensor *norm(Tape *tp, Tensor *x, Norm n, double eps) { return op_layernorm(tp, x, n.w, n.b, (float)eps); }
+// (B,L,C) -> its rows (n,C) of (B*L,C) (Block.forward_rows)
+static inline Tensor *rows_of(Tape *tp, Tensor *X, const int32_t *rows, int n) {
+    int C = X->shape[X->ndim - 1];
+    return op_gather(tp, op_view(tp, X, 2, (int[]){(int)(X->numel / C), C}), rows, n);
+}

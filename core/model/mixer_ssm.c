@@ -152,8 +152,7 @@ static Tensor *gated_forward(const MixCtx *x, const void *p, Tensor *Xn) {
 static Tensor *gated_forward_rows(const MixCtx *x, const void *p, Tensor *Xn, const int32_t *rows, int n) {
     const SsmMix *s = p;
     Tape *tp = x->tp;
-    int tanh_form = x->c->block_act == ACT_GELU_TANH, L = Xn->shape[1], H = Xn->shape[2];
-    long BL = Xn->numel / H;
+    int tanh_form = x->c->block_act == ACT_GELU_TANH, L = Xn->shape[1];
     int32_t *flipped = tape_ints_new(tp, n), *back = tape_ints_new(tp, n);
     for (int i0 = 0, i1; i0 < n; i0 = i1) {  // one sequence's rows: [i0, i1)
         for (i1 = i0; i1 < n && rows[i1] / L == rows[i0] / L; i1++) {}
@@ -165,10 +164,8 @@ static Tensor *gated_forward_rows(const MixCtx *x, const void *p, Tensor *Xn, co
     }
     Tensor *Uf = lin_gelu(tp, Xn, s->du_f, tanh_form);
     Tensor *Ub = lin_gelu(tp, op_flip(tp, Xn), s->du_b, tanh_form);
-    Tensor *Sf = op_view(tp, ssm_apply(tp, Uf, &s->fs4), 2, (int[]){(int)BL, H});
-    Tensor *Cf = lin(tp, op_gather(tp, Sf, rows, n), s->duc_f);
-    Tensor *Sb = op_view(tp, ssm_apply(tp, Ub, &s->bs4), 2, (int[]){(int)BL, H});
-    Tensor *Cb = op_gather(tp, lin(tp, op_gather(tp, Sb, flipped, n), s->duc_b), back, n);
+    Tensor *Cf = lin(tp, rows_of(tp, ssm_apply(tp, Uf, &s->fs4), rows, n), s->duc_f);
+    Tensor *Cb = op_gather(tp, lin(tp, rows_of(tp, ssm_apply(tp, Ub, &s->bs4), flipped, n), s->duc_b), back, n);
     return op_mul(tp, Cf, Cb);
 }
 
