@@ -338,7 +338,7 @@ def main():
         note = ""
         if not c["ok"] and c.get("ceiling"):
             note = "  (ceiling %.2f%s)" % (c["ceiling"], ": beyond this CPU" if c["ceiling"] < c["need"] else "")
-        print("%-4s %-70s %.2f%s" % ("ok" if c["ok"] else "MISS", c["target"], c["value"], note))
+        print("%-4s %-70s %.3f%s" % ("ok" if c["ok"] else "MISS", c["target"], c["value"], note))  # 1.497 is a miss
 
     summary = {"machine": {"cpu": cpu, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
                            "openblas_l2_size": os.environ.get("OPENBLAS_L2_SIZE", "")},

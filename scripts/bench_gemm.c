@@ -101,14 +101,14 @@ static void cpu_describe(char *model, size_t nm, char *flags, size_t nf) {
 
 // ---- the cores' arithmetic peak: every thread runs 12 independent chains of fused multiply-adds (more than
 // latency x issue rate on current cores) in registers; the GFLOP/s of all threads together, the best of 5.
-// It bounds any product: scripts/bench.py divides a step's model FLOPs by it (the fastest the step could
-// run if its products ran at this rate and nothing else took time).
+// It bounds any product: scripts/bench.py divides the FLOPs of a step's products by it (the fastest the
+// step could run if its products ran at this rate and nothing else took time).
 #define CHAINS 12
 static volatile float g_sink;
-#define ZEN512 __attribute__((target("avx512f")))
+#define AVX512F __attribute__((target("avx512f")))
 #define BF512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16")))
 #define AVX2FMA __attribute__((target("avx2,fma")))
-ZEN512 static void chains_fp32_zmm(long n) {
+AVX512F static void chains_fp32_zmm(long n) {
     volatile float one = 1.0f, zero = 0.0f;
     __m512 b = _mm512_set1_ps(one), c = _mm512_set1_ps(zero), a[CHAINS];
     for (int i = 0; i < CHAINS; i++) a[i] = _mm512_set1_ps((float)i);

@@ -21,6 +21,11 @@ USE_FFT = False
 LAST_LAYER_ROWS = False
 
 
+def take_rows(t, idx):
+    # the rows idx of t viewed as (B*L, C)
+    return t.reshape(-1, t.shape[-1])[idx]
+
+
 def act(x, name):
     # "gelu" is the exact erf form; "gelu_tanh" the tanh approximation (jax.nn.gelu's default)
     return F.gelu(x, approximate="tanh" if name == "gelu_tanh" else "none")
@@ -140,7 +145,7 @@ class Layer(nn.Module):
         # gated() at the flat rows idx of (B*L,H) only
         c = self.c
         a = c["block_act"]
-        rows = lambda t: t.reshape(-1, t.shape[-1])[idx]  # noqa: E731
+        rows = lambda t: take_rows(t, idx)  # noqa: E731
         V = act(self.dv(rows(x)), a)
         if c["routing"] == "ssm":
             Uf = act(self.du_forward(x), a)
@@ -154,7 +159,7 @@ class Layer(nn.Module):
         return getattr(self, "do")(Z * V)
 
     def route_rows(self, x, mask, idx):
-        rows = lambda t: t.reshape(-1, t.shape[-1])[idx]  # noqa: E731
+        rows = lambda t: take_rows(t, idx)  # noqa: E731
         if self.c["routing"] == "ssm":
             Yf = self.ssm.fs4(x)
             Yb = torch.flip(self.ssm.bs4(torch.flip(x, [1])), [1])
@@ -164,7 +169,7 @@ class Layer(nn.Module):
     def forward_rows(self, X, mask, idx):
         # forward() at the flat rows idx only: (n, H)
         c = self.c
-        Xr = X.reshape(-1, X.shape[-1])[idx]
+        Xr = take_rows(X, idx)
         if c["block"] == "gated":
             if c["pre_norm"]:
                 return Xr + self.gated_rows(self.LayerNorm(X), mask, idx)
@@ -270,7 +275,7 @@ class Model(nn.Module):
             if LAST_LAYER_ROWS:
                 h = self.enc()(ids, types, mask, idx=sel.nonzero().squeeze(1))
             else:
-                h = self.enc()(ids, types, mask).reshape(-1, self.c["hidden_size"])[sel]
+                h = take_rows(self.enc()(ids, types, mask), sel)
             t = self.cls.predictions.transform
             h = t.LayerNorm(act(t.dense(h), self.c["hidden_act"]))
             logits = h @ self.enc().embeddings.word_embeddings.weight.T + self.cls.predictions.bias

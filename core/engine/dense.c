@@ -306,30 +306,31 @@ void dropout_forward(float *out, const float *inp, long n, float p, uint64_t key
     for (long i = 0; i < n; i++) out[i] = rng_uniform_at(key, first + (uint64_t)i) >= p ? inp[i] * scale : 0.0f;
 }
 
-void dropout_rows_forward(float *out, const float *inp, int n, int C, const int32_t *rows, float p, uint64_t key,
-                          uint64_t first) {
+// rows (n,C) of a larger (R,C) tensor: element j of row i is numbered rows[i] * C + j, as in the whole;
+// acc: add the kept elements into out (the backward pass) rather than write every one
+static void dropout_rows_run(float *out, const float *inp, int n, int C, const int32_t *rows, float p, uint64_t key,
+                             uint64_t first, int acc) {
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
         uint64_t f = first + (uint64_t)rows[i] * (uint64_t)C;
         for (int j = 0; j < C; j++) {
             long e = (long)i * C + j;
-            out[e] = rng_uniform_at(key, f + (uint64_t)j) >= p ? inp[e] * scale : 0.0f;
+            int keep = rng_uniform_at(key, f + (uint64_t)j) >= p;
+            if (!acc) out[e] = keep ? inp[e] * scale : 0.0f;
+            else if (keep) out[e] += inp[e] * scale;
         }
     }
 }
 
+void dropout_rows_forward(float *out, const float *inp, int n, int C, const int32_t *rows, float p, uint64_t key,
+                          uint64_t first) {
+    dropout_rows_run(out, inp, n, C, rows, p, key, first, 0);
+}
+
 void dropout_rows_backward(float *dinp, const float *dout, int n, int C, const int32_t *rows, float p, uint64_t key,
                            uint64_t first) {
-    float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++) {
-        uint64_t f = first + (uint64_t)rows[i] * (uint64_t)C;
-        for (int j = 0; j < C; j++) {
-            long e = (long)i * C + j;
-            if (rng_uniform_at(key, f + (uint64_t)j) >= p) dinp[e] += dout[e] * scale;
-        }
-    }
+    dropout_rows_run(dinp, dout, n, C, rows, p, key, first, 1);
 }
 
 void dropout_backward(float *dinp, const float *dout, long n, float p, uint64_t key, uint64_t first) {
